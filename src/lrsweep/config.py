@@ -1,0 +1,335 @@
+"""``SweepConfig``: what to sweep, validated once at construction.
+
+Every *axis* (a parameter that may be swept) accepts a scalar or a sequence;
+a sequence of k values multiplies the grid by k. *Fixed settings* (epochs,
+true coefficients, metric thresholds) apply to every trajectory. The
+constraint tables :data:`AXES` and :data:`SETTINGS` are the single source of
+truth for what is allowed; the tests generate one violation per entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._validation import Constraint, Interval, OneOf, ParameterError, ParameterTypeError, as_axis
+
+__all__ = ["AXES", "DATA_AXES", "LANE_AXES", "ORDERS", "OUTLIER_KINDS", "SETTINGS", "SweepConfig"]
+
+ORDERS = ("fixed", "shuffle", "replacement", "online")
+OUTLIER_KINDS = ("leverage", "response")
+INF = math.inf
+
+#: Sweepable parameters in canonical grid order, outermost first. Trajectory
+#: ids enumerate the grid in this order (C order), so the learning rates of
+#: one dataset are contiguous: they run as lanes of one kernel block.
+AXES: dict[str, tuple[Constraint, Any]] = {
+    "seed": (Interval("int", 0, 2**32 - 1), 0),
+    "n_samples": (Interval("int", 1, INF, "left"), 100),
+    "x_scale": (Interval("float", 0, INF, "neither"), 1.0),
+    "noise": (Interval("float", 0, INF, "left"), 0.0),
+    "outlier_kind": (OneOf(OUTLIER_KINDS), "leverage"),
+    "outlier_frac": (Interval("float", 0, 1), 0.0),
+    "outlier_scale": (Interval("float", 0, INF, "left"), 10.0),
+    "order": (OneOf(ORDERS), "fixed"),
+    "theta0": (Interval("float", -INF, INF, "neither"), -1.0),
+    "lr": (Interval("float", 0, INF, "left"), 0.01),
+}
+#: Axes that decide the dataset (its *data key*).
+DATA_AXES = ("seed", "n_samples", "x_scale", "noise", "outlier_kind", "outlier_frac", "outlier_scale")
+#: Axes that only change the optimiser: trajectories differing only in these
+#: share a dataset and a sample order and run as lanes of one kernel block.
+LANE_AXES = ("theta0", "lr")
+
+#: Fixed settings: constraint and default.
+SETTINGS: dict[str, tuple[Constraint, Any]] = {
+    "epochs": (Interval("int", 1, INF, "left"), 5),
+    "coef": (Interval("float", -INF, INF, "neither"), 5.0),
+    "intercept": (Interval("float", -INF, INF, "neither"), 0.0),
+    "tol": (Interval("float", 0, 1, "neither"), 1e-2),
+    "diverge_factor": (Interval("float", 1, INF, "neither"), 1e6),
+    "sign_floor": (Interval("float", 0, 1, "left"), 1e-10),
+    "oscillation_min": (Interval("int", 1, INF, "left"), 1),
+}
+
+DATA_KINDS = ("gaussian", "lecture")
+
+#: Bytes one trajectory takes in the results table (axis and metric columns,
+#: with pandas overhead); used by the memory check.
+ROW_BYTES = 8 * (len(AXES) + 16) + 16
+
+
+def _default_memory_limit() -> int:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        total = 8 * 2**30
+    return int(total // 2)
+
+
+def _human(nbytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if abs(nbytes) < 1000 or unit == "PB":
+            return f"{nbytes:.3g} {unit}"
+        nbytes /= 1000
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True, eq=False)
+class SweepConfig:
+    """A grid of per-sample SGD trajectories on y = coef*x + intercept + noise.
+
+    Each axis accepts a scalar or a non-empty sequence of distinct values; the
+    grid is the Cartesian product of all axes. Trajectory ``i`` of the grid is
+    the ``i``-th element of that product in the order of :data:`AXES`
+    (``seed`` outermost, ``lr`` innermost).
+
+    Parameters
+    ----------
+    lr : float or sequence of float
+        Learning rate(s), ``>= 0`` (``0`` is a valid control: theta never moves).
+    seed : int or sequence of int
+        Dataset seed(s) in ``[0, 2**32 - 1]``; keys every random stream of a
+        dataset and its sample order (see :func:`lrsweep.make_dataset`).
+    n_samples : int or sequence of int
+        Samples per dataset, ``>= 1`` (with ``order="online"``: steps per epoch).
+    noise : float or sequence of float
+        Standard deviation of the Gaussian noise added to y, ``>= 0``.
+    x_scale : float or sequence of float
+        Standard deviation of x, ``> 0``.
+    outlier_frac : float or sequence of float
+        Fraction of samples made outliers, in ``[0, 1]``
+        (``round(outlier_frac * n)`` samples).
+    outlier_scale : float or sequence of float
+        Outlier strength ``s >= 0``: leverage outliers have x multiplied by
+        ``s``; response outliers have y shifted by ``s`` times the standard
+        deviation of y.
+    outlier_kind : {"leverage", "response"} or sequence
+        Which kind of outlier.
+    theta0 : float or sequence of float
+        Initial theta (the seed: ``-1``).
+    order : {"fixed", "shuffle", "replacement", "online"} or sequence
+        How step k picks its sample: ``fixed`` (0..n-1 every epoch, the
+        seed's), ``shuffle`` (a new permutation each epoch), ``replacement``
+        (i.i.d. indices), ``online`` (a fresh sample every step).
+    epochs : int
+        Passes over the data; a trajectory takes ``epochs * n_samples`` steps.
+    coef, intercept : float
+        True slope ``a`` and intercept ``b`` of the data (the seed: 5 and 0).
+        The model ``theta * x`` has no intercept, so ``b != 0`` moves the
+        least-squares reference away from ``a``.
+    data : {"gaussian", "lecture"} or (x, y)
+        ``"gaussian"``: x ~ N(0, x_scale^2) from NumPy's default generator,
+        keyed by the seed. ``"lecture"``: the seed's legacy generator
+        (``np.random.seed(seed); np.random.normal(0, 1, (n, 1))``). A pair of
+        1-D arrays: your own data (then ``n_samples``, ``noise``,
+        ``x_scale`` and the outlier axes must stay at their defaults and
+        ``order`` may not be ``"online"``).
+    tol : float
+        Convergence tolerance in ``(0, 1)``, relative to the initial error:
+        converged once ``|e|`` stays within ``tol * |e_0|``.
+    diverge_factor : float
+        Divergence bound in ``(1, inf)``: a trajectory diverges when theta is
+        not finite or ``|e| > diverge_factor * max(|e_0|, |theta_ref|)``.
+    sign_floor : float
+        Sign changes of ``e`` are counted only while ``|e|`` is above
+        ``sign_floor * max(|e_0|, |theta_ref|)``, in ``[0, 1)``.
+    oscillation_min : int
+        Sign changes in the last epoch that make a non-converged trajectory
+        ``oscillating`` rather than ``slow``, ``>= 1``.
+    memory_limit : int, optional
+        Bytes the results table may take; default half the physical memory.
+
+    Raises
+    ------
+    ParameterError
+        (a ``ValueError``) for a value outside what is allowed, naming the
+        parameter, what is allowed and the value given.
+    ParameterTypeError
+        (a ``TypeError``) for a value of the wrong type.
+    """
+
+    lr: Any = AXES["lr"][1]
+    seed: Any = AXES["seed"][1]
+    n_samples: Any = AXES["n_samples"][1]
+    noise: Any = AXES["noise"][1]
+    x_scale: Any = AXES["x_scale"][1]
+    outlier_frac: Any = AXES["outlier_frac"][1]
+    outlier_scale: Any = AXES["outlier_scale"][1]
+    outlier_kind: Any = AXES["outlier_kind"][1]
+    theta0: Any = AXES["theta0"][1]
+    order: Any = AXES["order"][1]
+    epochs: int = SETTINGS["epochs"][1]
+    coef: float = SETTINGS["coef"][1]
+    intercept: float = SETTINGS["intercept"][1]
+    data: Any = "gaussian"
+    tol: float = SETTINGS["tol"][1]
+    diverge_factor: float = SETTINGS["diverge_factor"][1]
+    sign_floor: float = SETTINGS["sign_floor"][1]
+    oscillation_min: int = SETTINGS["oscillation_min"][1]
+    memory_limit: int | None = None
+    _axes: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        owner = "SweepConfig"
+        set_ = object.__setattr__
+        axes = {}
+        for name, (constraint, _default) in AXES.items():
+            axes[name] = as_axis(name, owner, getattr(self, name), constraint)
+        for name, (constraint, _default) in SETTINGS.items():
+            set_(self, name, constraint.check(name, owner, getattr(self, name)))
+        set_(self, "data", self._check_data(self.data, axes))
+        if self.user_data is not None:
+            axes["n_samples"] = (len(self.data[0]),)
+        # Store axes as given (scalars stay scalars for repr), tuples internally.
+        set_(self, "_axes", axes)
+        if self.memory_limit is not None:
+            set_(
+                self,
+                "memory_limit",
+                Interval("int", 1, INF, "left").check("memory_limit", owner, self.memory_limit),
+            )
+        self._check_memory()
+
+    # ------------------------------------------------------------------ data
+    @staticmethod
+    def _check_data(data: Any, axes: dict) -> Any:
+        owner = "SweepConfig"
+        allowed = "'gaussian', 'lecture' or a pair of 1-D float arrays (x, y) of equal length >= 1"
+        if isinstance(data, str):
+            return OneOf(DATA_KINDS).check("data", owner, data)
+        if not isinstance(data, Sequence | tuple) or len(data) != 2:
+            raise ParameterTypeError(_msg("data", allowed, type(data).__name__))
+        try:
+            x = np.array(data[0], dtype=np.float64)
+            y = np.array(data[1], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterTypeError(_msg("data", allowed, "a pair that is not numeric")) from None
+        if x.ndim != 1 or y.ndim != 1 or x.shape != y.shape or x.size == 0:
+            raise ParameterError(_msg("data", allowed, f"arrays of shapes {x.shape} and {y.shape}"))
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            raise ParameterError(_msg("data", "finite arrays", "arrays with inf or NaN"))
+        for name in ("n_samples", "noise", "x_scale", "outlier_frac"):
+            if axes[name] != (AXES[name][1],):
+                raise ParameterError(
+                    _msg(name, "left at its default when data=(x, y) is given", axes[name])
+                )
+        if "online" in axes["order"]:
+            raise ParameterError(
+                _msg("order", "'fixed', 'shuffle' or 'replacement' when data=(x, y) is given",
+                     "online")
+            )
+        x.setflags(write=False)
+        y.setflags(write=False)
+        return (x, y)
+
+    @property
+    def user_data(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The user's ``(x, y)`` arrays, or ``None`` for generated data."""
+        return None if isinstance(self.data, str) else self.data
+
+    # ------------------------------------------------------------------ grid
+    @property
+    def axes(self) -> dict[str, tuple]:
+        """Every axis as a tuple of its values, in canonical grid order."""
+        return dict(self._axes)
+
+    @property
+    def swept(self) -> tuple[str, ...]:
+        """Names of axes with more than one value."""
+        return tuple(k for k, v in self._axes.items() if len(v) > 1)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Number of values of each axis, in canonical order."""
+        return tuple(len(v) for v in self._axes.values())
+
+    @property
+    def n_trajectories(self) -> int:
+        """Number of trajectories in the grid."""
+        return math.prod(self.shape)
+
+    def steps(self, n_samples: int) -> int:
+        """Steps of a trajectory with ``n_samples`` samples per epoch."""
+        return self.epochs * n_samples
+
+    def _check_memory(self) -> None:
+        limit = self.memory_limit or _default_memory_limit()
+        need = self.n_trajectories * ROW_BYTES
+        if need > limit:
+            biggest = sorted(self._axes.items(), key=lambda kv: -len(kv[1]))[:3]
+            axes = ", ".join(f"{k}: {len(v)} values" for k, v in biggest if len(v) > 1)
+            raise ParameterError(
+                f"The grid of SweepConfig has {self.n_trajectories:,} trajectories; its results "
+                f"table would take about {_human(need)} ({ROW_BYTES} bytes per trajectory), more "
+                f"than the memory limit of {_human(limit)}. Use fewer values on the largest axes "
+                f"({axes}), split the sweep into several configs, or raise memory_limit."
+            )
+
+    # ------------------------------------------------------------ (de)serialise
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable description (axes as lists, user data as lists)."""
+        d: dict[str, Any] = {}
+        for name in AXES:
+            vals = list(self._axes[name])
+            d[name] = vals
+        if self.user_data is not None:
+            d.pop("n_samples")
+            d["data"] = {"x": self.data[0].tolist(), "y": self.data[1].tolist()}
+        else:
+            d["data"] = self.data
+        for name in SETTINGS:
+            d[name] = getattr(self, name)
+        d["memory_limit"] = self.memory_limit
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SweepConfig:
+        """Inverse of :meth:`to_dict`."""
+        kw = dict(d)
+        data = kw.get("data", "gaussian")
+        if isinstance(data, Mapping):
+            kw["data"] = (np.asarray(data["x"], dtype=np.float64), np.asarray(data["y"], dtype=np.float64))
+        return cls(**kw)
+
+    def to_json(self) -> str:
+        """Canonical JSON of :meth:`to_dict` (sorted keys, exact float repr)."""
+        return json.dumps(self.to_dict(), sort_keys=True, allow_nan=False)
+
+    def grid_hash(self) -> str:
+        """SHA-256 of the canonical JSON, less settings that do not change results."""
+        d = self.to_dict()
+        d.pop("memory_limit", None)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+    def replace(self, **changes: Any) -> SweepConfig:
+        """A copy with some fields changed (validated again)."""
+        kw = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        if self.user_data is not None:
+            kw["n_samples"] = AXES["n_samples"][1]
+        kw.update(changes)
+        return SweepConfig(**kw)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SweepConfig):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _msg(name: str, allowed: str, value: object) -> str:
+    from ._validation import message
+
+    return message(name, "SweepConfig", allowed, value)
+
+
+__all__ += ["ParameterError", "ParameterTypeError"]

@@ -1,0 +1,106 @@
+"""What the kernel records per trajectory: exact definitions.
+
+Notation: step ``k = 1 .. K`` is the k-th update (``K = epochs * n_samples``),
+``theta_k`` theta after it (``theta_0 = theta0``), ``e_k = theta_k - theta_ref``
+with ``theta_ref`` the least-squares fit of the trajectory's own dataset (the
+population fit ``coef`` for ``order="online"``), ``l_k`` the per-sample loss of
+step k computed in the forward pass before the update (the seed's
+``loss_list``). ``scale = max(|e_0|, |theta_ref|)`` (1 if both are 0). The
+*last epoch* is steps ``K - n + 1 .. K``.
+
+Divergence: step k *diverges* when ``theta_k`` is not finite or ``|e_k| >
+diverge_factor * scale``. The trajectory is then frozen at ``theta_{k-1}``
+(the last in-bound value): no step after it changes any metric. All metrics
+below describe the accepted steps ``1 .. diverged_step - 1``.
+
+Every column is finite except where its entry says otherwise.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = ["FLOAT_FIELDS", "INT_FIELDS", "METRICS", "Status"]
+
+
+class Status(IntEnum):
+    """Fate of a trajectory; the values are the kernel's integer codes.
+
+    CONVERGED
+        ``|e_k| <= tol * |e_0|`` for every step from ``converged_step`` to the
+        end (and the trajectory did not diverge).
+    SLOW
+        Neither converged nor diverged, and fewer than ``oscillation_min``
+        sign changes of ``e`` in the last epoch: a monotone approach that ran
+        out of steps (lr too small for the budget).
+    OSCILLATING
+        Neither converged nor diverged, with at least ``oscillation_min``
+        sign changes of ``e`` (above the floor) in the last epoch: it keeps
+        overshooting theta_ref (near the stability edge, or a noise ball).
+    DIVERGED
+        Some step left the divergence bound (see the module docstring).
+    """
+
+    CONVERGED = 0
+    SLOW = 1
+    OSCILLATING = 2
+    DIVERGED = 3
+
+
+#: Metric columns, in kernel output order, with their definitions.
+METRICS: dict[str, str] = {
+    "theta_final": "theta after the last step (after the last accepted step if diverged).",
+    "max_abs_error": "max over accepted k >= 0 of |e_k| (includes |e_0|).",
+    "max_jump": "largest |theta_k - theta_{k-1}| over accepted steps (0 if none).",
+    "loss_zigzag": (
+        "fraction of the n - 2 interior steps of the last epoch where the per-sample loss "
+        "turns (l_k - l_{k-1}) * (l_{k+1} - l_k) < 0: 0 for a monotone loss, about 2/3 for "
+        "white noise. NaN if the trajectory diverged or n < 3."
+    ),
+    "loss_last_epoch": "mean per-sample loss l_k over the last epoch. NaN if diverged.",
+    "growth_rate": (
+        "empirical Lyapunov exponent per epoch: log|e_K| - log|e_{K-n}|, the change of log|e| "
+        "over the last epoch (exactly sum_i log|1 - 2 lr x_i^2| for noise-free fixed-order "
+        "runs). Only measured while |e| is within [floor, bound] (floor = sign_floor * scale, "
+        "below which rounding dominates): if |e| first fell to the floor at step h, it is the "
+        "average rate (log|e_h| - log|e_0|) * n / h (-inf if e_h = 0); if the trajectory "
+        "diverged at step d, (log(bound) - log|e_0|) * n / d, the average rate needed to "
+        "cross the bound (a lower bound on the true rate; inf if e_0 = 0). NaN if "
+        "e_{K-n} = 0 otherwise."
+    ),
+    "status": "Status: converged, slow, oscillating or diverged (categorical).",
+    "converged_step": (
+        "first step k with |e_j| <= tol * |e_0| for every j >= k; -1 if not converged."
+    ),
+    "diverged_step": "step at which the trajectory diverged; -1 if it did not.",
+    "sign_changes": (
+        "steps where e changed sign (overshoots of theta_ref), counted only while |e_{k-1}| "
+        "and |e_k| are both above sign_floor * scale: once theta sits within a few ulps of "
+        "theta_ref its sign flips are rounding noise."
+    ),
+    "sign_changes_last_epoch": "sign_changes counted over the last epoch only.",
+    "max_abs_error_step": "step of max_abs_error (0 for e_0).",
+    "max_jump_step": "step of max_jump (0 if no step was accepted).",
+    "max_jump_sample": "dataset index of the sample of max_jump (-1 if no step was accepted).",
+}
+
+#: Float metric names in kernel row order (lrsweep.kernel.F_*).
+FLOAT_FIELDS = (
+    "theta_final", "max_abs_error", "max_jump", "loss_zigzag", "loss_last_epoch", "growth_rate",
+)
+#: Int metric names in kernel row order (lrsweep.kernel.I_*); status first.
+INT_FIELDS = (
+    "status", "converged_step", "diverged_step", "sign_changes", "sign_changes_last_epoch",
+    "max_abs_error_step", "max_jump_step", "max_jump_sample",
+)
+
+#: Derived per-trajectory columns added by the Python layer.
+DERIVED: dict[str, str] = {
+    "theta_ref": "least-squares reference of the trajectory's dataset (see module docstring).",
+    "abs_error_final": "|theta_final - theta_ref|.",
+    "loss_final": (
+        "full-batch MSE mean_i (y_i - theta_final x_i)^2 over the dataset (the whole stream "
+        "for online order), computed as mean(r^2) - 2 e mean(x r) + e^2 mean(x^2) with "
+        "r = y - theta_ref x and e = theta_final - theta_ref, which avoids cancellation."
+    ),
+}

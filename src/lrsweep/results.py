@@ -1,0 +1,299 @@
+"""``Results``: the tidy table of a sweep, its summaries and its Parquet file.
+
+One row per trajectory: ``trajectory_id``, the axis columns (named as in
+:class:`~lrsweep.SweepConfig`, in canonical order), then the metric columns
+(:mod:`lrsweep.metrics`). The dtypes never depend on the input: ints are
+int64, floats float64, ``order``, ``outlier_kind`` and ``status`` categorical
+with every allowed category.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._validation import ParameterError, message
+from .config import AXES, ORDERS, OUTLIER_KINDS, SweepConfig
+from .grid import axis_values
+from .metrics import FLOAT_FIELDS, INT_FIELDS, Status
+
+__all__ = ["Results", "grid_frame", "load", "wilson_interval"]
+
+STATUS_DTYPE = pd.CategoricalDtype([s.name.lower() for s in Status], ordered=False)
+_CATEGORIES = {"order": ORDERS, "outlier_kind": OUTLIER_KINDS}
+METRIC_COLUMNS = (
+    "theta_ref", "theta_final", "abs_error_final", "loss_final", "status", "converged_step",
+    "diverged_step", "sign_changes", "sign_changes_last_epoch", "max_abs_error",
+    "max_abs_error_step", "max_jump", "max_jump_step", "max_jump_sample", "loss_zigzag",
+    "loss_last_epoch", "growth_rate",
+)
+RECORD_COLUMNS = ("trajectory_id", "step", "theta", "loss")
+Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
+
+
+def _axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
+    vals = axis_values(config, ids)
+    cols: dict[str, Any] = {"trajectory_id": ids}
+    for name in AXES:
+        if name in _CATEGORIES:
+            cols[name] = pd.Categorical(vals[name], categories=list(_CATEGORIES[name]))
+        elif name in ("seed", "n_samples"):
+            cols[name] = vals[name].astype(np.int64)
+        else:
+            cols[name] = vals[name].astype(np.float64)
+    return cols
+
+
+def grid_frame(config: SweepConfig) -> pd.DataFrame:
+    """The grid as a table: ``trajectory_id`` and the axis columns, no results."""
+    ids = np.arange(config.n_trajectories, dtype=np.int64)
+    return pd.DataFrame(_axis_columns(config, ids))
+
+
+def assemble(config: SweepConfig, parts: list, record_every: int, recorded: bool):
+    """Build the frame (and records) from the runner's per-chunk arrays."""
+    n = config.n_trajectories
+    ids = np.arange(n, dtype=np.int64)
+    cols = _axis_columns(config, ids)
+    f = np.concatenate([p[0] for p in parts], axis=1)
+    i = np.concatenate([p[1] for p in parts], axis=1)
+    derived = {k: np.concatenate([p[2][k] for p in parts])
+               for k in ("theta_ref", "abs_error_final", "loss_final")}
+    metrics: dict[str, Any] = dict(derived)
+    metrics.update({name: f[r] for r, name in enumerate(FLOAT_FIELDS)})
+    metrics.update({name: i[r] for r, name in enumerate(INT_FIELDS)})
+    metrics["status"] = pd.Categorical.from_codes(i[0], dtype=STATUS_DTYPE)
+    for name in METRIC_COLUMNS:
+        cols[name] = metrics[name]
+    frame = pd.DataFrame(cols)
+    records = None
+    if recorded:
+        rec_frames = []
+        for p in parts:
+            chunk_rec, th, lo = p[3], p[4], p[5]
+            if len(chunk_rec) == 0:
+                continue
+            slots = th.shape[1]
+            steps = np.arange(1, slots + 1, dtype=np.int64) * record_every
+            keep = ~np.isnan(th)
+            rows, cs = np.nonzero(keep)
+            rec_frames.append(pd.DataFrame({
+                "trajectory_id": chunk_rec[rows],
+                "step": steps[cs],
+                "theta": th[rows, cs],
+                "loss": lo[rows, cs],
+            }))
+        if rec_frames:
+            records = pd.concat(rec_frames, ignore_index=True)
+        else:
+            records = pd.DataFrame({
+                c: np.zeros(0, dtype=np.int64 if c in ("trajectory_id", "step") else np.float64)
+                for c in RECORD_COLUMNS
+            })
+    return frame, records
+
+
+def wilson_interval(
+    k: np.ndarray | int, n: np.ndarray | int, z: float = Z95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial proportion ``k / n``.
+
+    Vectorised; written out rather than taken from statsmodels (a heavy
+    dependency for one formula) or scipy (``binomtest`` is not vectorised).
+
+    Parameters
+    ----------
+    k, n : array_like of int
+        Successes and trials (``n >= 1``).
+    z : float
+        Normal quantile; default the 95 % two-sided 1.95996...
+
+    Returns
+    -------
+    lo, hi : ndarray of float64
+    """
+    k = np.asarray(k, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    p = k / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    center = (p + z2 / (2 * n)) / denom
+    half = z / denom * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    # Exact at the ends (the formula gives 0 and 1 only up to rounding).
+    lo = np.where(k == 0, 0.0, np.clip(center - half, 0.0, 1.0))
+    hi = np.where(k == n, 1.0, np.clip(center + half, 0.0, 1.0))
+    return lo, hi
+
+
+@dataclass(eq=False)
+class Results:
+    """The outcome of :func:`lrsweep.sweep`.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        One row per trajectory (see the module docstring and :mod:`lrsweep.metrics`).
+    records : pandas.DataFrame or None
+        Long frame ``(trajectory_id, step, theta, loss)`` of the recorded
+        steps (``loss`` is the per-sample loss of that step before its
+        update), up to the last accepted step; ``None`` if nothing was recorded.
+    config : SweepConfig
+        The configuration that produced it.
+    meta : dict
+        Run facts that do not define the results (elapsed seconds, versions).
+    """
+
+    frame: pd.DataFrame
+    records: pd.DataFrame | None
+    config: SweepConfig
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __repr__(self) -> str:
+        counts = self.frame["status"].value_counts(sort=False).to_dict()
+        swept = ", ".join(f"{a}[{len(self.config.axes[a])}]" for a in self.config.swept) or "nothing"
+        return f"<Results: {len(self.frame):,} trajectories, swept {swept}; {counts}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Results):
+            return NotImplemented
+        if self.config != other.config or not self.frame.equals(other.frame):
+            return False
+        if (self.records is None) != (other.records is None):
+            return False
+        return self.records is None or self.records.equals(other.records)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -------------------------------------------------------------- summaries
+    def summary(self, by: Sequence[str] | str | None = None) -> pd.DataFrame:
+        """Rates and step statistics per group of trajectories.
+
+        Parameters
+        ----------
+        by : str or sequence of str, optional
+            Columns to group by; default the swept axes (all trajectories
+            together if nothing is swept).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per group: ``n``; for each status ``s`` in converged,
+            slow, oscillating, diverged: ``n_s``, ``s_rate`` and its Wilson
+            95 % interval ``s_lo``, ``s_hi``; the median and quartiles of
+            ``converged_step`` over converged trajectories
+            (``converged_step_median``, ``_q25``, ``_q75``; NaN where none
+            converged) and of ``sign_changes`` and ``growth_rate`` over all.
+        """
+        frame = self.frame
+        if by is None:
+            by = list(self.config.swept)
+        elif isinstance(by, str):
+            by = [by]
+        else:
+            by = list(by)
+        for col in by:
+            if col not in frame.columns:
+                raise ParameterError(
+                    message("by", "Results.summary", "a list of columns of Results.frame", col)
+                )
+        work = frame.assign(_one=1)
+        for s in STATUS_DTYPE.categories:
+            work[f"n_{s}"] = (frame["status"] == s).astype(np.int64)
+        work["_conv"] = frame["converged_step"].where(frame["status"] == "converged")
+        keys = by if by else [np.zeros(len(frame), dtype=np.int64)]
+        g = work.groupby(keys, observed=True, sort=True)
+        out = g[["_one"] + [f"n_{s}" for s in STATUS_DTYPE.categories]].sum()
+        out = out.rename(columns={"_one": "n"})
+        for s in STATUS_DTYPE.categories:
+            k = out[f"n_{s}"].to_numpy()
+            n = out["n"].to_numpy()
+            out[f"{s}_rate"] = k / n
+            out[f"{s}_lo"], out[f"{s}_hi"] = wilson_interval(k, n)
+        for col, src in (("converged_step", "_conv"), ("sign_changes", "sign_changes"),
+                         ("growth_rate", "growth_rate")):
+            q = g[src].quantile([0.25, 0.5, 0.75]).unstack()
+            out[f"{col}_median"] = q[0.5].astype(np.float64)
+            out[f"{col}_q25"] = q[0.25].astype(np.float64)
+            out[f"{col}_q75"] = q[0.75].astype(np.float64)
+        out = out.reset_index()
+        if not by:
+            out = out.drop(columns=out.columns[0])
+        return out
+
+    # ------------------------------------------------------------------- I/O
+    def to_parquet(self, path: str | os.PathLike) -> Path:
+        """Write the table to ``path`` (and records to ``<stem>.records.parquet``).
+
+        The file metadata (key ``lrsweep``) holds the config, the grid hash and
+        the package versions, so :func:`load` gives back an equal object.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        meta = {
+            "config": self.config.to_dict(),
+            "grid_hash": self.config.grid_hash(),
+            "versions": versions(),
+            "meta": self.meta,
+            "has_records": self.records is not None,
+        }
+        table = pa.Table.from_pandas(self.frame, preserve_index=False)
+        schema_meta = dict(table.schema.metadata or {})
+        schema_meta[b"lrsweep"] = json.dumps(meta).encode()
+        pq.write_table(table.replace_schema_metadata(schema_meta), path)
+        if self.records is not None:
+            rt = pa.Table.from_pandas(self.records, preserve_index=False)
+            pq.write_table(rt, _records_path(path))
+        return path
+
+
+def _records_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".records.parquet")
+
+
+def versions() -> dict[str, str]:
+    """Versions of lrsweep and the packages that shape its results."""
+    import importlib.metadata as md
+    import platform
+
+    out = {"python": platform.python_version()}
+    for pkg in ("lrsweep", "numpy", "numba", "llvmlite", "pandas", "pyarrow"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:  # pragma: no cover - source checkout
+            out[pkg] = "unknown"
+    return out
+
+
+def load(path: str | os.PathLike) -> Results:
+    """Read a :class:`Results` written by :meth:`Results.to_parquet`.
+
+    Raises
+    ------
+    ValueError
+        If the file was not written by lrsweep.
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    table = pq.read_table(path)
+    raw = (table.schema.metadata or {}).get(b"lrsweep")
+    if raw is None:
+        raise ValueError(f"{path} is not an lrsweep results file (no 'lrsweep' metadata).")
+    meta = json.loads(raw)
+    config = SweepConfig.from_dict(meta["config"])
+    frame = table.to_pandas()
+    records = pq.read_table(_records_path(path)).to_pandas() if meta.get("has_records") else None
+    return Results(frame=frame, records=records, config=config,
+                   meta={**meta.get("meta", {}), "versions": meta.get("versions", {})})

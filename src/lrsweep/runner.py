@@ -1,0 +1,266 @@
+"""``sweep()``: config -> chunks -> datasets -> kernel -> ``Results``.
+
+The friendly layer over the kernel: it validates the call, lays out plain
+arrays for each chunk (datasets shared by data key, sample orders shared by
+seed), runs the numba kernel and assembles the tidy table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import grid as _grid
+from ._validation import Interval, ParameterError, ParameterTypeError, message
+from .config import SweepConfig
+from .data import Dataset, dataset_for, sample_order
+from .metrics import FLOAT_FIELDS, INT_FIELDS
+
+if TYPE_CHECKING:
+    from .results import Results
+
+__all__ = ["sweep"]
+
+#: Recorded (step, theta, loss) points allowed in one sweep (16 bytes each).
+MAX_RECORD_POINTS = 50_000_000
+
+
+def _check_call(config, record, record_every, chunk_size, threads, progress):
+    owner = "sweep"
+    if not isinstance(config, SweepConfig):
+        raise ParameterTypeError(message("config", owner, "a SweepConfig", type(config).__name__))
+    record_every = Interval("int", 1, float("inf"), "left").check("record_every", owner, record_every)
+    if chunk_size is not None:
+        chunk_size = Interval("int", 1, float("inf"), "left").check("chunk_size", owner, chunk_size)
+    if threads is not None:
+        import numba
+
+        hi = numba.config.NUMBA_NUM_THREADS
+        threads = Interval("int", 1, hi).check("threads", owner, threads)
+    if progress is not None and not isinstance(progress, bool):
+        raise ParameterTypeError(message("progress", owner, "True, False or None", progress))
+    return record_every, chunk_size, threads
+
+
+def _record_ids(config: SweepConfig, record: Any) -> np.ndarray:
+    """Normalise ``record`` to sorted unique trajectory ids."""
+    owner = "sweep"
+    allowed = "None, 'all', a sequence of trajectory ids or a query string on the axis columns"
+    n = config.n_trajectories
+    if record is None:
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(record, str):
+        if record == "all":
+            return np.arange(n, dtype=np.int64)
+        from .results import grid_frame
+
+        frame = grid_frame(config)
+        try:
+            sel = frame.query(record)
+        except Exception as exc:  # pandas raises many types for a bad query
+            raise ParameterError(message("record", owner, allowed, record) + f" ({exc})") from None
+        return sel["trajectory_id"].to_numpy(dtype=np.int64)
+    try:
+        ids = np.unique(np.asarray(record, dtype=np.int64).ravel())
+    except (TypeError, ValueError):
+        raise ParameterTypeError(message("record", owner, allowed, record)) from None
+    if ids.size and (ids[0] < 0 or ids[-1] >= n):
+        bad = ids[0] if ids[0] < 0 else ids[-1]
+        raise ParameterError(message("record", owner, f"trajectory ids in [0, {n - 1}]", int(bad)))
+    return ids
+
+
+@contextlib.contextmanager
+def _numba_threads(threads: int | None) -> Iterator[None]:
+    import numba
+
+    if threads is None:
+        yield
+        return
+    old = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
+
+
+class _ChunkData:
+    """Plain arrays for one chunk: concatenated datasets and sample orders."""
+
+    def __init__(self, config: SweepConfig, groups: np.ndarray):
+        datasets: dict[tuple, int] = {}
+        orders: dict[tuple, int] = {}
+        ds_list: list[Dataset] = []
+        idx_list: list[np.ndarray] = []
+        n_g = len(groups)
+        self.g_doff = np.empty(n_g, dtype=np.int64)
+        self.g_m = np.empty(n_g, dtype=np.int64)
+        self.g_n = np.empty(n_g, dtype=np.int64)
+        self.g_ioff = np.empty(n_g, dtype=np.int64)
+        self.g_ref = np.empty(n_g)
+        self.g_stats = np.empty((3, n_g))  # mean r^2, mean x r, mean x^2
+        doff = ioff = 0
+        ds_off: list[int] = []
+        idx_off: list[int] = []
+        for li, g in enumerate(groups):
+            key, order = _grid.group_key(config, int(g))
+            seed, n = key[0], key[1]
+            if config.user_data is not None:
+                n = len(config.user_data[0])
+            dkey = (key, order == "online")
+            if dkey not in datasets:
+                ds = dataset_for(config, key, order)
+                datasets[dkey] = len(ds_list)
+                ds_list.append(ds)
+                ds_off.append(doff)
+                doff += len(ds)
+            d = datasets[dkey]
+            ds = ds_list[d]
+            okey = (seed, n, order)
+            if okey not in orders:
+                o = sample_order(order, n, config.epochs, seed)
+                orders[okey] = -1 if o is None else len(idx_list)
+                if o is not None:
+                    idx_list.append(o.astype(np.int32, copy=False))
+                    idx_off.append(ioff)
+                    ioff += len(o)
+            oi = orders[okey]
+            self.g_doff[li] = ds_off[d]
+            self.g_m[li] = len(ds)
+            self.g_n[li] = n
+            self.g_ioff[li] = -1 if oi < 0 else idx_off[oi]
+            self.g_ref[li] = ds.theta_ref
+            r = ds.y - ds.theta_ref * ds.x
+            self.g_stats[:, li] = (np.mean(r * r), np.mean(ds.x * r), np.mean(ds.x * ds.x))
+        self.x = np.concatenate([d.x for d in ds_list]) if ds_list else np.zeros(0)
+        self.y = np.concatenate([d.y for d in ds_list]) if ds_list else np.zeros(0)
+        self.idx = np.concatenate(idx_list) if idx_list else np.zeros(1, dtype=np.int32)
+
+
+def _run_chunk(config, chunk, rec_ids, record_every, n_slots):
+    from . import kernel
+
+    b_group, b_start, b_len = _grid.plan_chunk(config, chunk)
+    groups, b_local = np.unique(b_group, return_inverse=True)
+    data = _ChunkData(config, groups)
+    ids = np.arange(chunk.start, chunk.stop, dtype=np.int64)
+    vals = _grid.axis_values(config, ids)
+    lr = vals["lr"].astype(np.float64)
+    theta0 = vals["theta0"].astype(np.float64)
+    T = len(ids)
+    # Recording rows for the recorded trajectories of this chunk.
+    lo, hi = np.searchsorted(rec_ids, [chunk.start, chunk.stop])
+    chunk_rec = rec_ids[lo:hi]
+    rec_row = np.full(T, -1, dtype=np.int64)
+    rec_row[chunk_rec - chunk.start] = np.arange(len(chunk_rec))
+    rec_theta = np.full((len(chunk_rec), n_slots), np.nan)
+    rec_loss = np.full((len(chunk_rec), n_slots), np.nan)
+    out_f = np.empty((len(FLOAT_FIELDS), T))
+    out_i = np.empty((len(INT_FIELDS), T), dtype=np.int64)
+    kernel.run_chunk_nb(
+        data.x, data.y, data.g_doff, data.g_m, data.g_n, data.g_ioff, data.g_ref, data.idx,
+        config.epochs, b_local.astype(np.int64), b_start, b_len,
+        lr, theta0, config.tol, config.diverge_factor, config.sign_floor, config.oscillation_min,
+        rec_row, record_every, rec_theta, rec_loss, out_f, out_i,
+    )
+    # Per-lane group (local index) for the derived columns.
+    lane_group = np.repeat(b_local, b_len)
+    theta_ref = data.g_ref[lane_group]
+    e = out_f[0] - theta_ref
+    r2, xr, xx = data.g_stats[:, lane_group]
+    loss_final = r2 - 2.0 * e * xr + e * e * xx
+    derived = {"theta_ref": theta_ref, "abs_error_final": np.abs(e), "loss_final": loss_final}
+    return out_f, out_i, derived, chunk_rec, rec_theta, rec_loss
+
+
+def sweep(
+    config: SweepConfig,
+    *,
+    record: str | Sequence[int] | np.ndarray | None = None,
+    record_every: int = 1,
+    chunk_size: int | None = None,
+    threads: int | None = None,
+    progress: bool | None = None,
+) -> Results:
+    """Run every trajectory of ``config`` and return the tidy results.
+
+    Parameters
+    ----------
+    config : SweepConfig
+        The grid to run.
+    record : None, "all", sequence of int or str, optional
+        Trajectories whose theta and per-sample loss are recorded every
+        ``record_every`` steps: trajectory ids, ``"all"``, or a
+        :meth:`pandas.DataFrame.query` string on the axis columns (for
+        example ``"lr == 0.04 and seed < 3"``). At most
+        :data:`MAX_RECORD_POINTS` points in all.
+    record_every : int
+        Record steps ``record_every, 2 * record_every, ...`` (1: every step,
+        as the seed's ``th_list``).
+    chunk_size : int, optional
+        Trajectories per chunk (a kernel call and a progress tick); default
+        from :func:`lrsweep.grid.default_chunk_size`. Results do not depend on it.
+    threads : int, optional
+        Numba threads for this call (default: numba's setting). Results do
+        not depend on it.
+    progress : bool, optional
+        Show a tqdm bar ticking per chunk; default: when stderr is a terminal.
+
+    Returns
+    -------
+    Results
+        ``.frame`` has one row per trajectory, ``.records`` the recorded steps.
+
+    Examples
+    --------
+    >>> import numpy as np, lrsweep
+    >>> cfg = lrsweep.SweepConfig(lr=[0.01, 0.04, 0.5], seed=range(10))
+    >>> res = lrsweep.sweep(cfg, progress=False)
+    >>> len(res.frame)
+    30
+    """
+    record_every, chunk_size, threads = _check_call(
+        config, record, record_every, chunk_size, threads, progress
+    )
+    from .results import Results, assemble
+
+    rec_ids = _record_ids(config, record)
+    k_max = config.epochs * max(config.axes["n_samples"])
+    n_slots = k_max // record_every if rec_ids.size else 0
+    if rec_ids.size * n_slots > MAX_RECORD_POINTS:
+        raise ParameterError(
+            f"The 'record' parameter of sweep asks for {rec_ids.size:,} trajectories x "
+            f"{n_slots:,} steps = {rec_ids.size * n_slots:,} recorded points, more than the "
+            f"limit of {MAX_RECORD_POINTS:,} (16 bytes each). Record fewer trajectories or "
+            f"raise record_every."
+        )
+    size = chunk_size or _grid.default_chunk_size(config)
+    plan = _grid.chunks(config, size)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    t0 = time.perf_counter()
+    parts = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.n_trajectories, unit="traj", unit_scale=True, desc="lrsweep")
+    try:
+        with _numba_threads(threads):
+            for chunk in plan:
+                parts.append(_run_chunk(config, chunk, rec_ids, record_every, n_slots))
+                if bar is not None:
+                    bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+    elapsed = time.perf_counter() - t0
+    frame, records = assemble(config, parts, record_every, rec_ids.size > 0)
+    return Results(frame=frame, records=records, config=config, meta={"elapsed_s": elapsed})
+

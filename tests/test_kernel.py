@@ -1,0 +1,192 @@
+"""The kernel equals the node-graph reference bit for bit and obeys the exact dynamics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import run
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import lrsweep
+from lrsweep import reference
+from lrsweep.data import dataset_for, sample_order
+
+
+def _reference_for(cfg: lrsweep.SweepConfig, row) -> tuple[np.ndarray, np.ndarray, float]:
+    key = tuple(row[a] for a in lrsweep.config.DATA_AXES)
+    ds = dataset_for(cfg, key, row["order"])
+    order = sample_order(row["order"], len(ds) if row["order"] != "online" else row["n_samples"],
+                         cfg.epochs, row["seed"])
+    if row["order"] == "online":
+        order = np.arange(len(ds))
+    th, loss = reference.run_trajectory(ds.x, ds.y, lr=row["lr"], theta0=row["theta0"],
+                                        epochs=cfg.epochs, order=order)
+    return th, loss, ds.theta_ref
+
+
+def _assert_records_equal_reference(cfg: lrsweep.SweepConfig, res) -> None:
+    rec = res.records.groupby("trajectory_id")
+    for _, row in res.frame.iterrows():
+        th_ref, loss_ref, theta_ref = _reference_for(cfg, row)
+        got = rec.get_group(row["trajectory_id"]) if row["trajectory_id"] in rec.groups else None
+        d = row["diverged_step"]
+        n_ok = len(th_ref) if d < 0 else d - 1
+        if n_ok == 0:
+            assert got is None
+        else:
+            np.testing.assert_array_equal(got["step"].to_numpy(), np.arange(1, n_ok + 1))
+            # Bit for bit: compare the float64 bit patterns.
+            assert np.array_equal(got["theta"].to_numpy().view(np.int64), th_ref[:n_ok].view(np.int64))
+            assert np.array_equal(got["loss"].to_numpy().view(np.int64), loss_ref[:n_ok].view(np.int64))
+        assert row["theta_final"] == (th_ref[n_ok - 1] if n_ok else row["theta0"])
+        if d >= 0:  # the reference's step d left the bound (or is not finite)
+            scale = max(abs(row["theta0"] - theta_ref), abs(theta_ref)) or 1.0
+            e_d = th_ref[d - 1] - theta_ref
+            assert not abs(e_d) <= cfg.diverge_factor * scale
+
+
+def test_seed_run_bit_for_bit(lecture_data):
+    cfg = lrsweep.SweepConfig(lr=0.01, seed=0, theta0=-1, epochs=5, data="lecture")
+    res = run(cfg, record="all")
+    th_ref, loss_ref = reference.run_trajectory(lecture_data.x, lecture_data.y, lr=0.01, theta0=-1, epochs=5)
+    assert np.array_equal(res.records["theta"].to_numpy(), th_ref)
+    assert np.array_equal(res.records["loss"].to_numpy(), loss_ref)
+    row = res.frame.iloc[0]
+    assert row["status"] == "converged"
+    assert 150 < row["converged_step"] < 300  # theta ~5 around iteration 200
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 25),
+    epochs=st.integers(1, 4),
+    lrs=st.lists(st.floats(0, 3, allow_nan=False), min_size=1, max_size=5, unique=True),
+    theta0=st.lists(st.floats(-20, 20, allow_nan=False), min_size=1, max_size=2, unique=True),
+    seed=st.integers(0, 2**32 - 1),
+    noise=st.sampled_from([0.0, 0.5]),
+    order=st.sampled_from(["fixed", "shuffle", "replacement", "online"]),
+    outlier=st.sampled_from([(0.0, "leverage"), (0.2, "leverage"), (0.2, "response")]),
+    data=st.sampled_from(["gaussian", "lecture"]),
+)
+def test_kernel_equals_reference(n, epochs, lrs, theta0, seed, noise, order, outlier, data):
+    cfg = lrsweep.SweepConfig(lr=lrs, theta0=theta0, seed=seed, n_samples=n, epochs=epochs,
+                              noise=noise, order=order, outlier_frac=outlier[0],
+                              outlier_kind=outlier[1], data=data, diverge_factor=1e8)
+    res = run(cfg, record="all")
+    _assert_records_equal_reference(cfg, res)
+
+
+def test_record_every_subsamples(lecture_data):
+    cfg = lrsweep.SweepConfig(lr=[0.01, 0.04], data="lecture")
+    res = run(cfg, record=[1], record_every=7)
+    th_ref, loss_ref = reference.run_trajectory(lecture_data.x, lecture_data.y, lr=0.04, theta0=-1, epochs=5)
+    rec = res.records
+    assert set(rec["trajectory_id"]) == {1}
+    np.testing.assert_array_equal(rec["step"], np.arange(7, 501, 7))
+    np.testing.assert_array_equal(rec["theta"], th_ref[6::7])
+    np.testing.assert_array_equal(rec["loss"], loss_ref[6::7])
+
+
+def test_lr_zero_leaves_theta_unchanged():
+    cfg = lrsweep.SweepConfig(lr=0.0, seed=range(5), theta0=[-1.0, 3.0], noise=[0.0, 1.0],
+                              order=["fixed", "online"])
+    f = run(cfg).frame
+    np.testing.assert_array_equal(f["theta_final"], f["theta0"])
+    assert (f["max_jump"] == 0).all() and (f["sign_changes"] == 0).all()
+    assert (f["status"] == "slow").all()
+
+
+def _clean_lr_grid(x: np.ndarray, lrs: np.ndarray, epochs: int, margin: float = 1e-3) -> np.ndarray:
+    """Learning rates whose run stays far from rounding floor and overflow."""
+    m = 1 - 2 * lrs[:, None] * x[None, :] ** 2
+    logm = np.log(np.abs(m))
+    # Far from any pole (|m| tiny) and from the overshoot boundary (|m| near 0 or 1 vs sign).
+    ok = np.all(np.abs(m) > margin, axis=1) & np.all(np.abs(2 * lrs[:, None] * x ** 2 - 1) > margin, axis=1)
+    # |e| stays within [1e-6, 1e6] relative over the whole run: partial products bounded.
+    csum = np.cumsum(np.tile(logm, (1, epochs)), axis=1)
+    ok &= (csum.min(axis=1) > np.log(1e-6)) & (csum.max(axis=1) < np.log(1e6))
+    return lrs[ok]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_log_error_equals_epochs_times_S(seed):
+    x = lrsweep.make_dataset(seed, 30).x
+    epochs = 3
+    lrs = _clean_lr_grid(x, np.geomspace(1e-3, 3, 400), epochs)
+    assert len(lrs) > 50
+    cfg = lrsweep.SweepConfig(lr=lrs, seed=seed, n_samples=30, epochs=epochs, diverge_factor=1e12)
+    f = run(cfg).frame
+    S = np.log(np.abs(1 - 2 * lrs[:, None] * x[None, :] ** 2)).sum(axis=1)
+    e0 = np.abs(f["theta0"] - f["theta_ref"]).to_numpy()
+    eK = f["abs_error_final"].to_numpy()
+    lhs = np.log(eK) - np.log(e0)
+    rhs = epochs * S
+    # Relative error 1e-9: each step adds a few ulps (1e-16) of relative error to e;
+    # 90 steps with |e| >= 1e-6 |theta_ref| keep it below 1e-9 of the log change.
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
+    # Sign changes: one per overshooting sample (2 lr x^2 > 1) per epoch.
+    over = (2 * lrs[:, None] * x[None, :] ** 2 > 1).sum(axis=1)
+    np.testing.assert_array_equal(f["sign_changes"].to_numpy(), epochs * over)
+
+
+def test_growth_rate_is_S_for_noise_free_fixed_order():
+    x = lrsweep.make_dataset(4, 20).x
+    lrs = _clean_lr_grid(x, np.geomspace(1e-3, 2, 300), 2, margin=1e-2)
+    cfg = lrsweep.SweepConfig(lr=lrs, seed=4, n_samples=20, epochs=2, diverge_factor=1e12)
+    f = run(cfg).frame
+    S = np.log(np.abs(1 - 2 * lrs[:, None] * x[None, :] ** 2)).sum(axis=1)
+    np.testing.assert_allclose(f["growth_rate"], S, rtol=1e-9, atol=1e-9)
+
+
+def test_mostly_diverging_sweep_is_clean():
+    cfg = lrsweep.SweepConfig(lr=np.geomspace(2, 1e6, 40), seed=range(20), n_samples=[5, 50],
+                              noise=[0.0, 1.0], order=["fixed", "replacement"], theta0=[-1.0, 20.0])
+    with np.errstate(all="raise"):
+        f = run(cfg).frame
+    assert (f["status"] == "diverged").mean() > 0.8
+    nan_ok = {"loss_zigzag", "loss_last_epoch"}  # documented NaN for diverged runs
+    for col in f.select_dtypes("number").columns:
+        vals = f[col].to_numpy()
+        if col in nan_ok:
+            vals = vals[f["status"].to_numpy() != "diverged"]
+        assert np.isfinite(vals).all(), col
+    div = f[f["status"] == "diverged"]
+    assert (div["diverged_step"] >= 1).all() and (div["converged_step"] == -1).all()
+    assert (div["growth_rate"] > 0).all()
+    scale = np.maximum(np.abs(div["theta0"] - div["theta_ref"]), np.abs(div["theta_ref"]))
+    assert (div["abs_error_final"] <= cfg.diverge_factor * scale).all()
+
+
+def test_status_regimes_on_the_seed_problem():
+    cfg = lrsweep.SweepConfig(lr=[1e-4, 0.01, 0.04, 5.0], data="lecture", epochs=5)
+    f = run(cfg).frame.set_index("lr")
+    assert f.loc[1e-4, "status"] == "slow"
+    assert f.loc[0.01, "status"] == "converged"
+    assert f.loc[0.04, "status"] == "converged"
+    assert f.loc[5.0, "status"] == "diverged"
+    assert f.loc[0.04, "converged_step"] < f.loc[0.01, "converged_step"]
+
+
+def test_oscillating_when_noise_keeps_it_from_converging():
+    cfg = lrsweep.SweepConfig(lr=0.2, noise=1.0, seed=range(10), n_samples=200, epochs=3)
+    f = run(cfg).frame
+    assert (f["status"] == "oscillating").all()
+    assert (f["sign_changes_last_epoch"] >= 1).all()
+
+
+def test_max_jump_identifies_the_outlier():
+    # One response outlier: the largest jump of theta happens at that sample.
+    cfg = lrsweep.SweepConfig(lr=0.01, seed=3, n_samples=100, outlier_frac=0.01,
+                              outlier_kind="response", outlier_scale=50.0, theta0=5.0)
+    f = run(cfg).frame
+    ds = lrsweep.make_dataset(3, 100, outlier_frac=0.01, outlier_kind="response", outlier_scale=50.0)
+    assert f.loc[0, "max_jump_sample"] == ds.outliers[0]
+
+
+def test_loss_zigzag_bounds():
+    cfg = lrsweep.SweepConfig(lr=[0.001, 0.01], seed=range(5), noise=0.5)
+    f = run(cfg).frame
+    assert f["loss_zigzag"].between(0, 1).all()
+    # Per-sample loss on Gaussian data is close to white noise: about 2/3 turns.
+    assert abs(f["loss_zigzag"].mean() - 2 / 3) < 0.1
