@@ -1,0 +1,114 @@
+"""SweepConfig: every constraint in the tables raises with the documented message."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import lrsweep
+from lrsweep._validation import Interval, OneOf, ParameterError, ParameterTypeError
+from lrsweep.config import AXES, SETTINGS
+
+ALL = {**AXES, **SETTINGS}
+
+
+def _expected(name: str, constraint, value) -> str:
+    return re.escape(f"The {name!r} parameter of SweepConfig must be {constraint.description}. Got ")
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_every_constraint_violation_raises_with_the_template(name):
+    constraint = ALL[name][0]
+    bad = constraint.invalid_example()
+    with pytest.raises(ParameterError, match=_expected(name, constraint, bad) + ".* instead\\.$"):
+        lrsweep.SweepConfig(**{name: bad})
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_wrong_type_is_a_type_error(name):
+    constraint = ALL[name][0]
+    bad = 3.5 if isinstance(constraint, OneOf) else "abc"
+    if isinstance(constraint, Interval) and constraint.kind == "int":
+        bad = 2.5
+    with pytest.raises(ParameterTypeError, match=_expected(name, constraint, bad)):
+        lrsweep.SweepConfig(**{name: bad})
+    assert issubclass(ParameterTypeError, TypeError) and issubclass(ParameterTypeError, ValueError)
+
+
+@pytest.mark.parametrize("name", list(AXES))
+def test_bad_element_inside_an_axis_is_named(name):
+    constraint, default = AXES[name]
+    bad = constraint.invalid_example()
+    with pytest.raises(ParameterError, match=_expected(name, constraint, bad)):
+        lrsweep.SweepConfig(**{name: [default, bad]})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"lr": -0.1}, "The 'lr' parameter of SweepConfig must be a float in the range [0, inf). Got -0.1 instead."),
+        ({"lr": float("inf")}, "Got inf instead."),
+        ({"lr": float("nan")}, "Got nan instead."),
+        ({"n_samples": 0}, "must be an int in the range [1, inf). Got 0 instead."),
+        ({"epochs": 0}, "The 'epochs' parameter of SweepConfig must be an int in the range [1, inf)."),
+        ({"outlier_frac": 1.5}, "must be a float in the range [0, 1]. Got 1.5 instead."),
+        ({"outlier_kind": "weird"}, "must be one of 'leverage', 'response'. Got 'weird' instead."),
+        ({"order": "random"}, "one of 'fixed', 'shuffle', 'replacement', 'online'. Got 'random'"),
+        ({"seed": -1}, "The 'seed' parameter of SweepConfig must be an int in the range [0, 4294967295]."),
+        ({"lr": []}, "The 'lr' parameter of SweepConfig must be a scalar or a non-empty sequence. Got []"),
+        ({"lr": np.array([])}, "must be a scalar or a non-empty sequence"),
+        ({"seed": [1, 1]}, "must be a sequence without repeated values. Got 1 instead."),
+        ({"lr": np.ones((2, 2))}, "must be a scalar or a 1-D sequence"),
+        ({"seed": True}, "The 'seed' parameter"),
+        ({"data": "mnist"}, "The 'data' parameter of SweepConfig must be one of 'gaussian', 'lecture'."),
+        ({"data": ([1.0, 2.0], [1.0])}, "The 'data' parameter"),
+        ({"data": ([1.0, np.nan], [1.0, 2.0])}, "finite arrays"),
+        ({"data": ([1.0, 2.0], [1.0, 2.0]), "noise": 1.0}, "The 'noise' parameter"),
+        ({"data": ([1.0, 2.0], [1.0, 2.0]), "order": "online"}, "The 'order' parameter"),
+        ({"memory_limit": 0}, "The 'memory_limit' parameter"),
+    ],
+)
+def test_messages(kwargs, fragment):
+    with pytest.raises(ParameterError, match=re.escape(fragment)):
+        lrsweep.SweepConfig(**kwargs)
+
+
+def test_lr_zero_and_scalars_are_valid():
+    cfg = lrsweep.SweepConfig(lr=0.0, seed=np.int64(3), n_samples=np.array([5, 7]))
+    assert cfg.axes["lr"] == (0.0,)
+    assert cfg.axes["seed"] == (3,)
+    assert cfg.axes["n_samples"] == (5, 7)
+    assert cfg.n_trajectories == 2
+    assert cfg.swept == ("n_samples",)
+
+
+def test_too_big_grid_is_refused_with_bytes_and_advice():
+    with pytest.raises(ParameterError) as info:
+        lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, 1000), seed=range(10**6))
+    msg = str(info.value)
+    assert "1,000,000,000 trajectories" in msg and "GB" in msg and "memory_limit" in msg
+    assert "seed: 1000000 values" in msg
+
+
+def test_memory_limit_is_settable():
+    with pytest.raises(ParameterError, match="memory limit of 1 KB"):
+        lrsweep.SweepConfig(seed=range(100), memory_limit=1000)
+
+
+def test_round_trip_and_equality():
+    cfg = lrsweep.SweepConfig(lr=[0.01, 0.04], seed=range(3), noise=0.5, order=["fixed", "online"])
+    again = lrsweep.SweepConfig.from_dict(cfg.to_dict())
+    assert again == cfg and again.grid_hash() == cfg.grid_hash()
+    assert cfg.replace(epochs=6) != cfg
+    user = lrsweep.SweepConfig(data=([1.0, 2.0, 3.0], [5.0, 10.0, 15.0]), lr=[0.1, 0.2])
+    assert lrsweep.SweepConfig.from_dict(user.to_dict()) == user
+    assert user.axes["n_samples"] == (3,)
+    assert user.replace(lr=0.3).axes["n_samples"] == (3,)
+
+
+def test_config_is_frozen():
+    cfg = lrsweep.SweepConfig()
+    with pytest.raises(AttributeError):
+        cfg.lr = 0.5  # type: ignore[misc]

@@ -1,0 +1,77 @@
+"""Results: summaries with Wilson intervals, and a Parquet round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from conftest import run
+
+import lrsweep
+from lrsweep.results import wilson_interval
+
+
+def test_wilson_matches_scipy():
+    from scipy.stats import binomtest
+
+    for k, n in [(0, 10), (3, 10), (10, 10), (57, 1000), (1, 1)]:
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        lo, hi = wilson_interval(k, n)
+        assert lo == pytest.approx(ci.low, abs=1e-12) and hi == pytest.approx(ci.high, abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def res():
+    cfg = lrsweep.SweepConfig(lr=[0.01, 0.04, 1.0, 1.5], seed=range(40), n_samples=[10, 100], epochs=5)
+    return run(cfg, record="seed == 0")
+
+
+def test_summary_counts_and_rates(res):
+    s = res.summary(by=["lr", "n_samples"])
+    assert len(s) == 8 and (s["n"] == 40).all()
+    statuses = ["converged", "slow", "oscillating", "diverged"]
+    np.testing.assert_array_equal(s[[f"n_{x}" for x in statuses]].sum(axis=1), s["n"])
+    f = res.frame
+    for _, row in s.iterrows():
+        g = f[(f.lr == row.lr) & (f.n_samples == row.n_samples)]
+        assert row.diverged_rate == (g.status == "diverged").mean()
+        assert row.diverged_lo <= row.diverged_rate <= row.diverged_hi
+        conv = g.loc[g.status == "converged", "converged_step"]
+        if len(conv):
+            assert row.converged_step_median == conv.median()
+        else:
+            assert np.isnan(row.converged_step_median)
+        assert row.sign_changes_q75 == g.sign_changes.quantile(0.75)
+    # Defaults: group by the swept axes; a string is one column; no grouping at all works.
+    assert list(res.summary().columns[:3]) == ["seed", "n_samples", "lr"]
+    assert len(res.summary("lr")) == 4
+    whole = run(lrsweep.SweepConfig()).summary()
+    assert len(whole) == 1 and whole.loc[0, "n"] == 1
+
+
+def test_summary_rejects_unknown_column(res):
+    with pytest.raises(ValueError, match="The 'by' parameter of Results.summary must be a list of columns"):
+        res.summary(by=["learning_rate"])
+
+
+def test_parquet_round_trip(res, tmp_path):
+    path = res.to_parquet(tmp_path / "t.parquet")
+    meta = pq.read_schema(path).metadata
+    assert b"lrsweep" in meta
+    back = lrsweep.load(path)
+    assert back == res
+    assert back.config == res.config
+    assert back.frame["status"].dtype == "category"
+    assert "numba" in back.meta["versions"]
+
+
+def test_load_rejects_foreign_parquet(tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "x.parquet")
+    with pytest.raises(ValueError, match="not an lrsweep results file"):
+        lrsweep.load(tmp_path / "x.parquet")
+
+
+def test_repr(res):
+    assert "320 trajectories" in repr(res) and "lr[4]" in repr(res)
