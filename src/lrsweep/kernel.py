@@ -45,6 +45,21 @@ N_FLOAT = 6
 N_INT = 8
 
 
+# Per-lane state lives in one flat buffer, field-major with a compile-time
+# stride of BLOCK_LANES: field f of lane j is f[f * BLOCK_LANES + j]. With one
+# buffer and constant distances between fields, LLVM proves the lane loop free
+# of aliasing and vectorises it (with ~25 separate arrays it gave up: "too many
+# memory checks needed").
+BLOCK_LANES = 64
+(_TH, _LR, _BOUND, _FLOOR, _THR, _MAE, _MJ, _LSUM, _LPREV, _DPREV, _ESTART, _EXITERR,
+ _LSTEP) = range(13)
+N_FSTATE = 13
+# Counters and step numbers are kept as float64 in the same buffer (exact below
+# 2**53 steps): one underlying object means no runtime alias checks at all.
+(_ALIVE, _DIV, _MAESTEP, _MJSTEP, _MJSAMPLE, _LASTVIOL, _SC, _SCLAST, _ZIG, _EXITSTEP) = range(13, 23)
+N_STATE = 23
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def _run_block_nb(
     x, y, doff, m, n, ioff, idx, epochs, ref,
@@ -57,46 +72,32 @@ def _run_block_nb(
     Equal, step for step, to :func:`lrsweep.reference.run_trajectory`.
     ``ioff < 0`` means the implicit order ``i = k mod m`` (fixed, and online
     where ``m`` is the whole stream); otherwise ``i = idx[ioff + k]``.
+    At most ``BLOCK_LANES`` lanes.
     """
+    B = BLOCK_LANES
     L = lr.shape[0]
     K = epochs * n
     last_start = K - n  # updates done when the last epoch starts
-    th = np.empty(L)
-    alive = np.empty(L, dtype=np.bool_)
-    bound = np.empty(L)
-    floor = np.empty(L)
-    thr = np.empty(L)
-    mae = np.empty(L)
-    mae_step = np.zeros(L, dtype=np.int64)
-    mj = np.zeros(L)
-    mj_step = np.zeros(L, dtype=np.int64)
-    mj_sample = np.full(L, -1, dtype=np.int64)
-    last_viol = np.full(L, -1, dtype=np.int64)
-    sc = np.zeros(L, dtype=np.int64)
-    sc_last = np.zeros(L, dtype=np.int64)
-    div_step = np.full(L, -1, dtype=np.int64)
-    lsum = np.zeros(L)
-    lprev = np.zeros(L)
-    dprev = np.zeros(L)
-    zig = np.zeros(L, dtype=np.int64)
-    e_start = np.empty(L)
-    exit_step = np.full(L, -1, dtype=np.int64)
-    exit_err = np.zeros(L)
-    lstep = np.zeros(L)
+    f = np.zeros(N_STATE * B)
+    s = f  # the counters' view of the same buffer (fields _ALIVE .. _EXITSTEP)
     for j in range(L):
         t0 = theta0[j]
         e0 = t0 - ref
         scale = max(abs(e0), abs(ref))
         if scale == 0.0:
             scale = 1.0
-        th[j] = t0
-        alive[j] = True
-        bound[j] = div_factor * scale
-        floor[j] = sign_floor * scale
-        thr[j] = tol * abs(e0)
-        mae[j] = abs(e0)
-        last_viol[j] = 0 if abs(e0) > thr[j] else -1
-        e_start[j] = e0
+        f[_TH * B + j] = t0
+        f[_LR * B + j] = lr[j]
+        f[_BOUND * B + j] = div_factor * scale
+        f[_FLOOR * B + j] = sign_floor * scale
+        f[_THR * B + j] = tol * abs(e0)
+        f[_MAE * B + j] = abs(e0)
+        f[_ESTART * B + j] = e0
+        s[_ALIVE * B + j] = 1
+        s[_DIV * B + j] = -1
+        s[_MJSAMPLE * B + j] = -1
+        s[_LASTVIOL * B + j] = 0 if abs(e0) > tol * abs(e0) else -1
+        s[_EXITSTEP * B + j] = -1
     n_rec = 0
     for j in range(L):
         if rec_row[j] >= 0:
@@ -105,14 +106,17 @@ def _run_block_nb(
         if ioff < 0:
             i = k % m
         else:
-            i = idx[ioff + k]
+            i = np.int64(idx[ioff + k])
         xi = x[doff + i]
         yi = y[doff + i]
         step = k + 1
         in_last = k >= last_start
         zig_ok = k >= last_start + 2
+        at_start = step == last_start
+        fstep = np.float64(step)
+        fi = np.float64(i)
         for j in range(L):
-            t = th[j]
+            t = f[_TH * B + j]
             # --- the seed's node graph, in its operation order ---
             z1 = t * xi
             z2 = yi - z1
@@ -120,88 +124,96 @@ def _run_block_nb(
             dz2 = 2.0 * z2
             dz1 = -dz2
             dth = dz1 * xi
-            tn = t - lr[j] * dth
+            tn = t - f[_LR * B + j] * dth
             # --- divergence: freeze at the last in-bound theta ---
+            # Bitwise & and | (not `and`/`or`) and selects: no branches, so the
+            # lane loop vectorises.
             en = tn - ref
             aen = abs(en)
-            ok = alive[j] and aen <= bound[j]  # False for NaN too
-            div_step[j] = step if (alive[j] and not ok) else div_step[j]
-            alive[j] = ok
-            th[j] = tn if ok else t
-            lstep[j] = loss
+            was = s[_ALIVE * B + j] != 0
+            ok = was & (aen <= f[_BOUND * B + j])  # False for NaN too
+            s[_DIV * B + j] = fstep if (was & ~ok) else s[_DIV * B + j]
+            s[_ALIVE * B + j] = 1.0 if ok else 0.0
+            tk = tn if ok else t
+            f[_TH * B + j] = tk
+            f[_LSTEP * B + j] = loss
             # --- streaming metrics (accepted steps only) ---
             ep = t - ref
             jump = abs(tn - t)
-            up = ok and jump > mj[j]
-            mj[j] = jump if up else mj[j]
-            mj_step[j] = step if up else mj_step[j]
-            mj_sample[j] = i if up else mj_sample[j]
-            up = ok and aen > mae[j]
-            mae[j] = aen if up else mae[j]
-            mae_step[j] = step if up else mae_step[j]
-            last_viol[j] = step if (ok and aen > thr[j]) else last_viol[j]
-            hit = ok and aen <= floor[j] and exit_step[j] < 0
-            exit_step[j] = step if hit else exit_step[j]
-            exit_err[j] = aen if hit else exit_err[j]
-            flip = ok and ((en < 0.0 and ep > 0.0) or (en > 0.0 and ep < 0.0))
-            flip = flip and abs(ep) > floor[j] and aen > floor[j]
-            sc[j] += 1 if flip else 0
-            if in_last:
-                sc_last[j] += 1 if flip else 0
-                lsum[j] += loss if ok else 0.0
-                d = loss - lprev[j]
-                zig[j] += 1 if (ok and zig_ok and d * dprev[j] < 0.0) else 0
-                dprev[j] = d
-                lprev[j] = loss
-            if step == last_start:
-                e_start[j] = th[j] - ref
+            up = ok & (jump > f[_MJ * B + j])
+            f[_MJ * B + j] = jump if up else f[_MJ * B + j]
+            s[_MJSTEP * B + j] = fstep if up else s[_MJSTEP * B + j]
+            s[_MJSAMPLE * B + j] = fi if up else s[_MJSAMPLE * B + j]
+            up = ok & (aen > f[_MAE * B + j])
+            f[_MAE * B + j] = aen if up else f[_MAE * B + j]
+            s[_MAESTEP * B + j] = fstep if up else s[_MAESTEP * B + j]
+            s[_LASTVIOL * B + j] = fstep if (ok & (aen > f[_THR * B + j])) else s[_LASTVIOL * B + j]
+            fl = f[_FLOOR * B + j]
+            hit = ok & (aen <= fl) & (s[_EXITSTEP * B + j] < 0)
+            s[_EXITSTEP * B + j] = fstep if hit else s[_EXITSTEP * B + j]
+            f[_EXITERR * B + j] = aen if hit else f[_EXITERR * B + j]
+            flip = ok & (((en < 0.0) & (ep > 0.0)) | ((en > 0.0) & (ep < 0.0)))
+            flip = flip & (abs(ep) > fl) & (aen > fl)
+            s[_SC * B + j] += np.float64(flip)
+            # Last-epoch statistics, as selects on the (uniform) in_last flag.
+            s[_SCLAST * B + j] += np.float64(flip & in_last)
+            f[_LSUM * B + j] += loss if (ok & in_last) else 0.0
+            d = loss - f[_LPREV * B + j]
+            s[_ZIG * B + j] += np.float64(ok & zig_ok & (d * f[_DPREV * B + j] < 0.0))
+            f[_DPREV * B + j] = d
+            f[_LPREV * B + j] = loss
+            f[_ESTART * B + j] = (tk - ref) if at_start else f[_ESTART * B + j]
         if n_rec > 0 and step % rec_every == 0:
             slot = step // rec_every - 1
             for j in range(L):
                 r = rec_row[j]
-                if r >= 0 and alive[j]:
-                    rec_theta[r, slot] = th[j]
-                    rec_loss[r, slot] = lstep[j]
+                if r >= 0 and s[_ALIVE * B + j] != 0:
+                    rec_theta[r, slot] = f[_TH * B + j]
+                    rec_loss[r, slot] = f[_LSTEP * B + j]
     # --- per-lane results ---
     for j in range(L):
-        e = th[j] - ref
+        th = f[_TH * B + j]
+        e = th - ref
         e0 = theta0[j] - ref
-        out_f[F_THETA, j] = th[j]
-        out_f[F_MAX_ABS_ERROR, j] = mae[j]
-        out_f[F_MAX_JUMP, j] = mj[j]
-        if div_step[j] >= 0 or n < 3:
+        div = np.int64(s[_DIV * B + j])
+        exit_step = np.int64(s[_EXITSTEP * B + j])
+        out_f[F_THETA, j] = th
+        out_f[F_MAX_ABS_ERROR, j] = f[_MAE * B + j]
+        out_f[F_MAX_JUMP, j] = f[_MJ * B + j]
+        if div >= 0 or n < 3:
             out_f[F_LOSS_ZIGZAG, j] = np.nan
         else:
-            out_f[F_LOSS_ZIGZAG, j] = zig[j] / (n - 2)
-        out_f[F_LOSS_LAST, j] = np.nan if div_step[j] >= 0 else lsum[j] / n
-        if div_step[j] >= 0:
+            out_f[F_LOSS_ZIGZAG, j] = s[_ZIG * B + j] / (n - 2)
+        out_f[F_LOSS_LAST, j] = np.nan if div >= 0 else f[_LSUM * B + j] / n
+        if div >= 0:
             if e0 == 0.0:
                 out_f[F_GROWTH, j] = np.inf
             else:
-                out_f[F_GROWTH, j] = (np.log(bound[j]) - np.log(abs(e0))) * n / div_step[j]
-        elif exit_step[j] >= 0:
-            out_f[F_GROWTH, j] = (np.log(exit_err[j]) - np.log(abs(e0))) * n / exit_step[j]
-        elif e_start[j] == 0.0:
+                out_f[F_GROWTH, j] = (np.log(f[_BOUND * B + j]) - np.log(abs(e0))) * n / div
+        elif exit_step >= 0:
+            out_f[F_GROWTH, j] = (np.log(f[_EXITERR * B + j]) - np.log(abs(e0))) * n / exit_step
+        elif f[_ESTART * B + j] == 0.0:
             out_f[F_GROWTH, j] = np.nan
         else:
-            out_f[F_GROWTH, j] = np.log(abs(e)) - np.log(abs(e_start[j]))
-        if div_step[j] >= 0:
+            out_f[F_GROWTH, j] = np.log(abs(e)) - np.log(abs(f[_ESTART * B + j]))
+        last_viol = np.int64(s[_LASTVIOL * B + j])
+        if div >= 0:
             status = DIVERGED
             conv = -1
-        elif last_viol[j] < K:
+        elif last_viol < K:
             status = CONVERGED
-            conv = last_viol[j] + 1
+            conv = last_viol + 1
         else:
             conv = -1
-            status = OSCILLATING if sc_last[j] >= osc_min else SLOW
+            status = OSCILLATING if np.int64(s[_SCLAST * B + j]) >= osc_min else SLOW
         out_i[I_STATUS, j] = status
         out_i[I_CONVERGED, j] = conv
-        out_i[I_DIVERGED, j] = div_step[j]
-        out_i[I_SIGN, j] = sc[j]
-        out_i[I_SIGN_LAST, j] = sc_last[j]
-        out_i[I_MAX_ABS_STEP, j] = mae_step[j]
-        out_i[I_MAX_JUMP_STEP, j] = mj_step[j]
-        out_i[I_MAX_JUMP_SAMPLE, j] = mj_sample[j]
+        out_i[I_DIVERGED, j] = div
+        out_i[I_SIGN, j] = np.int64(s[_SC * B + j])
+        out_i[I_SIGN_LAST, j] = np.int64(s[_SCLAST * B + j])
+        out_i[I_MAX_ABS_STEP, j] = np.int64(s[_MAESTEP * B + j])
+        out_i[I_MAX_JUMP_STEP, j] = np.int64(s[_MJSTEP * B + j])
+        out_i[I_MAX_JUMP_SAMPLE, j] = np.int64(s[_MJSAMPLE * B + j])
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
