@@ -48,7 +48,8 @@ def test_bad_element_inside_an_axis_is_named(name):
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"lr": -0.1}, "The 'lr' parameter of SweepConfig must be a float in the range [0, inf). Got -0.1 instead."),
+        ({"lr": -0.1},
+         "The 'lr' parameter of SweepConfig must be a float in the range [0, inf). Got -0.1 instead."),
         ({"lr": float("inf")}, "Got inf instead."),
         ({"lr": float("nan")}, "Got nan instead."),
         ({"n_samples": 0}, "must be an int in the range [1, inf). Got 0 instead."),

@@ -11,13 +11,13 @@ from lrsweep.data import sample_order
 
 def test_lecture_mode_is_the_seeds_generator():
     # The seed: np.random.seed(seed); x = np.random.normal(0, 1, (n, 1)); y = 5x (+ 0 * noise).
-    state = np.random.get_state()
+    state = np.random.get_state()  # noqa: NPY002
     try:
         np.random.seed(0)  # noqa: NPY002 - reproducing the lecture's legacy global RNG on purpose
         x = np.random.normal(0, 1, size=(100, 1))  # noqa: NPY002
         y = 5 * x + 0 + 0.0 * np.random.normal(0, 1, size=(100, 1))  # noqa: NPY002
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002
     ds = lrsweep.make_dataset(0, 100, kind="lecture")
     np.testing.assert_array_equal(ds.x, x[:, 0])
     np.testing.assert_array_equal(ds.y, y[:, 0])

@@ -50,7 +50,7 @@ def test_summary_counts_and_rates(res):
 
 
 def test_summary_rejects_unknown_column(res):
-    with pytest.raises(ValueError, match="The 'by' parameter of Results.summary must be a list of columns"):
+    with pytest.raises(ValueError, match=r"The 'by' parameter of Results\.summary must be a list of columns"):
         res.summary(by=["learning_rate"])
 
 

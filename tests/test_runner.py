@@ -110,7 +110,7 @@ def test_bad_arguments(kwargs, fragment):
 
 
 def test_not_a_config():
-    with pytest.raises(TypeError, match="The 'config' parameter of sweep must be a SweepConfig. Got 'dict'"):
+    with pytest.raises(TypeError, match=r"The 'config' parameter of sweep must be a SweepConfig\. Got 'dict'"):
         lrsweep.sweep({"lr": 0.1})
 
 
