@@ -110,7 +110,8 @@ def test_bad_arguments(kwargs, fragment):
 
 
 def test_not_a_config():
-    with pytest.raises(TypeError, match=r"The 'config' parameter of sweep must be a SweepConfig\. Got 'dict'"):
+    msg = r"The 'config' parameter of sweep must be a SweepConfig\. Got 'dict'"
+    with pytest.raises(TypeError, match=msg):
         lrsweep.sweep({"lr": 0.1})
 
 
