@@ -79,7 +79,6 @@ def _run_block_nb(
     K = epochs * n
     last_start = K - n  # updates done when the last epoch starts
     f = np.zeros(N_STATE * B)
-    s = f  # the counters' view of the same buffer (fields _ALIVE .. _EXITSTEP)
     for j in range(L):
         t0 = theta0[j]
         e0 = t0 - ref
@@ -93,11 +92,11 @@ def _run_block_nb(
         f[_THR * B + j] = tol * abs(e0)
         f[_MAE * B + j] = abs(e0)
         f[_ESTART * B + j] = e0
-        s[_ALIVE * B + j] = 1
-        s[_DIV * B + j] = -1
-        s[_MJSAMPLE * B + j] = -1
-        s[_LASTVIOL * B + j] = 0 if abs(e0) > tol * abs(e0) else -1
-        s[_EXITSTEP * B + j] = -1
+        f[_ALIVE * B + j] = 1
+        f[_DIV * B + j] = -1
+        f[_MJSAMPLE * B + j] = -1
+        f[_LASTVIOL * B + j] = 0 if abs(e0) > tol * abs(e0) else -1
+        f[_EXITSTEP * B + j] = -1
     n_rec = 0
     for j in range(L):
         if rec_row[j] >= 0:
@@ -130,10 +129,10 @@ def _run_block_nb(
             # lane loop vectorises.
             en = tn - ref
             aen = abs(en)
-            was = s[_ALIVE * B + j] != 0
+            was = f[_ALIVE * B + j] != 0
             ok = was & (aen <= f[_BOUND * B + j])  # False for NaN too
-            s[_DIV * B + j] = fstep if (was & ~ok) else s[_DIV * B + j]
-            s[_ALIVE * B + j] = 1.0 if ok else 0.0
+            f[_DIV * B + j] = fstep if (was & ~ok) else f[_DIV * B + j]
+            f[_ALIVE * B + j] = 1.0 if ok else 0.0
             tk = tn if ok else t
             f[_TH * B + j] = tk
             f[_LSTEP * B + j] = loss
@@ -142,24 +141,24 @@ def _run_block_nb(
             jump = abs(tn - t)
             up = ok & (jump > f[_MJ * B + j])
             f[_MJ * B + j] = jump if up else f[_MJ * B + j]
-            s[_MJSTEP * B + j] = fstep if up else s[_MJSTEP * B + j]
-            s[_MJSAMPLE * B + j] = fi if up else s[_MJSAMPLE * B + j]
+            f[_MJSTEP * B + j] = fstep if up else f[_MJSTEP * B + j]
+            f[_MJSAMPLE * B + j] = fi if up else f[_MJSAMPLE * B + j]
             up = ok & (aen > f[_MAE * B + j])
             f[_MAE * B + j] = aen if up else f[_MAE * B + j]
-            s[_MAESTEP * B + j] = fstep if up else s[_MAESTEP * B + j]
-            s[_LASTVIOL * B + j] = fstep if (ok & (aen > f[_THR * B + j])) else s[_LASTVIOL * B + j]
+            f[_MAESTEP * B + j] = fstep if up else f[_MAESTEP * B + j]
+            f[_LASTVIOL * B + j] = fstep if (ok & (aen > f[_THR * B + j])) else f[_LASTVIOL * B + j]
             fl = f[_FLOOR * B + j]
-            hit = ok & (aen <= fl) & (s[_EXITSTEP * B + j] < 0)
-            s[_EXITSTEP * B + j] = fstep if hit else s[_EXITSTEP * B + j]
+            hit = ok & (aen <= fl) & (f[_EXITSTEP * B + j] < 0)
+            f[_EXITSTEP * B + j] = fstep if hit else f[_EXITSTEP * B + j]
             f[_EXITERR * B + j] = aen if hit else f[_EXITERR * B + j]
             flip = ok & (((en < 0.0) & (ep > 0.0)) | ((en > 0.0) & (ep < 0.0)))
             flip = flip & (abs(ep) > fl) & (aen > fl)
-            s[_SC * B + j] += np.float64(flip)
+            f[_SC * B + j] += np.float64(flip)
             # Last-epoch statistics, as selects on the (uniform) in_last flag.
-            s[_SCLAST * B + j] += np.float64(flip & in_last)
+            f[_SCLAST * B + j] += np.float64(flip & in_last)
             f[_LSUM * B + j] += loss if (ok & in_last) else 0.0
             d = loss - f[_LPREV * B + j]
-            s[_ZIG * B + j] += np.float64(ok & zig_ok & (d * f[_DPREV * B + j] < 0.0))
+            f[_ZIG * B + j] += np.float64(ok & zig_ok & (d * f[_DPREV * B + j] < 0.0))
             f[_DPREV * B + j] = d
             f[_LPREV * B + j] = loss
             f[_ESTART * B + j] = (tk - ref) if at_start else f[_ESTART * B + j]
@@ -167,7 +166,7 @@ def _run_block_nb(
             slot = step // rec_every - 1
             for j in range(L):
                 r = rec_row[j]
-                if r >= 0 and s[_ALIVE * B + j] != 0:
+                if r >= 0 and f[_ALIVE * B + j] != 0:
                     rec_theta[r, slot] = f[_TH * B + j]
                     rec_loss[r, slot] = f[_LSTEP * B + j]
     # --- per-lane results ---
@@ -175,15 +174,15 @@ def _run_block_nb(
         th = f[_TH * B + j]
         e = th - ref
         e0 = theta0[j] - ref
-        div = np.int64(s[_DIV * B + j])
-        exit_step = np.int64(s[_EXITSTEP * B + j])
+        div = np.int64(f[_DIV * B + j])
+        exit_step = np.int64(f[_EXITSTEP * B + j])
         out_f[F_THETA, j] = th
         out_f[F_MAX_ABS_ERROR, j] = f[_MAE * B + j]
         out_f[F_MAX_JUMP, j] = f[_MJ * B + j]
         if div >= 0 or n < 3:
             out_f[F_LOSS_ZIGZAG, j] = np.nan
         else:
-            out_f[F_LOSS_ZIGZAG, j] = s[_ZIG * B + j] / (n - 2)
+            out_f[F_LOSS_ZIGZAG, j] = f[_ZIG * B + j] / (n - 2)
         out_f[F_LOSS_LAST, j] = np.nan if div >= 0 else f[_LSUM * B + j] / n
         if div >= 0:
             if e0 == 0.0:
@@ -196,7 +195,7 @@ def _run_block_nb(
             out_f[F_GROWTH, j] = np.nan
         else:
             out_f[F_GROWTH, j] = np.log(abs(e)) - np.log(abs(f[_ESTART * B + j]))
-        last_viol = np.int64(s[_LASTVIOL * B + j])
+        last_viol = np.int64(f[_LASTVIOL * B + j])
         if div >= 0:
             status = DIVERGED
             conv = -1
@@ -205,15 +204,15 @@ def _run_block_nb(
             conv = last_viol + 1
         else:
             conv = -1
-            status = OSCILLATING if np.int64(s[_SCLAST * B + j]) >= osc_min else SLOW
+            status = OSCILLATING if np.int64(f[_SCLAST * B + j]) >= osc_min else SLOW
         out_i[I_STATUS, j] = status
         out_i[I_CONVERGED, j] = conv
         out_i[I_DIVERGED, j] = div
-        out_i[I_SIGN, j] = np.int64(s[_SC * B + j])
-        out_i[I_SIGN_LAST, j] = np.int64(s[_SCLAST * B + j])
-        out_i[I_MAX_ABS_STEP, j] = np.int64(s[_MAESTEP * B + j])
-        out_i[I_MAX_JUMP_STEP, j] = np.int64(s[_MJSTEP * B + j])
-        out_i[I_MAX_JUMP_SAMPLE, j] = np.int64(s[_MJSAMPLE * B + j])
+        out_i[I_SIGN, j] = np.int64(f[_SC * B + j])
+        out_i[I_SIGN_LAST, j] = np.int64(f[_SCLAST * B + j])
+        out_i[I_MAX_ABS_STEP, j] = np.int64(f[_MAESTEP * B + j])
+        out_i[I_MAX_JUMP_STEP, j] = np.int64(f[_MJSTEP * B + j])
+        out_i[I_MAX_JUMP_SAMPLE, j] = np.int64(f[_MJSAMPLE * B + j])
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
