@@ -63,3 +63,37 @@ def test_unknown_attribute():
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         lrsweep.nope  # noqa: B018
+
+
+POOL_SCRIPT = """
+import multiprocessing as mp
+import numpy as np
+import lrsweep
+
+
+def job(seed):
+    cfg = lrsweep.SweepConfig(lr=[0.01, 0.5, 1.5], seed=range(seed, seed + 4), order=["fixed", "shuffle"])
+    return lrsweep.sweep(cfg, progress=False).frame
+
+
+if __name__ == "__main__":
+    ctx = mp.get_context("{method}")
+    with ctx.Pool(3) as pool:
+        frames = pool.map(job, [0, 0, 4, 4])
+    assert frames[0].equals(frames[1]) and frames[2].equals(frames[3])
+    assert frames[0].equals(job(0))
+    print("ok")
+"""
+
+
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_cached_parallel_kernel_under_multiprocessing(tmp_path, method):
+    # numba #4807: cache=True with parallel=True under multiprocessing has crashed;
+    # here several processes compile and write one cold cache directory at once.
+    script = tmp_path / "pool.py"
+    script.write_text(POOL_SCRIPT.replace("{method}", method))
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
+                         timeout=600, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok")
