@@ -101,6 +101,8 @@ DERIVED: dict[str, str] = {
     "loss_final": (
         "full-batch MSE mean_i (y_i - theta_final x_i)^2 over the dataset (the whole stream "
         "for online order), computed as mean(r^2) - 2 e mean(x r) + e^2 mean(x^2) with "
-        "r = y - theta_ref x and e = theta_final - theta_ref, which avoids cancellation."
+        "r = y - theta_ref x and e = theta_final - theta_ref, which avoids cancellation. "
+        "inf if it exceeds float64's range (possible only with a diverge_factor far above the "
+        "default)."
     ),
 }

@@ -174,7 +174,8 @@ def _run_chunk(config, chunk, rec_ids, record_every, n_slots):
     theta_ref = data.g_ref[lane_group]
     e = out_f[0] - theta_ref
     r2, xr, xx = data.g_stats[:, lane_group]
-    loss_final = r2 - 2.0 * e * xr + e * e * xx
+    with np.errstate(over="ignore"):  # inf only beyond float64's range (documented)
+        loss_final = r2 - 2.0 * e * xr + e * e * xx
     derived = {"theta_ref": theta_ref, "abs_error_final": np.abs(e), "loss_final": loss_final}
     return out_f, out_i, derived, chunk_rec, rec_theta, rec_loss
 

@@ -1,0 +1,133 @@
+"""Figures from tidy frames (seaborn on matplotlib's Agg backend).
+
+Every function takes tidy frames, an optional ``ax`` (or draws its own
+figure), returns the :class:`matplotlib.figure.Figure` and never shows it.
+Colours: seaborn's colour-blind-safe palette, except the seed's rainbow fan,
+where the rainbow is the point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["divergence_curve", "rainbow_fan", "seed_trajectory"]
+
+
+def _plt():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo", "pgf", "ps"):
+        # Library code may run headless: never depend on a display.
+        matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    return plt, sns
+
+
+def seed_trajectory(records: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """The seed's first figure: theta and per-sample loss over iterations, stacked.
+
+    Parameters
+    ----------
+    records : pandas.DataFrame
+        Recorded steps of one trajectory (``step``, ``theta``, ``loss``).
+    title : str, optional
+        Figure title.
+    """
+    plt, _ = _plt()
+    fig, (a0, a1) = plt.subplots(2, 1, figsize=(10, 6), sharex=True, layout="constrained")
+    a0.plot(records["step"], records["theta"], lw=1.5)
+    a0.set_ylabel(r"$\theta$ (slope)")
+    a1.plot(records["step"], records["loss"], lw=0.8, color="C1")
+    a1.set_ylabel(r"per-sample loss $(y - \theta x)^2$")
+    a1.set_xlabel("iteration (SGD step)")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def rainbow_fan(x: np.ndarray, y: np.ndarray, theta: np.ndarray, *, n_lines: int = 200,
+                ax: Axes | None = None, title: str | None = None) -> Figure:
+    """The seed's second figure: data and the line y = theta_k x of each iteration.
+
+    Lines are coloured by iteration with the ``rainbow`` colormap at alpha
+    0.1, from purple (the first step) to red, between ``min(x)`` and ``max(x)``.
+    """
+    plt, _ = _plt()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 7), layout="constrained")
+    else:
+        fig = ax.figure
+    ax.scatter(x, y, s=14, color="k", zorder=3, label="data")
+    k = min(n_lines, len(theta))
+    cmap = plt.get_cmap("rainbow", k)
+    xr = np.array([np.min(x), np.max(x)])
+    for i in range(k):
+        ax.plot(xr, theta[i] * xr, color=cmap(i), alpha=0.1)
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(1, k))
+    fig.colorbar(sm, ax=ax, label="iteration")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def divergence_curve(
+    summary: pd.DataFrame,
+    *,
+    rate: str = "unstable",
+    hue: str = "n_samples",
+    predicted: pd.DataFrame | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Rate versus lr (log axis), one line per ``hue`` value, Wilson 95 % bands.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Columns ``lr``, ``hue``, ``{rate}_rate``, ``{rate}_lo``, ``{rate}_hi``.
+    predicted : pandas.DataFrame, optional
+        Theory: columns ``lr``, ``hue``, ``probability``, drawn dashed.
+    thresholds : mapping of label to lr, optional
+        Vertical lines (population thresholds).
+    """
+    plt, sns = _plt()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    else:
+        fig = ax.figure
+    levels: Sequence = sorted(summary[hue].unique())
+    colors = sns.color_palette("colorblind", len(levels))
+    for c, level in zip(colors, levels, strict=True):
+        g = summary[summary[hue] == level].sort_values("lr")
+        ax.plot(g["lr"], g[f"{rate}_rate"], "o-", ms=3, color=c, label=f"{hue} = {level} (simulated)")
+        ax.fill_between(g["lr"], g[f"{rate}_lo"], g[f"{rate}_hi"], color=c, alpha=0.25, lw=0)
+        if predicted is not None:
+            p = predicted[predicted[hue] == level].sort_values("lr")
+            ax.plot(p["lr"], p["probability"], "--", color=c, lw=1.5, label=f"{hue} = {level} (theory)")
+    styles = [":", "-."]
+    for i, (label, v) in enumerate((thresholds or {}).items()):
+        ax.axvline(v, color="0.3", ls=styles[i % 2], lw=1.2)
+        ax.text(v, 1.02, f" {label}\n lr = {v:.4g}", transform=ax.get_xaxis_transform(),
+                fontsize=9, va="bottom", ha="left" if i % 2 == 0 else "right")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("learning rate lr (log scale)")
+    ax.set_ylabel("fraction of runs diverging")
+    ax.legend(fontsize=8, loc="upper left")
+    if title:
+        ax.set_title(title, pad=34)
+    return fig

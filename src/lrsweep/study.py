@@ -1,0 +1,389 @@
+"""Named studies and their command line: ``python -m lrsweep.study NAME``.
+
+A study is a recipe: a sweep, its summaries, the theory next to them, figures
+and a Markdown report, all written to ``results/NAME/`` (or ``--out DIR``)::
+
+    python -m lrsweep.study --list
+    python -m lrsweep.study divergence [--quick] [--out DIR] [--threads N]
+        [--seed S] [--set axis=values ...] [--no-progress] [--format png|svg|pdf]
+
+Bad input exits with status 2 and one line on stderr; files already written
+are never deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._validation import ParameterError
+from .config import AXES, SweepConfig
+
+__all__ = ["STUDIES", "Study", "StudyError", "main", "run_study"]
+
+
+class StudyError(ValueError):
+    """A study cannot run with the arguments given (reported as one line, exit 2)."""
+
+
+@dataclass
+class Context:
+    """What the command line passes to a study."""
+
+    quick: bool = False
+    threads: int | None = None
+    progress: bool | None = None
+    seed: int = 0
+    sets: dict[str, Any] = field(default_factory=dict)
+
+    def config(self, **defaults: Any) -> SweepConfig:
+        """The study's config with ``--seed`` and ``--set`` applied (validated)."""
+        kw = dict(defaults)
+        if self.seed and "seed" in kw:
+            seeds = kw["seed"]
+            seeds = seeds if isinstance(seeds, range | list | tuple) else [seeds]
+            kw["seed"] = [s + self.seed for s in seeds]
+        kw.update(self.sets)
+        return SweepConfig(**kw)
+
+
+@dataclass
+class Output:
+    """What a study produces; :func:`run_study` writes it."""
+
+    results: Any
+    summary: Any
+    figures: dict[str, Any]
+    report: str
+    headline: str
+    extra: dict[str, Any] = field(default_factory=dict)  # more tables: name -> DataFrame
+
+
+@dataclass(frozen=True)
+class Study:
+    """A named recipe."""
+
+    name: str
+    question: str
+    run: Callable[[Context], Output]
+
+
+def _sweep(cfg: SweepConfig, ctx: Context, **kw: Any):
+    from .runner import sweep
+
+    return sweep(cfg, threads=ctx.threads, progress=ctx.progress, **kw)
+
+
+def _fmt(v: float, digits: int = 4) -> str:
+    return "nan" if not np.isfinite(v) else f"{v:.{digits}g}"
+
+
+# --------------------------------------------------------------------- seed
+def _seed(ctx: Context) -> Output:
+    from . import plots, reference
+    from .data import make_dataset
+
+    cfg = ctx.config(lr=0.01, seed=0, theta0=-1.0, epochs=5, data="lecture")
+    res = _sweep(cfg, ctx, record="all")
+    row = res.frame.iloc[0]
+    ds = make_dataset(int(row["seed"]), int(row["n_samples"]), kind="lecture", coef=cfg.coef)
+    rec = res.records[res.records["trajectory_id"] == row["trajectory_id"]]
+    th_ref, loss_ref = reference.run_trajectory(ds.x, ds.y, lr=row["lr"], theta0=row["theta0"],
+                                                epochs=cfg.epochs)
+    n_ok = len(rec)
+    identical = bool(np.array_equal(rec["theta"].to_numpy(), th_ref[:n_ok])
+                     and np.array_equal(rec["loss"].to_numpy(), loss_ref[:n_ok]))
+    theta200 = float(rec["theta"].iloc[199]) if n_ok >= 200 else float("nan")
+    summary = res.frame.copy()
+    summary["theta_at_200"] = theta200
+    summary["identical_to_node_graph"] = identical
+    figs = {
+        "theta_and_loss": plots.seed_trajectory(
+            rec, title=f"Per-sample SGD on y = 5x: lr = {row['lr']:g}, theta0 = {row['theta0']:g}, "
+                       f"{cfg.epochs} epochs x {row['n_samples']} samples (1 trajectory)"),
+        "rainbow_fan": plots.rainbow_fan(
+            ds.x, ds.y, rec["theta"].to_numpy(), n_lines=200,
+            title="The first 200 iterations: y = theta_k x, purple (k=1) to red (k=200)"),
+    }
+    report = (
+        "The lecture's run reproduced: legacy `np.random.seed(0)` data (100 samples of N(0, 1), "
+        f"y = 5x), theta0 = {row['theta0']:g}, lr = {row['lr']:g}, {cfg.epochs} epochs.\n\n"
+        f"| quantity | value |\n|---|---|\n"
+        f"| theta after iteration 200 | {_fmt(theta200, 6)} |\n"
+        f"| theta after iteration {cfg.epochs * int(row['n_samples'])} | {_fmt(row['theta_final'], 8)} |\n"
+        f"| converged_step (within 1 % of the initial error for good) | {row['converged_step']} |\n"
+        f"| status | {row['status']} |\n"
+        f"| loss zig-zag in the last epoch (fraction of turning points) | {_fmt(row['loss_zigzag'], 3)} |\n"
+        f"| recorded theta and loss identical to the node graph, bit for bit | {identical} |\n"
+    )
+    headline = (f"seed: theta = {_fmt(theta200, 5)} at iteration 200, "
+                f"{_fmt(row['theta_final'], 7)} at the end; identical to the node graph: {identical}")
+    return Output(res, summary, figs, report, headline)
+
+
+# --------------------------------------------------------------- divergence
+def _crossing(lr: np.ndarray, p: np.ndarray, level: float = 0.5) -> float:
+    """Smallest lr where ``p`` crosses ``level`` upwards (log-linear interpolation)."""
+    above = np.nonzero(p >= level)[0]
+    if len(above) == 0:
+        return float("nan")
+    i = above[0]
+    if i == 0:
+        return float(lr[0])
+    l0, l1 = np.log(lr[i - 1]), np.log(lr[i])
+    t = (level - p[i - 1]) / (p[i] - p[i - 1])
+    return float(np.exp(l0 + t * (l1 - l0)))
+
+
+def _containment_note(rows: list[dict], n_ds: int) -> str:
+    missed = [r for r in rows if not r["contains_theory"]]
+    if not missed:
+        return "\nEvery interval contains the theory's critical lr.\n"
+    parts = []
+    for r in missed:
+        lo, hi, th = r["critical_lr_sim_lo"], r["critical_lr_sim_hi"], r["critical_lr_theory"]
+        gap = lo - th if th < lo else th - hi
+        parts.append(f"n = {r['n_samples']} (theory {_fmt(th)} lies {_fmt(gap, 2)} "
+                     f"{'below' if th < lo else 'above'} the interval)")
+    return (
+        "\nNot contained: " + "; ".join(parts) + ". Why: the interval reflects only the "
+        "simulation's binomial noise at each grid point, read off by interpolation; the theory "
+        f"value has its own Monte Carlo error ({n_ds} datasets per n); and the simulated "
+        "datasets of different n share seeds (each is a prefix of the next), so one sampling "
+        "fluctuation shifts every n the same way. Per run, the simulated verdict equals "
+        "sign(S) of its own dataset exactly (tests/test_theory_sim.py).\n"
+    )
+
+
+def _divergence(ctx: Context) -> Output:
+    import pandas as pd
+
+    from . import plots, theory
+    from .results import wilson_interval
+
+    q = ctx.quick
+    # A log grid over the whole range, denser around the almost-sure threshold (1.21).
+    lrs = np.geomspace(0.3, 4.0, 16) if q else np.union1d(np.geomspace(0.3, 4.0, 24),
+                                                           np.linspace(1.05, 1.4, 15))
+    cfg = ctx.config(lr=lrs, seed=range(200 if q else 2000),
+                     n_samples=[10, 100] if q else [10, 100, 1000], epochs=5,
+                     # Measure the sign of the per-epoch growth exactly. Near the threshold
+                     # log|e| is a driftless random walk: over 5 epochs of n = 1000 samples it
+                     # swings by ~e^(+-100). Started at theta0 = -1 it would hit float64's
+                     # rounding floor (|e| ~ 1e-15, where e forgets its past); the error
+                     # dynamics are linear, so starting at |e_0| = 1e100 changes nothing but
+                     # keeps every excursion representable.
+                     theta0=-1e100, diverge_factor=1e150, sign_floor=0.0)
+    res = _sweep(cfg, ctx)
+    f = res.frame.assign(unstable=lambda d: (d["growth_rate"] > 0) | (d["status"] == "diverged"))
+    summary = res.summary(by=["n_samples", "lr"])
+    k = f.groupby(["n_samples", "lr"], observed=True)["unstable"].sum().to_numpy()
+    summary["n_unstable"] = k
+    summary["unstable_rate"] = k / summary["n"].to_numpy()
+    summary["unstable_lo"], summary["unstable_hi"] = wilson_interval(k, summary["n"].to_numpy())
+    lrs = np.asarray(cfg.axes["lr"])
+    preds, rows = [], []
+    n_ds = 1000 if q else 20000
+    for n in cfg.axes["n_samples"]:
+        p = theory.divergence_probability(n, lrs, x_scale=cfg.axes["x_scale"][0], method="montecarlo",
+                                          n_datasets=n_ds, rng=12345 + n)
+        preds.append(pd.DataFrame({"n_samples": n, "lr": lrs, "probability": p.probability,
+                                   "standard_error": p.standard_error}))
+        g = summary[summary["n_samples"] == n].sort_values("lr")
+        sim = _crossing(g["lr"].to_numpy(), g["unstable_rate"].to_numpy())
+        lo = _crossing(g["lr"].to_numpy(), g["unstable_hi"].to_numpy())
+        hi = _crossing(g["lr"].to_numpy(), g["unstable_lo"].to_numpy())
+        th = _crossing(lrs, np.asarray(p.probability))
+        rows.append({"n_samples": n, "critical_lr_sim": sim, "critical_lr_sim_lo": lo,
+                     "critical_lr_sim_hi": hi, "critical_lr_theory": th,
+                     "contains_theory": bool(lo <= th <= hi)})
+    pred = pd.concat(preds, ignore_index=True)
+    summary = summary.merge(pred.rename(columns={"probability": "theory_probability",
+                                                 "standard_error": "theory_se"}),
+                            on=["n_samples", "lr"], how="left")
+    crit = pd.DataFrame(rows)
+    x_scale = cfg.axes["x_scale"][0]
+    thresholds = {"mean-square (theory)": float(theory.ms_threshold(x_scale)),
+                  "almost-sure, n = inf (theory)": float(theory.as_threshold(x_scale))}
+    fig = plots.divergence_curve(
+        summary, rate="unstable", predicted=pred, thresholds=thresholds,
+        title=(f"Divergence of per-sample SGD on y = 5x versus learning rate\n{len(lrs)} lr x "
+               f"{len(cfg.axes['seed'])} seeds x {len(cfg.axes['n_samples'])} dataset sizes = "
+               f"{cfg.n_trajectories:,} trajectories, {cfg.epochs} epochs each"))
+    table = ("| n | critical lr, simulated (50 % unstable) | 95 % interval "
+             "| theory (exact S, Monte Carlo) | interval contains theory |\n|---|---|---|---|---|\n")
+    for r in rows:
+        table += (f"| {r['n_samples']} | {_fmt(r['critical_lr_sim'])} | [{_fmt(r['critical_lr_sim_lo'])}, "
+                  f"{_fmt(r['critical_lr_sim_hi'])}] | {_fmt(r['critical_lr_theory'])} | "
+                  f"{'yes' if r['contains_theory'] else 'no'} |\n")
+    report = (
+        "How does the probability that per-sample SGD diverges grow with the learning rate, "
+        "and how does it depend on the dataset size n?\n\n"
+        f"Setup: y = 5x, x ~ N(0, {x_scale:g}^2), no noise, fixed sample order, "
+        f"{cfg.epochs} epochs; {len(cfg.axes['seed'])} datasets (seeds) per n. A run counts as "
+        "*unstable* when its error grew over the last epoch (growth_rate > 0) or left the "
+        "divergence bound. The error obeys the linear recursion e <- (1 - 2 lr x^2) e, so the "
+        "verdict does not depend on e_0; the runs start at theta0 = -1e100 (bound 1e150 |e_0|, "
+        "rounding floor 0) because near the threshold log|e| swings by about e^(+-100) over 5 "
+        "epochs of 1000 samples: from theta0 = -1 such a dip reaches float64's rounding floor "
+        "(|e| ~ 1e-15), where e forgets its past, and a bound of 1e6 would count transient "
+        "excursions as divergence. For this noise-free problem the theory is exact: a dataset "
+        "diverges iff S(lr) = sum_i log|1 - 2 lr x_i^2| > 0, and the predicted probability is "
+        f"P(S > 0) over {n_ds} independent Monte Carlo datasets per n.\n\n"
+        "The critical lr below is where half of the runs are unstable; its interval is where "
+        "the Wilson 95 % band of the simulated rate crosses 1/2.\n\n" + table
+        + _containment_note(rows, n_ds) +
+        f"\nPopulation thresholds (theory): mean-square lr = {_fmt(thresholds['mean-square (theory)'])}, "
+        f"almost-sure (infinite data) lr = {_fmt(thresholds['almost-sure, n = inf (theory)'])}. "
+        "Small datasets spread the critical lr widely: "
+        "the fraction of unstable runs rises more slowly with lr the smaller n is, while for "
+        "large n it approaches a step at the almost-sure threshold.\n"
+    )
+    parts = ", ".join(f"n={r['n_samples']}: {_fmt(r['critical_lr_sim'])} "
+                      f"[{_fmt(r['critical_lr_sim_lo'])}, {_fmt(r['critical_lr_sim_hi'])}] "
+                      f"vs theory {_fmt(r['critical_lr_theory'])}" for r in rows)
+    headline = f"divergence: critical lr (50 % unstable) {parts}"
+    return Output(res, summary, {"divergence_probability": fig}, report, headline,
+                  extra={"critical_lr": crit})
+
+
+STUDIES: dict[str, Study] = {
+    s.name: s
+    for s in (
+        Study("seed", "The lecture's run reproduced exactly, with both of its figures.", _seed),
+        Study("divergence", "Divergence probability versus lr per dataset size, with exact theory.",
+              _divergence),
+    )
+}
+
+
+# ---------------------------------------------------------------------- I/O
+def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise StudyError(f"--set {item!r}: expected axis=values, e.g. lr=0.01,0.04 or seed=0:100")
+        name, _, raw = item.partition("=")
+        name = name.strip()
+        if name not in AXES and name not in ("epochs",):
+            raise StudyError(f"--set {item!r}: unknown axis {name!r}; axes are {', '.join(AXES)}, epochs")
+        kind = AXES[name][0] if name in AXES else None
+        try:
+            if ":" in raw:
+                a, b = (int(v) for v in raw.split(":"))
+                vals: list[Any] = list(range(a, b))
+            else:
+                vals = [v.strip() for v in raw.split(",") if v.strip()]
+                if name == "epochs" or getattr(kind, "kind", None) == "int":
+                    vals = [int(v) for v in vals]
+                elif getattr(kind, "kind", None) == "float":
+                    vals = [float(v) for v in vals]
+        except ValueError:
+            raise StudyError(f"--set {item!r}: cannot read {raw!r} as values of {name}") from None
+        if not vals:
+            raise StudyError(f"--set {item!r}: no values given")
+        out[name] = vals[0] if (len(vals) == 1 or name == "epochs") else vals
+    return out
+
+
+def _versions() -> str:
+    from .results import versions
+
+    return ", ".join(f"{k} {v}" for k, v in versions().items())
+
+
+def run_study(name: str, out: Path, ctx: Context, *, fmt: str = "png", argv: Sequence[str] = ()) -> Output:
+    """Run study ``name`` and write its files into ``out``; return its output."""
+    import matplotlib.pyplot as plt
+
+    study = STUDIES[name]
+    t0 = time.perf_counter()
+    res = study.run(ctx)
+    elapsed = time.perf_counter() - t0
+    figdir = out / "figures"
+    figdir.mkdir(parents=True, exist_ok=True)
+    res.results.to_parquet(out / "trajectories.parquet")
+    res.summary.to_csv(out / "summary.csv", index=False)
+    for key, table in res.extra.items():
+        table.to_csv(out / f"{key}.csv", index=False)
+    fig_md = []
+    for fname, fig in res.figures.items():
+        path = figdir / f"{fname}.{fmt}"
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        fig_md.append(f"![{fname}](figures/{fname}.{fmt})")
+    command = "python -m lrsweep.study " + " ".join(shlex.quote(a) for a in argv)
+    report = (
+        f"# Study `{name}`\n\n{study.question}\n\n{res.report}\n" + "\n\n".join(fig_md) +
+        f"\n\n---\nCommand: `{command.strip()}`  \n"
+        f"Trajectories: {res.results.config.n_trajectories:,}; runtime {elapsed:.1f} s "
+        f"(compile included) on {platform.machine()} with {ctx.threads or 'all'} threads.  \n"
+        f"Versions: {_versions()}.\n"
+    )
+    (out / "report.md").write_text(report)
+    return res
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m lrsweep.study",
+                                     description="Run a named learning-rate study of per-sample SGD.")
+    parser.add_argument("name", nargs="?", help="study name (see --list), or 'all'")
+    parser.add_argument("--list", action="store_true", help="list the studies and exit")
+    parser.add_argument("--quick", action="store_true", help="a small, fast version")
+    parser.add_argument("--out", type=Path, default=None, help="output directory (default results/NAME)")
+    parser.add_argument("--threads", type=int, default=None, help="numba threads")
+    parser.add_argument("--seed", type=int, default=0, help="offset added to every dataset seed")
+    parser.add_argument("--set", action="append", default=[], metavar="AXIS=VALUES",
+                        help="override an axis: lr=0.01,0.04 or seed=0:100 (repeatable)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="figure format")
+    args = parser.parse_args(argv)
+    if args.list:
+        for s in STUDIES.values():
+            print(f"{s.name:12s} {s.question}")
+        return 0
+    try:
+        if args.name is None:
+            raise StudyError("no study named; use --list to see them")
+        names = list(STUDIES) if args.name == "all" else [args.name]
+        for n in names:
+            if n not in STUDIES:
+                raise StudyError(f"unknown study {n!r}; studies are {', '.join(STUDIES)}, all")
+        if args.threads is not None and args.threads < 1:
+            raise StudyError(f"--threads must be >= 1, got {args.threads}")
+        if args.seed < 0:
+            raise StudyError(f"--seed must be >= 0, got {args.seed}")
+        ctx = Context(quick=args.quick, threads=args.threads, seed=args.seed, sets=_parse_set(args.set),
+                      progress=False if args.no_progress else None)
+        for n in names:
+            out = args.out if (args.out is not None and len(names) == 1) else (
+                (args.out or Path("results")) / n)
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                probe = out / ".lrsweep-write-test"
+                probe.write_text("")
+                probe.unlink()
+            except OSError as exc:
+                raise StudyError(f"cannot write to --out {str(out)!r}: {exc.strerror or exc}") from None
+            res = run_study(n, out, ctx, fmt=args.format, argv=argv)
+            print(res.headline)
+            print(f"wrote {out}/report.md, summary.csv, trajectories.parquet, figures/ ({len(res.figures)})")
+    except (StudyError, ParameterError) as exc:
+        print(f"python -m lrsweep.study: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

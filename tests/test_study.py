@@ -1,0 +1,107 @@
+"""The study CLI: every study in --quick mode, its files, and its errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from lrsweep import study
+
+FIGURES = {"seed": 2, "divergence": 1}
+
+
+def test_every_study_has_a_figure_count():
+    assert set(FIGURES) == set(study.STUDIES)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+@pytest.mark.parametrize("name", list(study.STUDIES))
+def test_quick_study_writes_its_files(name, tmp_path, capsys):
+    out = tmp_path / name
+    assert study.main([name, "--quick", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert name in printed and "report.md" in printed
+    for f in ("report.md", "summary.csv", "trajectories.parquet"):
+        assert (out / f).stat().st_size > 0, f
+    figs = sorted((out / "figures").glob("*.png"))
+    assert len(figs) == FIGURES[name]
+    report = (out / "report.md").read_text()
+    for fig in figs:
+        assert f"figures/{fig.name}" in report
+    assert "python -m lrsweep.study " + name in report and "Versions:" in report
+
+
+def test_divergence_report_numbers_come_from_the_csv(tmp_path):
+    out = tmp_path / "d"
+    assert study.main(["divergence", "--quick", "--out", str(out), "--no-progress"]) == 0
+    crit = pd.read_csv(out / "critical_lr.csv")
+    report = (out / "report.md").read_text()
+    for _, r in crit.iterrows():
+        pattern = rf"\| {int(r.n_samples)} \| ([0-9.]+) \| \[([0-9.]+), ([0-9.]+)\] \| ([0-9.]+) \|"
+        row = re.search(pattern, report)
+        assert row, f"no report row for n={r.n_samples}"
+        sim, lo, hi, th = map(float, row.groups())
+        assert sim == pytest.approx(r.critical_lr_sim, rel=1e-3)
+        assert lo == pytest.approx(r.critical_lr_sim_lo, rel=1e-3)
+        assert hi == pytest.approx(r.critical_lr_sim_hi, rel=1e-3)
+        assert th == pytest.approx(r.critical_lr_theory, rel=1e-3)
+    s = pd.read_csv(out / "summary.csv")
+    assert {"unstable_rate", "unstable_lo", "unstable_hi", "theory_probability"} <= set(s.columns)
+    # Simulation and exact theory agree: every predicted probability is within the
+    # Wilson band widened by 3 Monte Carlo standard errors of the prediction.
+    ok = (s.theory_probability >= s.unstable_lo - 3 * s.theory_se) & (
+        s.theory_probability <= s.unstable_hi + 3 * s.theory_se)
+    assert ok.mean() >= 0.9
+
+
+def test_seed_study_reproduces_the_lecture(tmp_path):
+    out = tmp_path / "s"
+    assert study.main(["seed", "--out", str(out), "--no-progress"]) == 0
+    s = pd.read_csv(out / "summary.csv")
+    assert abs(s.loc[0, "theta_at_200"] - 5) < 0.1
+    assert bool(s.loc[0, "identical_to_node_graph"])
+    assert sorted(p.stem for p in (out / "figures").glob("*.png")) == ["rainbow_fan", "theta_and_loss"]
+
+
+def test_list(capsys):
+    assert study.main(["--list"]) == 0
+    assert "divergence" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["nope"], "unknown study 'nope'"),
+        ([], "no study named"),
+        (["seed", "--set", "lr=-1"], "The 'lr' parameter of SweepConfig must be"),
+        (["seed", "--set", "lr=abc"], "cannot read 'abc'"),
+        (["seed", "--set", "learning_rate=0.1"], "unknown axis 'learning_rate'"),
+        (["seed", "--set", "lr"], "expected axis=values"),
+        (["seed", "--threads", "0"], "--threads must be >= 1"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(argv, fragment, capsys, tmp_path):
+    assert study.main([*argv, "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unwritable_out_keeps_existing_files(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    out = subprocess.run([sys.executable, "-m", "lrsweep.study", "seed", "--out", str(blocker / "sub"),
+                          "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "cannot write to --out" in out.stderr
+    assert blocker.read_text() == "keep me"
