@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["divergence_curve", "rainbow_fan", "seed_trajectory"]
+__all__ = ["divergence_curve", "lr_comparison", "rainbow_fan", "seed_trajectory", "speed_vs_stability"]
 
 
 def _plt():
@@ -130,4 +130,75 @@ def divergence_curve(
     ax.legend(fontsize=8, loc="upper left")
     if title:
         ax.set_title(title, pad=34)
+    return fig
+
+
+def lr_comparison(records: pd.DataFrame, frame: pd.DataFrame, *, theta_ref: float = 5.0,
+                  zoom_max_lr: float = 0.25, zoom_steps: int = 200, title: str | None = None) -> Figure:
+    """Theta over iterations for several learning rates on the same data.
+
+    Two panels: the first ``zoom_steps`` iterations of the learning rates up
+    to ``zoom_max_lr`` on a linear scale (the seed's 0.01 versus 0.04), and
+    every learning rate over the whole run on a symmetric log scale.
+
+    Parameters
+    ----------
+    records : pandas.DataFrame
+        Recorded steps (``trajectory_id``, ``step``, ``theta``).
+    frame : pandas.DataFrame
+        The results table (maps ``trajectory_id`` to ``lr`` and ``status``).
+    """
+    plt, sns = _plt()
+    fig, (a0, a1) = plt.subplots(2, 1, figsize=(10, 8), layout="constrained")
+    meta = frame.set_index("trajectory_id")
+    ids = sorted(records["trajectory_id"].unique(), key=lambda t: meta.loc[t, "lr"])
+    colors = dict(zip(ids, sns.color_palette("colorblind", len(ids)), strict=True))
+    for tid in ids:
+        r = records[records["trajectory_id"] == tid]
+        lr, status = meta.loc[tid, "lr"], meta.loc[tid, "status"]
+        label = f"lr = {lr:g} ({status})"
+        if lr <= zoom_max_lr:
+            z = r[r["step"] <= zoom_steps]
+            a0.plot(z["step"], z["theta"], color=colors[tid], lw=1.4, label=label)
+        a1.plot(r["step"], r["theta"], color=colors[tid], lw=1.0, label=label)
+    for ax in (a0, a1):
+        ax.axhline(theta_ref, color="0.3", ls=":", lw=1, label=f"least-squares theta = {theta_ref:.4g}")
+        ax.set_xlabel("iteration (SGD step)")
+        ax.legend(fontsize=8, loc="lower right")
+    a0.set_ylabel(r"$\theta$")
+    a0.set_title(f"First {zoom_steps} iterations, lr <= {zoom_max_lr:g}", fontsize=11)
+    a1.set_yscale("symlog", linthresh=10)
+    a1.set_ylabel(r"$\theta$ (symmetric log beyond $\pm$10)")
+    a1.set_title("All learning rates, whole run", fontsize=11)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def speed_vs_stability(summary: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """Steps to converge (median, quartile band) and status fractions versus lr.
+
+    ``summary`` is :meth:`lrsweep.Results.summary` grouped by ``lr``.
+    """
+    plt, sns = _plt()
+    fig, (a0, a1) = plt.subplots(2, 1, figsize=(10, 7.5), sharex=True, layout="constrained")
+    g = summary.sort_values("lr")
+    a0.plot(g["lr"], g["converged_step_median"], "o-", ms=3, color="C0", label="median")
+    a0.fill_between(g["lr"], g["converged_step_q25"], g["converged_step_q75"], color="C0", alpha=0.25,
+                    lw=0, label="quartiles")
+    a0.set_yscale("log")
+    a0.set_ylabel("steps to converge\n(converged runs)")
+    a0.legend(fontsize=8)
+    palette = dict(zip(("converged", "slow", "oscillating", "diverged"),
+                       sns.color_palette("colorblind", 4), strict=True))
+    for status, c in palette.items():
+        a1.plot(g["lr"], g[f"{status}_rate"], "-", color=c, lw=1.8, label=status)
+        a1.fill_between(g["lr"], g[f"{status}_lo"], g[f"{status}_hi"], color=c, alpha=0.2, lw=0)
+    a1.set_xscale("log")
+    a1.set_ylim(-0.02, 1.02)
+    a1.set_xlabel("learning rate lr (log scale)")
+    a1.set_ylabel("fraction of runs")
+    a1.legend(fontsize=8, ncol=4, loc="center left")
+    if title:
+        fig.suptitle(title)
     return fig
