@@ -258,7 +258,6 @@ def _divergence(ctx: Context) -> Output:
 
 # ---------------------------------------------------------------- lr-tuning
 def _lr_tuning(ctx: Context) -> Output:
-    import pandas as pd
 
     from . import plots
 
