@@ -75,3 +75,13 @@ def test_load_rejects_foreign_parquet(tmp_path):
 
 def test_repr(res):
     assert "320 trajectories" in repr(res) and "lr[4]" in repr(res)
+
+
+def test_with_theory_puts_prediction_beside_simulation():
+    cfg = lrsweep.SweepConfig(lr=np.geomspace(0.05, 3, 25), seed=range(20), n_samples=20, epochs=2,
+                              diverge_factor=1e100, sign_floor=0.0, theta0=-1e20)
+    f = run(cfg).with_theory()
+    assert {"S", "predicted_diverges", "predicted_sign_changes", "predicted_growth_rate"} <= set(f.columns)
+    simulated = (f["growth_rate"] > 0) | (f["status"] == "diverged")
+    np.testing.assert_array_equal(simulated, f["predicted_diverges"])
+    np.testing.assert_array_equal(f["sign_changes"], f["predicted_sign_changes"])

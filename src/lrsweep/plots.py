@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["divergence_curve", "lr_comparison", "rainbow_fan", "seed_trajectory", "speed_vs_stability"]
+__all__ = [
+    "divergence_curve", "lr_comparison", "oscillation_curve", "rainbow_fan", "seed_trajectory",
+    "speed_vs_stability",
+]
 
 
 def _plt():
@@ -201,4 +204,25 @@ def speed_vs_stability(summary: pd.DataFrame, *, title: str | None = None) -> Fi
     a1.legend(fontsize=8, ncol=4, loc="center left")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def oscillation_curve(per_lr: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """Overshoots (sign changes of e) per epoch versus lr, with the prediction.
+
+    ``per_lr`` has columns ``lr``, ``mean``, ``q25``, ``q75`` (sign changes per
+    epoch over the runs) and ``predicted`` (n P(2 lr X^2 > 1)).
+    """
+    plt, _ = _plt()
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    g = per_lr.sort_values("lr")
+    ax.plot(g["lr"], g["mean"], "o", ms=4, color="C0", label="simulated mean over datasets")
+    ax.fill_between(g["lr"], g["q25"], g["q75"], color="C0", alpha=0.25, lw=0, label="simulated quartiles")
+    ax.plot(g["lr"], g["predicted"], "-", color="C3", lw=1.5, label=r"theory: $n\,P(2\,lr\,X^2 > 1)$")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate lr (log scale)")
+    ax.set_ylabel("sign changes of theta - theta_ref per epoch")
+    ax.legend(fontsize=9, loc="upper left")
+    if title:
+        ax.set_title(title)
     return fig

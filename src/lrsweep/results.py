@@ -230,6 +230,19 @@ class Results:
             out = out.drop(columns=out.columns[0])
         return out
 
+    def with_theory(self) -> pd.DataFrame:
+        """The frame with the exact predictions for each trajectory's own dataset.
+
+        Adds the columns of :func:`lrsweep.theory.trajectory_predictions`
+        (``S``, ``predicted_diverges``, ``predicted_sign_changes``,
+        ``predicted_growth_rate``) so that simulation and theory sit side by
+        side, e.g. ``(f.growth_rate > 0) == f.predicted_diverges``. Exact for
+        noise-free data in fixed or shuffle order.
+        """
+        from .theory import trajectory_predictions  # theory sits beside the summaries
+
+        return self.frame.join(trajectory_predictions(self.frame, self.config))
+
     # ------------------------------------------------------------------- I/O
     def to_parquet(self, path: str | os.PathLike) -> Path:
         """Write the table to ``path`` (and records to ``<stem>.records.parquet``).
