@@ -11,7 +11,7 @@ import pytest
 
 from lrsweep import study
 
-FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "divergence": 1}
+FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 2, "divergence": 1}
 
 
 def test_every_study_has_a_figure_count():

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "divergence_curve", "lr_comparison", "oscillation_curve", "rainbow_fan", "seed_trajectory",
+    "divergence_curve", "heatmaps", "lr_comparison", "oscillation_curve", "rainbow_fan", "seed_trajectory",
     "speed_vs_stability",
 ]
 
@@ -225,4 +225,35 @@ def oscillation_curve(per_lr: pd.DataFrame, *, title: str | None = None) -> Figu
     ax.legend(fontsize=9, loc="upper left")
     if title:
         ax.set_title(title)
+    return fig
+
+
+def heatmaps(summary: pd.DataFrame, *, x: str, y: str, value: str, panel: str,
+             fmt: str = ".2f", label: str | None = None, title: str | None = None,
+             cmap: str = "viridis", log: bool = False) -> Figure:
+    """One heatmap of ``value`` over two axes per level of ``panel``, side by side.
+
+    ``summary`` is tidy (one row per combination); a shared colour scale makes
+    the panels comparable.
+    """
+    plt, sns = _plt()
+    levels = list(summary[panel].unique())
+    fig, axes = plt.subplots(1, len(levels), figsize=(5.2 * len(levels) + 1, 4.6), layout="constrained",
+                             squeeze=False)
+    from matplotlib.colors import LogNorm
+
+    vmin, vmax = float(summary[value].min()), float(summary[value].max())
+    norm = LogNorm(vmin, vmax) if log else None
+    for i, (ax, level) in enumerate(zip(axes[0], levels, strict=True)):
+        grid = summary[summary[panel] == level].pivot(index=y, columns=x, values=value).sort_index(
+            ascending=False)
+        sns.heatmap(grid, ax=ax, annot=True, fmt=fmt, cmap=cmap, norm=norm,
+                    vmin=None if log else vmin, vmax=None if log else vmax,
+                    cbar=i == len(levels) - 1, cbar_kws={"label": label or value},
+                    annot_kws={"fontsize": 9})
+        ax.set_title(f"{panel} = {level}", fontsize=11)
+        ax.set_xlabel(x)
+        ax.set_ylabel(y if i == 0 else "")
+    if title:
+        fig.suptitle(title)
     return fig

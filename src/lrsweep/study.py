@@ -360,6 +360,63 @@ def _oscillation(ctx: Context) -> Output:
     return Output(res, summary, {"overshoots_per_epoch": fig}, report, headline)
 
 
+# ----------------------------------------------------------------- outliers
+def _outliers(ctx: Context) -> Output:
+    from . import plots, theory
+    from .data import make_dataset
+
+    q = ctx.quick
+    cfg = ctx.config(lr=0.04, seed=range(40 if q else 400), n_samples=100, epochs=20,
+                     outlier_kind=["leverage", "response"], outlier_frac=[0.0, 0.01, 0.02, 0.05, 0.1],
+                     outlier_scale=[2.0, 3.0, 5.0, 10.0])
+    res = _sweep(cfg, ctx)
+    f = res.frame
+    summary = res.summary(by=["outlier_kind", "outlier_frac", "outlier_scale"])
+    g = f.groupby(["outlier_kind", "outlier_frac", "outlier_scale"], observed=True)
+    summary["max_jump_median"] = g["max_jump"].median().to_numpy()
+    shift = (f["theta_ref"] - cfg.coef).abs().groupby(
+        [f["outlier_kind"], f["outlier_frac"], f["outlier_scale"]], observed=True).median()
+    summary["theta_ref_shift_median"] = shift.to_numpy()
+    # Exact theory for the same datasets: a dataset diverges iff S(lr) > 0 on its (modified) x.
+    pred = []
+    for _, row in summary.iterrows():
+        xs = [make_dataset(s, 100, outlier_frac=row.outlier_frac, outlier_scale=row.outlier_scale,
+                           outlier_kind=row.outlier_kind).x for s in cfg.axes["seed"]]
+        pred.append(float((theory.epoch_log_multiplier(np.stack(xs), 0.04) > 0).mean()))
+    summary["theory_diverging_fraction"] = pred
+    title = (f"\nlr = 0.04 (the seed's fast lr), n = 100, {cfg.epochs} epochs, "
+             f"{len(cfg.axes['seed'])} datasets per cell: {cfg.n_trajectories:,} trajectories")
+    fig1 = plots.heatmaps(summary, x="outlier_scale", y="outlier_frac", value="diverged_rate",
+                          panel="outlier_kind", label="fraction of runs diverged",
+                          title="Which outliers make SGD diverge?" + title)
+    fig2 = plots.heatmaps(summary, x="outlier_scale", y="outlier_frac", value="max_jump_median",
+                          panel="outlier_kind", fmt=".2g", label="median largest jump of theta (log)",
+                          title="Which outliers make theta jump?" + title, cmap="magma", log=True)
+    lev = summary[summary.outlier_kind == "leverage"]
+    rsp = summary[summary.outlier_kind == "response"]
+    worst = lev.loc[lev["diverged_rate"].idxmax()]
+    jump = rsp.loc[rsp["max_jump_median"].idxmax()]
+    clean = summary[summary.outlier_frac == 0.0]["max_jump_median"].median()
+    agree = float(np.max(np.abs(summary["diverged_rate"] - summary["theory_diverging_fraction"])))
+    report = (
+        "Leverage outliers (x multiplied by the scale, still on the line y = 5x) versus response "
+        "outliers (y shifted by scale standard deviations of y), at the seed's fast lr 0.04.\n\n"
+        f"- Leverage outliers cause divergence: up to {worst['diverged_rate']:.1%} of runs diverge "
+        f"(fraction {worst['outlier_frac']:g}, scale {worst['outlier_scale']:g}); one sample with "
+        "2 lr (s x)^2 > 2 amplifies the error by |1 - 2 lr s^2 x^2| each epoch.\n"
+        f"- Response outliers never make it diverge (largest diverged rate "
+        f"{rsp['diverged_rate'].max():.1%}) but make theta jump: the median largest jump reaches "
+        f"{jump['max_jump_median']:.3g} (fraction {jump['outlier_frac']:g}, scale {jump['outlier_scale']:g}) "
+        f"against {clean:.3g} without outliers, and they move the least-squares fit itself.\n"
+        f"- Exact theory (S(lr) > 0 on each dataset's modified x, same datasets) versus the simulated "
+        f"diverged rate: largest difference {agree:.3f} over all cells (runs that diverge slowly "
+        f"may not cross the bound within {cfg.epochs} epochs).\n"
+    )
+    headline = (f"outliers: leverage up to {worst['diverged_rate']:.0%} diverged, response "
+                f"{rsp['diverged_rate'].max():.0%} diverged but jumps up to {jump['max_jump_median']:.3g}")
+    return Output(res, summary, {"outliers_divergence": fig1, "outliers_jumps": fig2}, report, headline)
+
+
 STUDIES: dict[str, Study] = {
     s.name: s
     for s in (
@@ -368,6 +425,8 @@ STUDIES: dict[str, Study] = {
               _lr_tuning),
         Study("oscillation", "Overshoots of the solution per epoch versus lr, against n P(2 lr X^2 > 1).",
               _oscillation),
+        Study("outliers", "Leverage versus response outliers: which make theta jump, which make it diverge.",
+              _outliers),
         Study("divergence", "Divergence probability versus lr per dataset size, with exact theory.",
               _divergence),
     )
