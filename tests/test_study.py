@@ -11,7 +11,8 @@ import pytest
 
 from lrsweep import study
 
-FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 2, "divergence": 1}
+FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 2, "divergence": 1,
+           "convergence": 1, "dataset-size": 2, "heavy-tails": 1}
 
 
 def test_every_study_has_a_figure_count():

@@ -19,8 +19,15 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "divergence_curve", "heatmaps", "lr_comparison", "oscillation_curve", "rainbow_fan", "seed_trajectory",
+    "divergence_curve",
+    "heatmaps",
+    "lines_with_bands",
+    "lr_comparison",
+    "oscillation_curve",
+    "rainbow_fan",
+    "seed_trajectory",
     "speed_vs_stability",
+    "survival_loglog",
 ]
 
 
@@ -238,8 +245,10 @@ def heatmaps(summary: pd.DataFrame, *, x: str, y: str, value: str, panel: str,
     """
     plt, sns = _plt()
     levels = list(summary[panel].unique())
-    fig, axes = plt.subplots(1, len(levels), figsize=(5.2 * len(levels) + 1, 4.6), layout="constrained",
-                             squeeze=False)
+    n_cols = summary[x].nunique()
+    width = max(5.2, 0.62 * n_cols + 1.5)  # room for each annotated cell
+    fig, axes = plt.subplots(1, len(levels), figsize=(width * len(levels) + 1, 4.6 + 0.1 * n_cols),
+                             layout="constrained", squeeze=False)
     from matplotlib.colors import LogNorm
 
     vmin, vmax = float(summary[value].min()), float(summary[value].max())
@@ -256,4 +265,69 @@ def heatmaps(summary: pd.DataFrame, *, x: str, y: str, value: str, panel: str,
         ax.set_ylabel(y if i == 0 else "")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def lines_with_bands(data: pd.DataFrame, *, x: str, y: str, lo: str, hi: str, hue: str,
+                     theory: pd.DataFrame | None = None, theory_label: str = "theory",
+                     xlabel: str | None = None, ylabel: str | None = None, logx: bool = True,
+                     logy: bool = False, title: str | None = None) -> Figure:
+    """One line (with a ``lo``-``hi`` band) per ``hue`` level; optional theory line(s).
+
+    ``theory`` has columns ``x`` and ``y`` (one curve) or also ``hue`` (one per level).
+    """
+    plt, sns = _plt()
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    levels = sorted(data[hue].unique())
+    colors = sns.color_palette("colorblind", len(levels))
+    for c, level in zip(colors, levels, strict=True):
+        g = data[data[hue] == level].sort_values(x)
+        ax.plot(g[x], g[y], "o-", ms=3, color=c, label=f"{hue} = {level}")
+        ax.fill_between(g[x], g[lo], g[hi], color=c, alpha=0.2, lw=0)
+        if theory is not None and hue in theory.columns:
+            t = theory[theory[hue] == level].sort_values("x")
+            ax.plot(t["x"], t["y"], "--", color=c, lw=1.3)
+    if theory is not None and hue not in theory.columns:
+        t = theory.sort_values("x")
+        ax.plot(t["x"], t["y"], "--", color="0.2", lw=1.5, label=theory_label)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def survival_loglog(values: Mapping[str, np.ndarray], *, slopes: Mapping[str, float] | None = None,
+                    xlabel: str = "|theta - theta_ref|", title: str | None = None) -> Figure:
+    """Empirical survival functions P(V > v) on log-log axes, one per label.
+
+    ``slopes`` (label -> alpha) adds a dashed line of slope ``-alpha`` through
+    the curve's upper 5 % point.
+    """
+    plt, sns = _plt()
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    colors = sns.color_palette("colorblind", len(values))
+    for c, (label, v) in zip(colors, values.items(), strict=True):
+        v = np.sort(np.asarray(v)[np.isfinite(v) & (np.asarray(v) > 0)])
+        if len(v) == 0:
+            continue
+        surv = 1.0 - np.arange(len(v)) / len(v)
+        ax.plot(v, surv, color=c, lw=1.5, label=label)
+        if slopes and label in slopes and np.isfinite(slopes[label]):
+            a = slopes[label]
+            v0 = np.quantile(v, 0.95)
+            xs = np.geomspace(v0, v[-1], 20)
+            ax.plot(xs, 0.05 * (xs / v0) ** (-a), "--", color=c, lw=1.2, label=f"slope -alpha = {-a:.2f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel + " (log scale)")
+    ax.set_ylabel("P(value > x) (log scale)")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
     return fig
