@@ -106,3 +106,35 @@ def test_unwritable_out_keeps_existing_files(tmp_path):
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "cannot write to --out" in out.stderr
     assert blocker.read_text() == "keep me"
+
+
+def test_all_quick_and_svg(tmp_path):
+    assert study.main(["all", "--quick", "--out", str(tmp_path), "--no-progress", "--format", "svg"]) == 0
+    for name, count in FIGURES.items():
+        assert len(list((tmp_path / name / "figures").glob("*.svg"))) == count, name
+        assert (tmp_path / name / "report.md").exists()
+
+
+def test_report_numbers_match_summary(tmp_path):
+    # seed: theta after iteration 200 and the converged step, as in summary.csv.
+    assert study.main(["seed", "--out", str(tmp_path / "s"), "--no-progress"]) == 0
+    s = pd.read_csv(tmp_path / "s" / "summary.csv").iloc[0]
+    report = (tmp_path / "s" / "report.md").read_text()
+    assert f"| theta after iteration 200 | {s.theta_at_200:.6g} |" in report
+    assert f"| converged_step (within 1 % of the initial error for good) | {s.converged_step} |" in report
+    # oscillation: every table row (lr, simulated mean, theory) is a row of summary.csv.
+    assert study.main(["oscillation", "--quick", "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    o = pd.read_csv(tmp_path / "o" / "summary.csv")
+    rows = re.findall(r"^\| ([0-9.e-]+) \| ([0-9.]+) \| ([0-9.]+) \| ([0-9]+) \|$",
+                      (tmp_path / "o" / "report.md").read_text(), flags=re.M)
+    assert len(rows) == 4
+    for lr, mean, pred, _runs in rows:
+        r = o.iloc[(o["lr"] - float(lr)).abs().argmin()]
+        assert float(mean) == pytest.approx(r["mean"], abs=5e-4)
+        assert float(pred) == pytest.approx(r["predicted"], abs=5e-4)
+    # seed offset: --seed shifts every dataset seed.
+    assert study.main(["oscillation", "--quick", "--seed", "7", "--out", str(tmp_path / "o7"),
+                       "--no-progress"]) == 0
+    import lrsweep
+
+    assert lrsweep.load(tmp_path / "o7" / "trajectories.parquet").frame["seed"].min() == 7
