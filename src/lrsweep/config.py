@@ -129,7 +129,7 @@ class SweepConfig:
     data : {"gaussian", "lecture"} or (x, y)
         ``"gaussian"``: x ~ N(0, x_scale^2) from NumPy's default generator,
         keyed by the seed. ``"lecture"``: the seed's legacy generator
-        (``np.random.seed(seed); np.random.normal(0, 1, (n, 1))``). A pair of
+        (the lecture's ``np.random.seed(seed); np.random.normal(0, 1, (n, 1))``). A pair of
         1-D arrays: your own data (then ``n_samples``, ``noise``,
         ``x_scale`` and the outlier axes must stay at their defaults and
         ``order`` may not be ``"online"``).

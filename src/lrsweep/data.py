@@ -18,9 +18,10 @@ the machine. Everything is reproducible with plain NumPy:
 Each quantity has its own stream, so for one seed the dataset of n samples is
 a prefix of the dataset of N > n samples (x and noise; the outlier choice
 depends on n by construction). ``data="lecture"`` reproduces the seed's
-generator exactly: ``np.random.seed(seed); x = np.random.normal(0, x_scale,
-(m, 1)); noise_z = np.random.normal(0, 1, (m, 1))`` (done with a private
-``RandomState``, never NumPy's global state).
+generator exactly, the lecture's legacy global-state calls
+(lecture: ``np.random.seed(seed); x = np.random.normal(0, x_scale, (m, 1))``,
+then lecture: ``noise_z = np.random.normal(0, 1, (m, 1))``), done with a
+private ``RandomState``, never NumPy's global state.
 
 Leverage outliers are points with a large x *on* the regression line (plus
 noise): they change the stability of SGD (the epoch multiplier), not the
@@ -115,7 +116,7 @@ def make_dataset(
         True slope and intercept.
     kind : {"gaussian", "lecture"}
         Generator: NumPy's default generator keyed by ``[seed, stream]``, or the
-        seed's legacy ``np.random.seed(seed)`` generator.
+        seed's legacy generator (the lecture's ``np.random.seed(seed)``).
     online_epochs : int, optional
         For ``order="online"``: generate a stream of ``online_epochs * n_samples``
         fresh samples whose reference is the population fit ``coef``.
@@ -149,7 +150,7 @@ def make_dataset(
 def _generate(seed, n, x_scale, noise, kind_out, frac, scale, coef, intercept, kind, online_epochs):
     m = n if online_epochs is None else n * online_epochs
     if kind == "lecture":
-        # The seed's generator: legacy Mersenne Twister seeded like np.random.seed(seed).
+        # lecture mode: legacy Mersenne Twister seeded like the lecture's np.random.seed(seed).
         legacy = np.random.RandomState(seed)
         x = legacy.normal(0, x_scale, size=(m, 1))[:, 0].copy()
         z = legacy.normal(0, 1, size=(m, 1))[:, 0].copy()

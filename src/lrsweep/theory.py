@@ -358,6 +358,15 @@ def epoch_log_multiplier(x: ArrayLike, lr: ArrayLike) -> Any:
     return _scalar_or_array(out.reshape(shape))
 
 
+def _count_steps_beyond(x: ArrayLike, lr: ArrayLike, level: float, func: str) -> Any:
+    """``#{i: lr * (2 x_i^2) > level}`` per dataset and learning rate."""
+    xa = _check_x(x, func)
+    lra = _check_nonneg(lr, func, "lr")
+    c, lrf, shape = _batch(xa, lra)
+    out = _blocked(c, lrf, lambda v: np.count_nonzero(v > level, axis=-1), np.int64)
+    return _scalar_or_array(out.reshape(shape))
+
+
 def overshoot_count(x: ArrayLike, lr: ArrayLike) -> Any:
     """Number of samples whose step overshoots the solution, ``#{i: 2 lr x_i^2 > 1}``.
 
@@ -375,12 +384,7 @@ def overshoot_count(x: ArrayLike, lr: ArrayLike) -> Any:
     count : int or ndarray of int64, shape ``x.shape[:-1] + lr.shape``
         Evaluated as ``lr * (2 x_i^2) > 1`` in float64.
     """
-    func = "overshoot_count"
-    xa = _check_x(x, func)
-    lra = _check_nonneg(lr, func, "lr")
-    c, lrf, shape = _batch(xa, lra)
-    out = _blocked(c, lrf, lambda v: np.count_nonzero(v > 1.0, axis=-1), np.int64)
-    return _scalar_or_array(out.reshape(shape))
+    return _count_steps_beyond(x, lr, 1.0, "overshoot_count")
 
 
 def amplify_count(x: ArrayLike, lr: ArrayLike) -> Any:
@@ -400,12 +404,7 @@ def amplify_count(x: ArrayLike, lr: ArrayLike) -> Any:
     count : int or ndarray of int64, shape ``x.shape[:-1] + lr.shape``
         Evaluated as ``lr * (2 x_i^2) > 2`` in float64.
     """
-    func = "amplify_count"
-    xa = _check_x(x, func)
-    lra = _check_nonneg(lr, func, "lr")
-    c, lrf, shape = _batch(xa, lra)
-    out = _blocked(c, lrf, lambda v: np.count_nonzero(v > 2.0, axis=-1), np.int64)
-    return _scalar_or_array(out.reshape(shape))
+    return _count_steps_beyond(x, lr, 2.0, "amplify_count")
 
 
 def poles(x: ArrayLike) -> NDArray[np.float64]:
