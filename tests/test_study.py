@@ -138,3 +138,14 @@ def test_report_numbers_match_summary(tmp_path):
     import lrsweep
 
     assert lrsweep.load(tmp_path / "o7" / "trajectories.parquet").frame["seed"].min() == 7
+
+
+def test_rerun_of_a_study_resumes_from_its_chunks(tmp_path):
+    argv = ["divergence", "--quick", "--out", str(tmp_path), "--no-progress"]
+    assert study.main(argv) == 0
+    first = pd.read_parquet(tmp_path / "trajectories.parquet")
+    assert any((tmp_path / "chunks").rglob("chunk-*.parquet"))
+    ctx = study.Context(quick=True, progress=False, checkpoint=tmp_path / "chunks")
+    out = study.run_study("divergence", tmp_path, ctx)
+    assert out.results.meta["chunks_computed"] == 0 and out.results.meta["chunks_loaded"] >= 1
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "trajectories.parquet"), first)

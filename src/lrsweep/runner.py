@@ -8,6 +8,7 @@ seed), runs the numba kernel and assembles the tidy table.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -188,6 +189,7 @@ def sweep(
     chunk_size: int | None = None,
     threads: int | None = None,
     progress: bool | None = None,
+    out: str | os.PathLike | None = None,
 ) -> Results:
     """Run every trajectory of ``config`` and return the tidy results.
 
@@ -212,6 +214,12 @@ def sweep(
         not depend on it.
     progress : bool, optional
         Show a tqdm bar ticking per chunk; default: when stderr is a terminal.
+    out : path, optional
+        Checkpoint directory: every finished chunk is written there atomically
+        (:mod:`lrsweep.checkpoint`), and a rerun with the same config,
+        chunking and recording loads the finished chunks and computes only
+        the rest. The results are identical to an uninterrupted run. A
+        directory holding another sweep is refused.
 
     Returns
     -------
@@ -243,6 +251,13 @@ def sweep(
         )
     size = chunk_size or _grid.default_chunk_size(config)
     plan = _grid.chunks(config, size)
+    store = None
+    if out is not None:
+        from .checkpoint import ChunkStore
+
+        store = ChunkStore(out, config, size, rec_ids, record_every)
+        store.open()
+    computed = loaded = 0
     if progress is None:
         progress = sys.stderr.isatty()
     t0 = time.perf_counter()
@@ -255,7 +270,15 @@ def sweep(
     try:
         with _numba_threads(threads):
             for chunk in plan:
-                parts.append(_run_chunk(config, chunk, rec_ids, record_every, n_slots))
+                part = store.load(chunk.index, len(chunk)) if store is not None else None
+                if part is None:
+                    part = _run_chunk(config, chunk, rec_ids, record_every, n_slots)
+                    computed += 1
+                    if store is not None:
+                        store.save(chunk.index, part)
+                else:
+                    loaded += 1
+                parts.append(part)
                 if bar is not None:
                     bar.update(len(chunk))
     finally:
@@ -263,5 +286,6 @@ def sweep(
             bar.close()
     elapsed = time.perf_counter() - t0
     frame, records = assemble(config, parts, record_every, rec_ids.size > 0)
-    return Results(frame=frame, records=records, config=config, meta={"elapsed_s": elapsed})
+    meta = {"elapsed_s": elapsed, "chunks": len(plan), "chunks_computed": computed, "chunks_loaded": loaded}
+    return Results(frame=frame, records=records, config=config, meta=meta)
 

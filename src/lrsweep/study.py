@@ -44,6 +44,7 @@ class Context:
     progress: bool | None = None
     seed: int = 0
     sets: dict[str, Any] = field(default_factory=dict)
+    checkpoint: Path | None = None  # finished chunks go here, so a killed study resumes
 
     def config(self, **defaults: Any) -> SweepConfig:
         """The study's config with ``--seed`` and ``--set`` applied (validated)."""
@@ -78,9 +79,16 @@ class Study:
 
 
 def _sweep(cfg: SweepConfig, ctx: Context, **kw: Any):
+    import hashlib
+
     from .runner import sweep
 
-    return sweep(cfg, threads=ctx.threads, progress=ctx.progress, **kw)
+    out = None
+    if ctx.checkpoint is not None:
+        # One subdirectory per sweep of the study: a changed --set makes a new one.
+        key = hashlib.sha256((cfg.grid_hash() + repr(sorted(kw.items()))).encode()).hexdigest()[:16]
+        out = ctx.checkpoint / key
+    return sweep(cfg, threads=ctx.threads, progress=ctx.progress, out=out, **kw)
 
 
 def _fmt(v: float, digits: int = 4) -> str:
@@ -740,6 +748,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 probe.unlink()
             except OSError as exc:
                 raise StudyError(f"cannot write to --out {str(out)!r}: {exc.strerror or exc}") from None
+            ctx.checkpoint = out / "chunks"
             res = run_study(n, out, ctx, fmt=args.format, argv=argv)
             print(res.headline)
             print(f"wrote {out}/report.md, summary.csv, trajectories.parquet, figures/ ({len(res.figures)})")
