@@ -1,0 +1,275 @@
+"""Baselines the numba kernel is measured against.
+
+All of them run the seed's per-sample SGD on one dataset for many learning
+rates (the shared-data sweep) in float64, with the seed's node graph in the
+seed's operation order::
+
+    z1 = th * x; z2 = y - z1; loss = z2 * z2
+    dz2 = 2 * z2; dz1 = -dz2; dth = dz1 * x; th = th - lr * dth
+
+* :func:`numpy_sweep` -- vectorised across trajectories (one lane per
+  learning rate), Python loop over the steps, metrics streamed (theta_final,
+  sign_changes, max_jump) with the kernel's divergence freeze, so that the
+  comparison with the kernel is "with metrics on". In-place ufuncs on
+  preallocated buffers: the fastest straightforward NumPy formulation.
+* :func:`python_sweep` -- the seed's node graph
+  (:func:`lrsweep.reference.run_trajectory`) in a Python loop over learning
+  rates: what the seed notebook does, one trajectory at a time.
+* :func:`make_jax_sweep` -- optional JAX version (``jit`` + ``vmap`` over lr
+  + ``lax.scan`` over steps); only usable when ``import jax`` works.
+
+Metric definitions follow :mod:`lrsweep.metrics`: a step diverges when
+``|theta_k - theta_ref| > diverge_factor * scale`` (or is not finite) and the
+trajectory is frozen at the last in-bound theta; sign changes of
+``e = theta - theta_ref`` are counted while both ``|e_{k-1}|`` and ``|e_k|``
+exceed ``sign_floor * scale``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numpy as np
+
+import lrsweep
+from lrsweep.reference import run_trajectory
+
+__all__ = ["make_jax_sweep", "numpy_sweep", "python_sweep"]
+
+# ---------------------------------------------------------------- workload helpers
+
+#: Large sizes (README table) when set; small smoke sizes otherwise.
+FULL = os.environ.get("LRSWEEP_BENCH_FULL", "") not in ("", "0")
+
+#: The seed's problem: lecture data, 100 samples, 5 epochs, theta0 = -1.
+N_SAMPLES = 100
+EPOCHS = 5
+STEPS = N_SAMPLES * EPOCHS
+
+
+def lrs(T: int) -> np.ndarray:
+    """``T`` learning rates sharing the dataset."""
+    return np.geomspace(1e-3, 1.0, int(T))
+
+
+def shared_config(T: int) -> lrsweep.SweepConfig:
+    """The shared-data sweep: ``T`` learning rates on the lecture dataset."""
+    return lrsweep.SweepConfig(lr=lrs(T), seed=0, n_samples=N_SAMPLES, epochs=EPOCHS, data="lecture")
+
+
+def seed_config(T: int) -> lrsweep.SweepConfig:
+    """Per-trajectory datasets: one lr, ``T`` seeds (each lane its own dataset)."""
+    return lrsweep.SweepConfig(lr=0.01, seed=range(int(T)), n_samples=N_SAMPLES, epochs=EPOCHS)
+
+
+@contextlib.contextmanager
+def numba_threads(k: int):
+    import numba
+
+    old = numba.get_num_threads()
+    numba.set_num_threads(k)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
+
+
+class KernelCall:
+    """The arrays of one whole-sweep chunk, laid out as ``runner._run_chunk`` does.
+
+    Calling it runs only ``lrsweep.kernel.run_chunk_nb`` (datasets, sample
+    orders and outputs are built once, outside the timed region).
+    """
+
+    def __init__(self, config: lrsweep.SweepConfig):
+        from lrsweep import grid, kernel, runner
+        from lrsweep.metrics import FLOAT_FIELDS, INT_FIELDS
+
+        self.kernel = kernel
+        chunk = grid.chunks(config, config.n_trajectories)[0]
+        b_group, b_start, b_len = grid.plan_chunk(config, chunk)
+        groups, b_local = np.unique(b_group, return_inverse=True)
+        data = runner._ChunkData(config, groups)
+        vals = grid.axis_values(config, np.arange(chunk.start, chunk.stop, dtype=np.int64))
+        T = len(chunk)
+        self.n_trajectories = T
+        self.out_f = np.empty((len(FLOAT_FIELDS), T))
+        self.out_i = np.empty((len(INT_FIELDS), T), dtype=np.int64)
+        self.args = (
+            data.x, data.y, data.g_doff, data.g_m, data.g_n, data.g_ioff, data.g_ref, data.idx,
+            config.epochs, b_local.astype(np.int64), b_start, b_len,
+            vals["lr"].astype(np.float64), vals["theta0"].astype(np.float64),
+            config.tol, config.diverge_factor, config.sign_floor, config.oscillation_min,
+            np.full(T, -1, dtype=np.int64), 1, np.zeros((0, 0)), np.zeros((0, 0)),
+            self.out_f, self.out_i,
+        )
+
+    def __call__(self) -> np.ndarray:
+        self.kernel.run_chunk_nb(*self.args)
+        return self.out_f[0]  # theta_final
+
+
+def warm_up() -> bool:
+    """Compile (or load from numba's cache) the kernel for both layouts used here."""
+    lrsweep.sweep(shared_config(8), progress=False)
+    lrsweep.sweep(seed_config(2), progress=False)
+    return True
+
+
+_REFERENCE: dict[int, object] = {}
+
+
+def reference_frame(T: int):
+    """``lrsweep.sweep`` results of the shared-data sweep of size ``T`` (memoised)."""
+    if T not in _REFERENCE:
+        _REFERENCE[T] = lrsweep.sweep(shared_config(T), progress=False).frame
+    return _REFERENCE[T]
+
+
+def record_rate(benchmark, traj_steps: int, **extra) -> None:
+    """Attach the work size to the benchmark (README rates = traj_steps / median)."""
+    benchmark.extra_info["traj_steps"] = int(traj_steps)
+    benchmark.extra_info.update(extra)
+
+
+# ---------------------------------------------------------------- baselines
+
+
+def numpy_sweep(
+    x: np.ndarray,
+    y: np.ndarray,
+    lr: np.ndarray,
+    *,
+    theta_ref: float,
+    theta0: float = -1.0,
+    epochs: int = 5,
+    diverge_factor: float = 1e6,
+    sign_floor: float = 1e-10,
+) -> dict[str, np.ndarray]:
+    """All learning rates of one dataset as a vector; Python loop over steps.
+
+    Returns ``theta_final``, ``sign_changes``, ``max_jump`` and
+    ``diverged`` (bool), one entry per learning rate. Fixed sample order
+    ``i = k mod n`` (the seed's).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    lr = np.ascontiguousarray(lr, dtype=np.float64)
+    T = lr.shape[0]
+    n = x.shape[0]
+    e0 = theta0 - theta_ref
+    scale = max(abs(e0), abs(theta_ref)) or 1.0
+    bound = diverge_factor * scale
+    floor = sign_floor * scale
+
+    th = np.full(T, float(theta0))
+    alive = np.ones(T, dtype=bool)
+    mj = np.zeros(T)
+    sc = np.zeros(T, dtype=np.int64)
+    # Scratch buffers (in-place ufuncs: no allocation per step).
+    z = np.empty(T)
+    tn = np.empty(T)
+    en = np.empty(T)
+    ep = np.empty(T)
+    jump = np.empty(T)
+    ok = np.empty(T, dtype=bool)
+    b1 = np.empty(T, dtype=bool)
+    b2 = np.empty(T, dtype=bool)
+    with np.errstate(all="ignore"):
+        for k in range(epochs * n):
+            i = k % n
+            xi = x[i]
+            yi = y[i]
+            # --- the seed's node graph, same operation order as the kernel ---
+            np.multiply(th, xi, out=z)  # z1 = th * x
+            np.subtract(yi, z, out=z)  # z2 = y - z1
+            # loss = z2 * z2 is not needed by these metrics (it does not feed theta)
+            np.multiply(2.0, z, out=z)  # dz2 = 2 * z2
+            np.negative(z, out=z)  # dz1 = -dz2
+            np.multiply(z, xi, out=z)  # dth = dz1 * x
+            np.multiply(lr, z, out=z)  # lr * dth
+            np.subtract(th, z, out=tn)  # th - lr * dth
+            # --- divergence: freeze at the last in-bound theta ---
+            np.subtract(tn, theta_ref, out=en)
+            np.subtract(th, theta_ref, out=ep)
+            np.abs(en, out=z)  # |e_k|
+            np.less_equal(z, bound, out=ok)  # False for NaN too
+            np.logical_and(ok, alive, out=ok)
+            np.copyto(alive, ok)
+            # --- sign changes of e, above the floor ---
+            np.greater(z, floor, out=b1)
+            np.logical_and(ok, b1, out=ok)  # ok & |e_k| > floor (alive already saved)
+            np.abs(ep, out=jump)
+            np.greater(jump, floor, out=b1)
+            np.logical_and(ok, b1, out=b1)  # ok & both above the floor
+            np.multiply(en, ep, out=z)  # strictly opposite signs <=> product < 0
+            np.less(z, 0.0, out=b2)
+            np.logical_and(b1, b2, out=b2)
+            sc += b2
+            # --- max |jump| over accepted steps ---
+            np.subtract(tn, th, out=jump)
+            np.abs(jump, out=jump)
+            np.maximum(mj, jump, out=z)
+            np.copyto(mj, z, where=alive)
+            # --- accept ---
+            np.copyto(th, tn, where=alive)
+    return {"theta_final": th, "sign_changes": sc, "max_jump": mj, "diverged": ~alive}
+
+
+def python_sweep(
+    x: np.ndarray, y: np.ndarray, lr: np.ndarray, *, theta0: float = -1.0, epochs: int = 5
+) -> np.ndarray:
+    """The seed's node graph, one trajectory per learning rate; final thetas.
+
+    No divergence freeze (the seed has none): compare only non-diverged lanes.
+    """
+    out = np.empty(len(lr))
+    for j, a in enumerate(lr):
+        th, _loss = run_trajectory(x, y, lr=float(a), theta0=theta0, epochs=epochs)
+        out[j] = th[-1]
+    return out
+
+
+def make_jax_sweep(x: np.ndarray, y: np.ndarray, *, theta_ref: float, theta0: float = -1.0,
+                   epochs: int = 5, diverge_factor: float = 1e6, sign_floor: float = 1e-10):
+    """A jitted ``f(lr) -> (theta_final, sign_changes, max_jump)``; needs JAX.
+
+    ``vmap`` over learning rates, ``lax.scan`` over the steps, float64.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    n = len(x)
+    steps = np.arange(epochs * n) % n
+    xs = jnp.asarray(np.asarray(x, dtype=np.float64)[steps])
+    ys = jnp.asarray(np.asarray(y, dtype=np.float64)[steps])
+    e0 = theta0 - theta_ref
+    scale = max(abs(e0), abs(theta_ref)) or 1.0
+    bound = diverge_factor * scale
+    floor = sign_floor * scale
+
+    def one(lr):
+        def body(carry, xy):
+            th, alive, sc, mj = carry
+            xi, yi = xy
+            z1 = th * xi
+            z2 = yi - z1
+            dz2 = 2.0 * z2
+            dz1 = -dz2
+            dth = dz1 * xi
+            tn = th - lr * dth
+            en = tn - theta_ref
+            ep = th - theta_ref
+            ok = alive & (jnp.abs(en) <= bound)
+            flip = ok & (en * ep < 0.0) & (jnp.abs(ep) > floor) & (jnp.abs(en) > floor)
+            mj = jnp.where(ok, jnp.maximum(mj, jnp.abs(tn - th)), mj)
+            th = jnp.where(ok, tn, th)
+            return (th, ok, sc + flip.astype(jnp.int64), mj), None
+
+        init = (jnp.float64(theta0), jnp.bool_(True), jnp.int64(0), jnp.float64(0.0))
+        (th, _alive, sc, mj), _ = jax.lax.scan(body, init, (xs, ys))
+        return th, sc, mj
+
+    return jax.jit(jax.vmap(one))

@@ -1,0 +1,216 @@
+"""How the kernel scales: trajectories, threads, per-trajectory datasets,
+end-to-end overhead, import time, compile time and memory per trajectory.
+
+The subprocess benchmarks (cold compile, cached first call, memory) run only
+with ``LRSWEEP_BENCH_FULL=1``: each takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from baselines import (
+    FULL,
+    STEPS,
+    KernelCall,
+    lrs,
+    numba_threads,
+    record_rate,
+    reference_frame,
+    seed_config,
+    shared_config,
+    warm_up,
+)
+
+import lrsweep
+
+
+@pytest.fixture(scope="module")
+def warm():
+    """Compile (or load from cache) the kernel once, outside every timed region."""
+    return warm_up()
+
+
+full_only = pytest.mark.skipif(not FULL, reason="takes seconds: set LRSWEEP_BENCH_FULL=1 to run it")
+
+
+def _check_shared(theta: np.ndarray, T: int) -> None:
+    """theta_final of a shared-data sweep of size T against lrsweep.sweep (strided sample)."""
+    pick = np.unique(np.linspace(0, T - 1, 50).astype(np.int64))
+    small = lrsweep.sweep(
+        lrsweep.SweepConfig(lr=lrs(T)[pick], seed=0, n_samples=100, epochs=5, data="lecture"),
+        progress=False,
+    ).frame
+    np.testing.assert_array_equal(theta[pick], small["theta_final"].to_numpy())
+
+
+# ------------------------------------------------------------- trajectories
+
+
+@pytest.mark.parametrize("T", [1_000, 10_000, 100_000, *([1_000_000] if FULL else [])])
+@pytest.mark.benchmark(group="scaling: shared-data trajectories, bare kernel, 1 thread")
+def test_kernel_trajectories(benchmark, warm, T):
+    call = KernelCall(shared_config(T))
+    with numba_threads(1):
+        call()
+        theta = benchmark(call)
+    record_rate(benchmark, T * STEPS, T=T, threads=1, engine="kernel")
+    _check_shared(theta, T)
+
+
+# ------------------------------------------------------------- threads
+
+
+T_THREADS = 200_000 if FULL else 20_000
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.benchmark(group="threads: lrsweep.sweep end-to-end, shared data")
+def test_sweep_threads(benchmark, warm, threads):
+    cfg = shared_config(T_THREADS)
+    res = benchmark(lrsweep.sweep, cfg, progress=False, threads=threads)
+    record_rate(benchmark, T_THREADS * STEPS, T=T_THREADS, threads=threads, engine="sweep")
+    _check_shared(res.frame["theta_final"].to_numpy(), T_THREADS)
+
+
+# ------------------------------------------------------------- per-trajectory datasets
+
+
+T_SEEDS = 100_000 if FULL else 2_000
+
+
+@pytest.fixture(scope="module")
+def seed_call(warm):
+    return KernelCall(seed_config(T_SEEDS))  # builds T_SEEDS datasets (not timed)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.benchmark(group="per-trajectory datasets: bare kernel (lr=0.01, seed=range(T))")
+def test_kernel_per_trajectory_data(benchmark, seed_call, threads):
+    with numba_threads(threads):
+        seed_call()
+        theta = benchmark(seed_call).copy()
+    record_rate(benchmark, T_SEEDS * STEPS, T=T_SEEDS, threads=threads, engine="kernel-seeds")
+    pick = [0, 1, T_SEEDS // 2, T_SEEDS - 1]
+    ref = lrsweep.sweep(lrsweep.SweepConfig(lr=0.01, seed=pick, n_samples=100, epochs=5), progress=False)
+    np.testing.assert_array_equal(theta[pick], ref.frame["theta_final"].to_numpy())
+
+
+# ------------------------------------------------------------- end-to-end vs bare kernel
+
+
+T_E2E = 100_000 if FULL else 10_000
+
+
+@pytest.mark.benchmark(group="end-to-end: lrsweep.sweep vs bare kernel (default threads)")
+def test_e2e_sweep(benchmark, warm):
+    cfg = shared_config(T_E2E)
+    res = benchmark(lrsweep.sweep, cfg, progress=False)
+    record_rate(benchmark, T_E2E * STEPS, T=T_E2E, engine="sweep")
+    np.testing.assert_array_equal(res.frame["theta_final"].to_numpy(),
+                                  reference_frame(T_E2E)["theta_final"].to_numpy())
+
+
+@pytest.mark.benchmark(group="end-to-end: lrsweep.sweep vs bare kernel (default threads)")
+def test_e2e_bare_kernel(benchmark, warm):
+    call = KernelCall(shared_config(T_E2E))
+    call()
+    theta = benchmark(call)
+    record_rate(benchmark, T_E2E * STEPS, T=T_E2E, engine="kernel")
+    np.testing.assert_array_equal(theta, reference_frame(T_E2E)["theta_final"].to_numpy())
+
+
+# ------------------------------------------------------------- subprocesses
+
+
+def _run_py(code: str, env: dict | None = None, timeout: float = 600) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON line last."""
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, timeout=timeout, check=True,
+        env={**os.environ, **(env or {})},
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+IMPORT_CODE = """
+import json, sys, time
+t = time.perf_counter()
+import lrsweep
+dt = time.perf_counter() - t
+print(json.dumps({"import_s": dt, "numba_imported": "numba" in sys.modules,
+                  "pandas_imported": "pandas" in sys.modules}))
+"""
+
+
+@pytest.mark.benchmark(group="subprocess: import lrsweep")
+def test_import_time(benchmark):
+    info = benchmark.pedantic(_run_py, args=(IMPORT_CODE,), rounds=5 if FULL else 1, iterations=1)
+    benchmark.extra_info.update(info)  # last round; the timing includes interpreter start-up
+    assert info["import_s"] < 5.0
+
+
+FIRST_CALL_CODE = """
+import json, time
+t = time.perf_counter()
+import lrsweep
+res = lrsweep.sweep(lrsweep.SweepConfig(lr=[0.01, 0.1], data="lecture"), progress=False)
+print(json.dumps({"first_call_s": time.perf_counter() - t,
+                  "theta_final": res.frame["theta_final"].tolist()}))
+"""
+
+
+@full_only
+@pytest.mark.benchmark(group="subprocess: first sweep (import + compile or cache load)")
+def test_cold_compile(benchmark, tmp_path_factory):
+    def fresh_cache():
+        return (FIRST_CALL_CODE, {"NUMBA_CACHE_DIR": str(tmp_path_factory.mktemp("numba_cold"))}), {}
+
+    info = benchmark.pedantic(_run_py, setup=fresh_cache, rounds=1, iterations=1)
+    benchmark.extra_info.update(info)
+    assert len(info["theta_final"]) == 2
+
+
+@full_only
+@pytest.mark.benchmark(group="subprocess: first sweep (import + compile or cache load)")
+def test_cached_first_call(benchmark, tmp_path_factory):
+    env = {"NUMBA_CACHE_DIR": str(tmp_path_factory.mktemp("numba_cached"))}
+    _run_py(FIRST_CALL_CODE, env)  # populate the cache (not timed)
+    info = benchmark.pedantic(_run_py, args=(FIRST_CALL_CODE, env), rounds=3, iterations=1)
+    benchmark.extra_info.update(info)
+    assert len(info["theta_final"]) == 2
+
+
+MEMORY_CODE = """
+import json, resource, tracemalloc
+import numpy as np
+import lrsweep
+T = {T}
+lrsweep.sweep(lrsweep.SweepConfig(lr=[0.01, 0.1], data="lecture"), progress=False)  # warm-up
+cfg = lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, T), seed=0, n_samples=100, epochs=5, data="lecture")
+tracemalloc.start()  # NumPy reports its buffers to tracemalloc
+res = lrsweep.sweep(cfg, progress=False)
+_cur, peak = tracemalloc.get_traced_memory()
+tracemalloc.stop()
+frame = int(res.frame.memory_usage(deep=True).sum())
+print(json.dumps({{"T": T, "tracemalloc_peak_bytes": peak, "peak_bytes_per_trajectory": peak / T,
+                  "frame_bytes_per_trajectory": frame / T,
+                  "process_max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}))
+"""
+
+
+@full_only
+@pytest.mark.parametrize("T", [100_000, 1_000_000])
+@pytest.mark.benchmark(group="subprocess: metrics-only sweep, peak memory")
+def test_peak_memory(benchmark, T):
+    info = benchmark.pedantic(_run_py, args=(MEMORY_CODE.format(T=T),), rounds=1, iterations=1)
+    benchmark.extra_info.update(info)
+    print(f"\nT={T}: tracemalloc peak {info['peak_bytes_per_trajectory']:.0f} B/trajectory, "
+          f"results frame {info['frame_bytes_per_trajectory']:.0f} B/trajectory")
+    assert info["peak_bytes_per_trajectory"] < 10_000
