@@ -149,3 +149,28 @@ def test_rerun_of_a_study_resumes_from_its_chunks(tmp_path):
     out = study.run_study("divergence", tmp_path, ctx)
     assert out.results.meta["chunks_computed"] == 0 and out.results.meta["chunks_loaded"] >= 1
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "trajectories.parquet"), first)
+
+
+@pytest.mark.parametrize(
+    ("name", "csv", "pattern", "columns"),
+    [
+        ("heavy-tails", "tail_index.csv", r"^\| (online|replacement) \| ([0-9.]+) \| ([0-9.]+) \|",
+         ("order", "lr", "hill_alpha")),
+        ("dataset-size", "critical_lr.csv", r"^\| ([0-9]+) \| ([0-9.]+) \|", ("n_samples", "median")),
+        ("lr-tuning", "seed_data_runs.csv", r"^\| ([0-9.]+) \| [a-z]+ \| (-?[0-9]+) \|",
+         ("lr", "converged_step")),
+    ],
+)
+def test_report_tables_come_from_the_csv(name, csv, pattern, columns, tmp_path):
+    out = tmp_path / name
+    assert study.main([name, "--quick", "--out", str(out), "--no-progress"]) == 0
+    table = pd.read_csv(out / csv)
+    rows = re.findall(pattern, (out / "report.md").read_text(), flags=re.M)
+    assert rows
+    for row in rows:
+        sel = table
+        for col, val in zip(columns[:-1], row[:-1], strict=True):
+            sel = sel[sel[col].astype(str) == val] if col == "order" else sel[
+                (sel[col] - float(val)).abs() <= 5e-3 * abs(float(val))]
+        assert len(sel) >= 1, row
+        assert float(row[-1]) == pytest.approx(float(sel[columns[-1]].iloc[0]), rel=5e-3, abs=1e-9), row
