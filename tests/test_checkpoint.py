@@ -79,3 +79,24 @@ def test_sigkill_then_rerun_is_identical_and_recomputes_only_the_rest(tmp_path):
     assert resumed.meta["chunks_computed"] == resumed.meta["chunks"] - resumed.meta["chunks_loaded"]
     assert resumed.meta["chunks_computed"] < resumed.meta["chunks"]
     assert resumed == run(cfg, chunk_size=250)
+
+
+def test_three_shards_merge_into_the_single_run_table(tmp_path):
+    cfg = lrsweep.SweepConfig(**CFG)
+    single = run(cfg, chunk_size=37, record="seed == 2")
+    reports = [lrsweep.sweep_shard(cfg, (i, 3), out=tmp_path, chunk_size=37, record="seed == 2")
+               for i in (2, 0, 1)]
+    assert sum(r.chunks for r in reports) == single.meta["chunks"]
+    assert all(r.chunks_computed == r.chunks for r in reports)
+    merged = run(cfg, chunk_size=37, record="seed == 2", out=tmp_path)
+    assert merged.meta["chunks_computed"] == 0
+    assert merged == single
+    # A shard run again finds its chunks done.
+    again = lrsweep.sweep_shard(cfg, (1, 3), out=tmp_path, chunk_size=37, record="seed == 2")
+    assert again.chunks_computed == 0
+
+
+@pytest.mark.parametrize("shard", [(3, 3), (-1, 2), (0, 0), "0/2", (0.0, 2)])
+def test_bad_shard(shard, tmp_path):
+    with pytest.raises(ValueError, match=r"The 'shard' parameter of sweep_shard must be a pair \(i, N\)"):
+        lrsweep.sweep_shard(lrsweep.SweepConfig(), shard, out=tmp_path)

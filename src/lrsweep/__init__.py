@@ -28,6 +28,8 @@ __version__ = "0.1.0"
 # so that importing lrsweep does not import pandas or numba.
 _LAZY = {
     "sweep": "runner",
+    "sweep_shard": "runner",
+    "ShardReport": "runner",
     "Results": "results",
     "load": "results",
     "wilson_interval": "results",
@@ -37,7 +39,8 @@ _LAZY = {
     "Status": "metrics",
     "METRICS": "metrics",
 }
-_SUBMODULES = {"config", "data", "grid", "kernel", "metrics", "reference", "results", "runner", "theory"}
+_SUBMODULES = {"checkpoint", "config", "data", "grid", "kernel", "metrics", "plots", "reference", "results",
+               "runner", "study", "theory"}
 
 __all__ = ["ParameterError", "ParameterTypeError", "SweepConfig", "__version__", *_LAZY, *sorted(_SUBMODULES)]
 
@@ -61,4 +64,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from .data import Dataset, make_dataset, sample_order  # noqa: F401
     from .metrics import METRICS, Status  # noqa: F401
     from .results import Results, load, wilson_interval  # noqa: F401
-    from .runner import sweep  # noqa: F401
+    from .runner import ShardReport, sweep, sweep_shard  # noqa: F401

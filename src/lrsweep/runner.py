@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from .metrics import FLOAT_FIELDS, INT_FIELDS
 if TYPE_CHECKING:
     from .results import Results
 
-__all__ = ["sweep"]
+__all__ = ["ShardReport", "sweep", "sweep_shard"]
 
 #: Recorded (step, theta, loss) points allowed in one sweep (16 bytes each).
 MAX_RECORD_POINTS = 50_000_000
@@ -289,3 +290,72 @@ def sweep(
     meta = {"elapsed_s": elapsed, "chunks": len(plan), "chunks_computed": computed, "chunks_loaded": loaded}
     return Results(frame=frame, records=records, config=config, meta=meta)
 
+
+
+@dataclass(frozen=True)
+class ShardReport:
+    """What :func:`sweep_shard` did: its share of the chunks, computed or found done."""
+
+    shard: int
+    n_shards: int
+    chunks: int
+    chunks_computed: int
+    chunks_loaded: int
+    out: str
+
+
+def sweep_shard(
+    config: SweepConfig,
+    shard: tuple[int, int],
+    *,
+    out: str | os.PathLike,
+    record: str | Sequence[int] | np.ndarray | None = None,
+    record_every: int = 1,
+    chunk_size: int | None = None,
+    threads: int | None = None,
+) -> ShardReport:
+    """Run shard ``i`` of ``N`` of a sweep into the checkpoint directory ``out``.
+
+    The chunks of the sweep are dealt round-robin: shard ``i`` runs chunks
+    ``i, i + N, i + 2N, ...`` (for array jobs, e.g. SLURM's task id). Shards
+    of one sweep share ``out`` (a shared file system); once all have run,
+    ``sweep(config, out=out, ...)`` with the same arguments loads every chunk
+    and returns the table a single run gives, bit for bit (and computes any
+    chunk still missing).
+
+    Parameters
+    ----------
+    config : SweepConfig
+    shard : (int, int)
+        ``(i, N)`` with ``0 <= i < N``.
+    out : path
+        Checkpoint directory shared by the shards.
+    record, record_every, chunk_size, threads
+        As in :func:`sweep`; must be the same for every shard and the merge.
+    """
+    owner = "sweep_shard"
+    ok = (isinstance(shard, tuple | list) and len(shard) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in shard)
+          and shard[1] >= 1 and 0 <= shard[0] < shard[1])
+    if not ok:
+        raise ParameterError(message("shard", owner, "a pair (i, N) of ints with 0 <= i < N", shard))
+    i, n_shards = shard
+    record_every, chunk_size, threads = _check_call(config, record, record_every, chunk_size, threads, False)
+    from .checkpoint import ChunkStore
+
+    rec_ids = _record_ids(config, record)
+    k_max = config.epochs * max(config.axes["n_samples"])
+    n_slots = k_max // record_every if rec_ids.size else 0
+    size = chunk_size or _grid.default_chunk_size(config)
+    plan = [c for c in _grid.chunks(config, size) if c.index % n_shards == i]
+    store = ChunkStore(out, config, size, rec_ids, record_every)
+    store.open()
+    computed = loaded = 0
+    with _numba_threads(threads):
+        for chunk in plan:
+            if store.load(chunk.index, len(chunk)) is not None:
+                loaded += 1
+                continue
+            store.save(chunk.index, _run_chunk(config, chunk, rec_ids, record_every, n_slots))
+            computed += 1
+    return ShardReport(i, n_shards, len(plan), computed, loaded, str(out))
