@@ -27,12 +27,12 @@ exceed ``sign_floor * scale``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import numpy as np
 
 import lrsweep
+from lrsweep import grid, runner
 from lrsweep.reference import run_trajectory
 
 __all__ = ["make_jax_sweep", "numpy_sweep", "python_sweep"]
@@ -63,51 +63,25 @@ def seed_config(T: int) -> lrsweep.SweepConfig:
     return lrsweep.SweepConfig(lr=0.01, seed=range(int(T)), n_samples=N_SAMPLES, epochs=EPOCHS)
 
 
-@contextlib.contextmanager
-def numba_threads(k: int):
-    import numba
-
-    old = numba.get_num_threads()
-    numba.set_num_threads(k)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
+# The runner's own thread switch, so benchmarks set threads exactly as sweep() does.
+numba_threads = runner._numba_threads
 
 
 class KernelCall:
-    """The arrays of one whole-sweep chunk, laid out as ``runner._run_chunk`` does.
+    """The arrays of one whole-sweep chunk, laid out by ``runner._ChunkCall``.
 
     Calling it runs only ``lrsweep.kernel.run_chunk_nb`` (datasets, sample
     orders and outputs are built once, outside the timed region).
     """
 
     def __init__(self, config: lrsweep.SweepConfig):
-        from lrsweep import grid, kernel, runner
-        from lrsweep.metrics import FLOAT_FIELDS, INT_FIELDS
-
-        self.kernel = kernel
         chunk = grid.chunks(config, config.n_trajectories)[0]
-        b_group, b_start, b_len = grid.plan_chunk(config, chunk)
-        groups, b_local = np.unique(b_group, return_inverse=True)
-        data = runner._ChunkData(config, groups)
-        vals = grid.axis_values(config, np.arange(chunk.start, chunk.stop, dtype=np.int64))
-        T = len(chunk)
-        self.n_trajectories = T
-        self.out_f = np.empty((len(FLOAT_FIELDS), T))
-        self.out_i = np.empty((len(INT_FIELDS), T), dtype=np.int64)
-        self.args = (
-            data.x, data.y, data.g_doff, data.g_m, data.g_n, data.g_ioff, data.g_ref, data.idx,
-            config.epochs, b_local.astype(np.int64), b_start, b_len,
-            vals["lr"].astype(np.float64), vals["theta0"].astype(np.float64),
-            config.tol, config.diverge_factor, config.sign_floor, config.oscillation_min,
-            np.full(T, -1, dtype=np.int64), 1, np.zeros((0, 0)), np.zeros((0, 0)),
-            self.out_f, self.out_i,
-        )
+        self._call = runner._ChunkCall(config, chunk, np.zeros(0, dtype=np.int64), 1, 0)
+        self.n_trajectories = len(chunk)
 
     def __call__(self) -> np.ndarray:
-        self.kernel.run_chunk_nb(*self.args)
-        return self.out_f[0]  # theta_final
+        self._call.run()
+        return self._call.out_f[0]  # theta_final
 
 
 def warm_up() -> bool:

@@ -145,41 +145,67 @@ class _ChunkData:
         self.idx = np.concatenate(idx_list) if idx_list else np.zeros(1, dtype=np.int32)
 
 
-def _run_chunk(config, chunk, rec_ids, record_every, n_slots):
-    from . import kernel
+class _ChunkCall:
+    """The kernel's arguments for one chunk, laid out once (also used by the benchmarks)."""
 
-    b_group, b_start, b_len = _grid.plan_chunk(config, chunk)
-    groups, b_local = np.unique(b_group, return_inverse=True)
-    data = _ChunkData(config, groups)
-    ids = np.arange(chunk.start, chunk.stop, dtype=np.int64)
-    vals = _grid.axis_values(config, ids)
-    lr = vals["lr"].astype(np.float64)
-    theta0 = vals["theta0"].astype(np.float64)
-    T = len(ids)
-    # Recording rows for the recorded trajectories of this chunk.
-    lo, hi = np.searchsorted(rec_ids, [chunk.start, chunk.stop])
-    chunk_rec = rec_ids[lo:hi]
-    rec_row = np.full(T, -1, dtype=np.int64)
-    rec_row[chunk_rec - chunk.start] = np.arange(len(chunk_rec))
-    rec_theta = np.full((len(chunk_rec), n_slots), np.nan)
-    rec_loss = np.full((len(chunk_rec), n_slots), np.nan)
-    out_f = np.empty((len(FLOAT_FIELDS), T))
-    out_i = np.empty((len(INT_FIELDS), T), dtype=np.int64)
-    kernel.run_chunk_nb(
-        data.x, data.y, data.g_doff, data.g_m, data.g_n, data.g_ioff, data.g_ref, data.idx,
-        config.epochs, b_local.astype(np.int64), b_start, b_len,
-        lr, theta0, config.tol, config.diverge_factor, config.sign_floor, config.oscillation_min,
-        rec_row, record_every, rec_theta, rec_loss, out_f, out_i,
-    )
+    def __init__(self, config, chunk, rec_ids, record_every, n_slots):
+        b_group, b_start, self.b_len = _grid.plan_chunk(config, chunk)
+        groups, self.b_local = np.unique(b_group, return_inverse=True)
+        self.data = data = _ChunkData(config, groups)
+        vals = _grid.axis_values(config, np.arange(chunk.start, chunk.stop, dtype=np.int64))
+        T = len(chunk)
+        # Recording rows for the recorded trajectories of this chunk.
+        lo, hi = np.searchsorted(rec_ids, [chunk.start, chunk.stop])
+        self.chunk_rec = rec_ids[lo:hi]
+        rec_row = np.full(T, -1, dtype=np.int64)
+        rec_row[self.chunk_rec - chunk.start] = np.arange(len(self.chunk_rec))
+        self.rec_theta = np.full((len(self.chunk_rec), n_slots), np.nan)
+        self.rec_loss = np.full((len(self.chunk_rec), n_slots), np.nan)
+        self.out_f = np.empty((len(FLOAT_FIELDS), T))
+        self.out_i = np.empty((len(INT_FIELDS), T), dtype=np.int64)
+        self.args = (
+            data.x, data.y, data.g_doff, data.g_m, data.g_n, data.g_ioff, data.g_ref, data.idx,
+            config.epochs, self.b_local.astype(np.int64), b_start, self.b_len,
+            vals["lr"].astype(np.float64), vals["theta0"].astype(np.float64),
+            config.tol, config.diverge_factor, config.sign_floor, config.oscillation_min,
+            rec_row, record_every, self.rec_theta, self.rec_loss, self.out_f, self.out_i,
+        )
+
+    def run(self) -> None:
+        """Call the kernel; fills ``out_f``, ``out_i`` and the recording arrays."""
+        from . import kernel
+
+        kernel.run_chunk_nb(*self.args)
+
+
+def _plan(config, record, record_every, chunk_size):
+    """Recorded ids, recording slots, chunk size and chunks of a (validated) call."""
+    rec_ids = _record_ids(config, record)
+    k_max = config.epochs * max(config.axes["n_samples"])
+    n_slots = k_max // record_every if rec_ids.size else 0
+    if rec_ids.size * n_slots > MAX_RECORD_POINTS:
+        raise ParameterError(
+            f"The 'record' parameter of sweep asks for {rec_ids.size:,} trajectories x "
+            f"{n_slots:,} steps = {rec_ids.size * n_slots:,} recorded points, more than the "
+            f"limit of {MAX_RECORD_POINTS:,} (16 bytes each). Record fewer trajectories or "
+            f"raise record_every."
+        )
+    size = chunk_size or _grid.default_chunk_size(config)
+    return rec_ids, n_slots, size, _grid.chunks(config, size)
+
+
+def _run_chunk(config, chunk, rec_ids, record_every, n_slots):
+    call = _ChunkCall(config, chunk, rec_ids, record_every, n_slots)
+    call.run()
     # Per-lane group (local index) for the derived columns.
-    lane_group = np.repeat(b_local, b_len)
-    theta_ref = data.g_ref[lane_group]
-    e = out_f[0] - theta_ref
-    r2, xr, xx = data.g_stats[:, lane_group]
+    lane_group = np.repeat(call.b_local, call.b_len)
+    theta_ref = call.data.g_ref[lane_group]
+    e = call.out_f[0] - theta_ref
+    r2, xr, xx = call.data.g_stats[:, lane_group]
     with np.errstate(over="ignore"):  # inf only beyond float64's range (documented)
         loss_final = r2 - 2.0 * e * xr + e * e * xx
     derived = {"theta_ref": theta_ref, "abs_error_final": np.abs(e), "loss_final": loss_final}
-    return out_f, out_i, derived, chunk_rec, rec_theta, rec_loss
+    return call.out_f, call.out_i, derived, call.chunk_rec, call.rec_theta, call.rec_loss
 
 
 def sweep(
@@ -240,18 +266,7 @@ def sweep(
     )
     from .results import Results, assemble
 
-    rec_ids = _record_ids(config, record)
-    k_max = config.epochs * max(config.axes["n_samples"])
-    n_slots = k_max // record_every if rec_ids.size else 0
-    if rec_ids.size * n_slots > MAX_RECORD_POINTS:
-        raise ParameterError(
-            f"The 'record' parameter of sweep asks for {rec_ids.size:,} trajectories x "
-            f"{n_slots:,} steps = {rec_ids.size * n_slots:,} recorded points, more than the "
-            f"limit of {MAX_RECORD_POINTS:,} (16 bytes each). Record fewer trajectories or "
-            f"raise record_every."
-        )
-    size = chunk_size or _grid.default_chunk_size(config)
-    plan = _grid.chunks(config, size)
+    rec_ids, n_slots, size, plan = _plan(config, record, record_every, chunk_size)
     store = None
     if out is not None:
         from .checkpoint import ChunkStore
@@ -343,11 +358,8 @@ def sweep_shard(
     record_every, chunk_size, threads = _check_call(config, record, record_every, chunk_size, threads, False)
     from .checkpoint import ChunkStore
 
-    rec_ids = _record_ids(config, record)
-    k_max = config.epochs * max(config.axes["n_samples"])
-    n_slots = k_max // record_every if rec_ids.size else 0
-    size = chunk_size or _grid.default_chunk_size(config)
-    plan = [c for c in _grid.chunks(config, size) if c.index % n_shards == i]
+    rec_ids, n_slots, size, plan = _plan(config, record, record_every, chunk_size)
+    plan = [c for c in plan if c.index % n_shards == i]
     store = ChunkStore(out, config, size, rec_ids, record_every)
     store.open()
     computed = loaded = 0

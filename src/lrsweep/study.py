@@ -172,11 +172,37 @@ def _containment_note(rows: list[dict], n_ds: int) -> str:
     )
 
 
+def _unstable_summary(res: Any, by: list[str]) -> Any:
+    """``res.summary(by)`` plus the count, rate and Wilson 95 % interval of unstable runs.
+
+    A run is *unstable* when its error grew over the last epoch (growth_rate > 0) or it
+    left the divergence bound.
+    """
+    from .results import wilson_interval
+
+    f = res.frame
+    unstable = (f["growth_rate"] > 0) | (f["status"] == "diverged")
+    k = unstable.groupby([f[c] for c in by], observed=True).sum()
+    summary = res.summary(by=by)
+    k = k.reindex(_by_index(summary, by)).to_numpy()
+    n = summary["n"].to_numpy()
+    summary["n_unstable"] = k
+    summary["unstable_rate"] = k / n
+    summary["unstable_lo"], summary["unstable_hi"] = wilson_interval(k, n)
+    return summary
+
+
+def _by_index(frame: Any, by: list[str]) -> Any:
+    """The ``by`` columns of ``frame`` as a (Multi)Index, for aligning group results."""
+    import pandas as pd
+
+    return pd.MultiIndex.from_frame(frame[by]) if len(by) > 1 else pd.Index(frame[by[0]])
+
+
 def _divergence(ctx: Context) -> Output:
     import pandas as pd
 
     from . import plots, theory
-    from .results import wilson_interval
 
     q = ctx.quick
     # A log grid over the whole range, denser around the almost-sure threshold (1.21).
@@ -192,12 +218,7 @@ def _divergence(ctx: Context) -> Output:
                      # keeps every excursion representable.
                      theta0=-1e100, diverge_factor=1e150, sign_floor=0.0)
     res = _sweep(cfg, ctx)
-    f = res.frame.assign(unstable=lambda d: (d["growth_rate"] > 0) | (d["status"] == "diverged"))
-    summary = res.summary(by=["n_samples", "lr"])
-    k = f.groupby(["n_samples", "lr"], observed=True)["unstable"].sum().to_numpy()
-    summary["n_unstable"] = k
-    summary["unstable_rate"] = k / summary["n"].to_numpy()
-    summary["unstable_lo"], summary["unstable_hi"] = wilson_interval(k, summary["n"].to_numpy())
+    summary = _unstable_summary(res, ["n_samples", "lr"])
     lrs = np.asarray(cfg.axes["lr"])
     preds, rows = [], []
     n_ds = 1000 if q else 20000
@@ -488,13 +509,7 @@ def _dataset_size(ctx: Context) -> Output:
     cfg = ctx.config(lr=np.geomspace(0.3, 3.0, 8 if q else 16), seed=range(50 if q else 400), n_samples=ns,
                      epochs=5, theta0=-1e100, diverge_factor=1e150, sign_floor=0.0)
     res = _sweep(cfg, ctx)
-    f = res.frame.assign(unstable=lambda d: (d["growth_rate"] > 0) | (d["status"] == "diverged"))
-    summary = res.summary(by=["n_samples", "lr"])
-    from .results import wilson_interval
-
-    k = f.groupby(["n_samples", "lr"], observed=True)["unstable"].sum().to_numpy()
-    summary["unstable_rate"] = k / summary["n"].to_numpy()
-    summary["unstable_lo"], summary["unstable_hi"] = wilson_interval(k, summary["n"].to_numpy())
+    summary = _unstable_summary(res, ["n_samples", "lr"])
     summary["learning rate lr"] = summary["lr"].map(lambda v: f"{v:.2f}")
     summary["all"] = "noise-free, fixed order"
     fig1 = plots.heatmaps(summary, x="learning rate lr", y="n_samples", value="unstable_rate", panel="all",
