@@ -85,17 +85,12 @@ def test_lr_zero_and_scalars_are_valid():
     assert cfg.swept == ("n_samples",)
 
 
-def test_too_big_grid_is_refused_with_bytes_and_advice():
-    with pytest.raises(ParameterError) as info:
-        lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, 1000), seed=range(10**6))
-    msg = str(info.value)
-    assert "1,000,000,000 trajectories" in msg and "GB" in msg and "memory_limit" in msg
-    assert "seed: 1000000 values" in msg
+def test_big_grid_is_a_valid_config():
+    # The table's size is checked when a sweep collects it (tests/test_planner.py),
+    # not here: a grid too big for memory can still run to disk in chunks.
+    cfg = lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, 1000), seed=range(10**6))
+    assert cfg.n_trajectories == 10**9
 
-
-def test_memory_limit_is_settable():
-    with pytest.raises(ParameterError, match="memory limit of 1 KB"):
-        lrsweep.SweepConfig(seed=range(100), memory_limit=1000)
 
 
 def test_round_trip_and_equality():

@@ -174,3 +174,105 @@ def test_report_tables_come_from_the_csv(name, csv, pattern, columns, tmp_path):
                 (sel[col] - float(val)).abs() <= 5e-3 * abs(float(val))]
         assert len(sel) >= 1, row
         assert float(row[-1]) == pytest.approx(float(sel[columns[-1]].iloc[0]), rel=5e-3, abs=1e-9), row
+
+
+# ------------------------------------------------------- scale-out and resilience
+def _frame(out):
+    return pd.read_parquet(out / "trajectories.parquet")
+
+
+BIG = ["--set", "seed=0:3000"]  # divergence --quick with 6 chunks of 16,000 trajectories
+
+
+def test_three_shards_then_the_plain_command_give_the_single_run_table(tmp_path, capsys):
+    single = tmp_path / "single"
+    assert study.main(["divergence", "--quick", *BIG, "--out", str(single), "--no-progress"]) == 0
+    out = tmp_path / "sharded"
+    for i in (2, 0, 1):
+        assert study.main(["divergence", "--quick", *BIG, "--out", str(out), "--no-progress",
+                           "--shard", f"{i}/3"]) == 0
+        assert f"shard {i}/3 of 1 sweep(s): 2 chunks computed" in capsys.readouterr().out
+    assert not (out / "report.md").exists()  # a shard writes chunks only
+    ctx = study.Context(quick=True, progress=False, checkpoint=out / "chunks",
+                        sets=study._parse_set(["seed=0:3000"]))
+    res = study.run_study("divergence", out, ctx)
+    assert res.results.meta["chunks_computed"] == 0 and res.results.meta["chunks_loaded"] == 6
+    pd.testing.assert_frame_equal(_frame(out), _frame(single))
+
+
+def test_shards_reach_every_sweep_of_a_two_sweep_study(tmp_path, capsys):
+    out = tmp_path / "o"
+    for i in range(2):
+        assert study.main(["heavy-tails", "--quick", "--out", str(out), "--no-progress",
+                           "--shard", f"{i}/2"]) == 0
+    assert "of 2 sweep(s)" in capsys.readouterr().out
+    assert len(list((out / "chunks").glob("*/manifest.json"))) == 2
+    ctx = study.Context(quick=True, progress=False, checkpoint=out / "chunks")
+    res = study.run_study("heavy-tails", out, ctx)
+    assert res.results.meta["chunks_computed"] == 0
+
+
+def test_workers_run_the_study_on_a_local_cluster_with_the_same_table(tmp_path):
+    pytest.importorskip("distributed")
+    local, dist = tmp_path / "local", tmp_path / "dist"
+    assert study.main(["divergence", "--quick", "--out", str(local), "--no-progress"]) == 0
+    assert study.main(["divergence", "--quick", "--out", str(dist), "--no-progress", "--workers", "2"]) == 0
+    pd.testing.assert_frame_equal(_frame(dist), _frame(local))
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--shard", "3/3"], "--shard must be I/N with 0 <= I < N"),
+        (["--shard", "x"], "--shard must be I/N with integers"),
+        (["--workers", "0"], "--workers must be >= 1"),
+        (["--workers", "2", "--scheduler", "tcp://h:1"], "--workers and --scheduler exclude each other"),
+    ],
+)
+def test_bad_scale_out_options_are_one_line_exit_2(argv, fragment, capsys, tmp_path):
+    assert study.main(["seed", *argv, "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+KILL_ARGV = ["divergence", "--quick", "--set", "seed=0:6000", "--set", "n_samples=2000", "--threads", "1",
+             "--no-progress"]
+
+
+@pytest.mark.slow
+def test_a_study_killed_mid_sweep_resumes_to_the_identical_table(tmp_path):
+    import os
+    import signal
+    import time
+
+    import lrsweep
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "lrsweep.study", *KILL_ARGV, "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not list(out.glob("chunks/*/chunk-*.parquet")):
+            if proc.poll() is not None:
+                pytest.fail("the study finished before it could be killed")
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    import json
+
+    [manifest] = out.glob("chunks/*/manifest.json")
+    n_chunks = json.loads(manifest.read_text())["n_chunks"]
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("chunks/*/chunk-*.parquet")}
+    assert 1 <= len(before) < n_chunks and not (out / "report.md").exists()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    after = {p.name: p.stat().st_mtime_ns for p in out.glob("chunks/*/chunk-*.parquet")}
+    assert len(after) == n_chunks
+    assert all(after[name] == t for name, t in before.items())  # finished chunks were not redone
+    meta = lrsweep.load(out / "trajectories.parquet").meta
+    assert meta["chunks_loaded"] == len(before) and meta["chunks_computed"] == n_chunks - len(before)
+    clean = tmp_path / "clean"
+    assert study.main([*KILL_ARGV, "--out", str(clean)]) == 0
+    pd.testing.assert_frame_equal(_frame(out), _frame(clean), check_exact=True)

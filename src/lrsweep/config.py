@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,26 +60,6 @@ SETTINGS: dict[str, tuple[Constraint, Any]] = {
 }
 
 DATA_KINDS = ("gaussian", "lecture")
-
-#: Bytes one trajectory takes in the results table (axis and metric columns,
-#: with pandas overhead); used by the memory check.
-ROW_BYTES = 8 * (len(AXES) + 16) + 16
-
-
-def _default_memory_limit() -> int:
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        total = 8 * 2**30
-    return int(total // 2)
-
-
-def _human(nbytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if abs(nbytes) < 1000 or unit == "PB":
-            return f"{nbytes:.3g} {unit}"
-        nbytes /= 1000
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,7 +125,11 @@ class SweepConfig:
         Sign changes in the last epoch that make a non-converged trajectory
         ``oscillating`` rather than ``slow``, ``>= 1``.
     memory_limit : int, optional
-        Bytes the results table may take; default half the physical memory.
+        Bytes a sweep of this config may use: the collected table, the chunks
+        in flight and the libraries, as estimated by
+        :func:`lrsweep.planner.plan_memory` before the sweep starts (default:
+        half the memory available at that time). Not part of the grid: it
+        changes neither the results nor the grid hash.
 
     Raises
     ------
@@ -197,7 +180,6 @@ class SweepConfig:
                 "memory_limit",
                 Interval("int", 1, INF, "left").check("memory_limit", owner, self.memory_limit),
             )
-        self._check_memory()
 
     # ------------------------------------------------------------------ data
     @staticmethod
@@ -260,19 +242,6 @@ class SweepConfig:
     def steps(self, n_samples: int) -> int:
         """Steps of a trajectory with ``n_samples`` samples per epoch."""
         return self.epochs * n_samples
-
-    def _check_memory(self) -> None:
-        limit = self.memory_limit or _default_memory_limit()
-        need = self.n_trajectories * ROW_BYTES
-        if need > limit:
-            biggest = sorted(self._axes.items(), key=lambda kv: -len(kv[1]))[:3]
-            axes = ", ".join(f"{k}: {len(v)} values" for k, v in biggest if len(v) > 1)
-            raise ParameterError(
-                f"The grid of SweepConfig has {self.n_trajectories:,} trajectories; its results "
-                f"table would take about {_human(need)} ({ROW_BYTES} bytes per trajectory), more "
-                f"than the memory limit of {_human(limit)}. Use fewer values on the largest axes "
-                f"({axes}), split the sweep into several configs, or raise memory_limit."
-            )
 
     # ------------------------------------------------------------ (de)serialise
     def to_dict(self) -> dict[str, Any]:

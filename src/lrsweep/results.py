@@ -39,6 +39,8 @@ Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
 
 
 def _axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
+    if len(ids) == config.n_trajectories and (len(ids) == 0 or (ids[0] == 0 and ids[-1] == len(ids) - 1)):
+        return _full_axis_columns(config, ids)
     vals = axis_values(config, ids)
     cols: dict[str, Any] = {"trajectory_id": ids}
     for name in AXES:
@@ -51,53 +53,105 @@ def _axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
     return cols
 
 
+def _full_axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
+    """Axis columns of the whole grid, one allocation per column.
+
+    Each column is the axis' values repeated (inner axes) and tiled (outer
+    axes): no index arrays, so 1e7 rows cost only the columns themselves.
+    """
+    n = len(ids)
+    cols: dict[str, Any] = {"trajectory_id": ids}
+    inner = n
+    for name, values in config.axes.items():
+        size = len(values)
+        inner //= size
+        if name in _CATEGORIES:
+            cats = list(_CATEGORIES[name])
+            base = np.array([cats.index(v) for v in values], dtype=np.int8)
+        else:
+            base = np.asarray(values, dtype=np.int64 if name in ("seed", "n_samples") else np.float64)
+        col = np.tile(np.repeat(base, inner), n // (size * inner)) if n else base[:0]
+        if name in _CATEGORIES:
+            col = pd.Categorical.from_codes(col, categories=cats)
+        cols[name] = col
+    return cols
+
+
 def grid_frame(config: SweepConfig) -> pd.DataFrame:
     """The grid as a table: ``trajectory_id`` and the axis columns, no results."""
     ids = np.arange(config.n_trajectories, dtype=np.int64)
-    return pd.DataFrame(_axis_columns(config, ids))
+    return pd.DataFrame(_axis_columns(config, ids), copy=False)
 
 
-def assemble(config: SweepConfig, parts: list, record_every: int, recorded: bool):
-    """Build the frame (and records) from the runner's per-chunk arrays."""
-    n = config.n_trajectories
-    ids = np.arange(n, dtype=np.int64)
-    cols = _axis_columns(config, ids)
-    f = np.concatenate([p[0] for p in parts], axis=1)
-    i = np.concatenate([p[1] for p in parts], axis=1)
-    derived = {k: np.concatenate([p[2][k] for p in parts])
-               for k in ("theta_ref", "abs_error_final", "loss_final")}
-    metrics: dict[str, Any] = dict(derived)
-    metrics.update({name: f[r] for r, name in enumerate(FLOAT_FIELDS)})
-    metrics.update({name: i[r] for r, name in enumerate(INT_FIELDS)})
-    metrics["status"] = pd.Categorical.from_codes(i[0], dtype=STATUS_DTYPE)
-    for name in METRIC_COLUMNS:
-        cols[name] = metrics[name]
-    frame = pd.DataFrame(cols)
-    records = None
-    if recorded:
-        rec_frames = []
-        for p in parts:
-            chunk_rec, th, lo = p[3], p[4], p[5]
-            if len(chunk_rec) == 0:
-                continue
+_DERIVED = ("theta_ref", "abs_error_final", "loss_final")
+
+
+class Assembler:
+    """Builds the tidy table from finished chunks, in any order.
+
+    The metric columns are allocated once for the whole grid and each chunk
+    is copied into its slice as it arrives, so the peak memory of a sweep is
+    the table itself plus one chunk (not the table plus every chunk's
+    arrays plus a concatenated copy). The DataFrame is built without copying
+    the columns.
+    """
+
+    def __init__(self, config: SweepConfig, record_every: int, recorded: bool):
+        n = config.n_trajectories
+        self.config = config
+        self.record_every = record_every
+        self.recorded = recorded
+        self._cols: dict[str, np.ndarray] = {name: np.empty(n) for name in (*_DERIVED, *FLOAT_FIELDS)}
+        self._cols.update({name: np.empty(n, dtype=np.int64) for name in INT_FIELDS if name != "status"})
+        self._status = np.empty(n, dtype=np.int8)
+        self._records: dict[int, pd.DataFrame] = {}
+
+    def add(self, chunk: Any, part: tuple) -> None:
+        """Copy one chunk's arrays (the runner's per-chunk tuple) into place."""
+        out_f, out_i, derived, chunk_rec, th, lo = part
+        sl = slice(chunk.start, chunk.stop)
+        for r, name in enumerate(FLOAT_FIELDS):
+            self._cols[name][sl] = out_f[r]
+        for r, name in enumerate(INT_FIELDS):
+            if name == "status":
+                self._status[sl] = out_i[r]
+            else:
+                self._cols[name][sl] = out_i[r]
+        for name in _DERIVED:
+            self._cols[name][sl] = derived[name]
+        if self.recorded and len(chunk_rec):
             slots = th.shape[1]
-            steps = np.arange(1, slots + 1, dtype=np.int64) * record_every
-            keep = ~np.isnan(th)
-            rows, cs = np.nonzero(keep)
-            rec_frames.append(pd.DataFrame({
+            steps = np.arange(1, slots + 1, dtype=np.int64) * self.record_every
+            rows, cs = np.nonzero(~np.isnan(th))
+            self._records[chunk.index] = pd.DataFrame({
                 "trajectory_id": chunk_rec[rows],
                 "step": steps[cs],
                 "theta": th[rows, cs],
                 "loss": lo[rows, cs],
-            }))
-        if rec_frames:
-            records = pd.concat(rec_frames, ignore_index=True)
-        else:
-            records = pd.DataFrame({
-                c: np.zeros(0, dtype=np.int64 if c in ("trajectory_id", "step") else np.float64)
-                for c in RECORD_COLUMNS
             })
-    return frame, records
+
+    def finish(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The frame (and records, or None); the assembler must not be reused."""
+        ids = np.arange(self.config.n_trajectories, dtype=np.int64)
+        cols = _axis_columns(self.config, ids)
+        metrics: dict[str, Any] = dict(self._cols)
+        metrics["status"] = pd.Categorical.from_codes(self._status, dtype=STATUS_DTYPE)
+        for name in METRIC_COLUMNS:
+            cols[name] = metrics[name]
+        self._cols = {}
+        frame = pd.DataFrame(cols, copy=False)
+        records = None
+        if self.recorded:
+            parts = [self._records[k] for k in sorted(self._records)]
+            self._records = {}
+            if parts:
+                records = pd.concat(parts, ignore_index=True)
+            else:
+                records = pd.DataFrame({
+                    c: np.zeros(0, dtype=np.int64 if c in ("trajectory_id", "step") else np.float64)
+                    for c in RECORD_COLUMNS
+                })
+        return frame, records
 
 
 def wilson_interval(

@@ -178,20 +178,34 @@ class _ChunkCall:
         kernel.run_chunk_nb(*self.args)
 
 
-def _plan(config, record, record_every, chunk_size):
-    """Recorded ids, recording slots, chunk size and chunks of a (validated) call."""
+def _plan(config, record, record_every, chunk_size, *, out=None, collect=True, concurrent=1,
+          owner="sweep"):
+    """Recorded ids, recording slots, memory plan and chunks of a (validated) call.
+
+    Without an explicit ``chunk_size``, a checkpoint directory that already
+    holds this sweep keeps the chunk size it was started with (so a rerun
+    resumes even if the planner would choose differently today); otherwise
+    the planner picks one that fits the memory budget.
+    """
+    from .planner import plan_memory
+
     rec_ids = _record_ids(config, record)
     k_max = config.epochs * max(config.axes["n_samples"])
     n_slots = k_max // record_every if rec_ids.size else 0
     if rec_ids.size * n_slots > MAX_RECORD_POINTS:
         raise ParameterError(
-            f"The 'record' parameter of sweep asks for {rec_ids.size:,} trajectories x "
+            f"The 'record' parameter of {owner} asks for {rec_ids.size:,} trajectories x "
             f"{n_slots:,} steps = {rec_ids.size * n_slots:,} recorded points, more than the "
             f"limit of {MAX_RECORD_POINTS:,} (16 bytes each). Record fewer trajectories or "
             f"raise record_every."
         )
-    size = chunk_size or _grid.default_chunk_size(config)
-    return rec_ids, n_slots, size, _grid.chunks(config, size)
+    if chunk_size is None and out is not None:
+        from .checkpoint import ChunkStore
+
+        chunk_size = ChunkStore.started_chunk_size(out, config, rec_ids, record_every)
+    mplan = plan_memory(config, n_recorded=int(rec_ids.size), n_slots=n_slots, chunk_size=chunk_size,
+                        collect=collect, concurrent=concurrent, owner=owner)
+    return rec_ids, n_slots, mplan, _grid.chunks(config, mplan.chunk_size)
 
 
 def _run_chunk(config, chunk, rec_ids, record_every, n_slots):
@@ -217,6 +231,7 @@ def sweep(
     threads: int | None = None,
     progress: bool | None = None,
     out: str | os.PathLike | None = None,
+    client: Any = None,
 ) -> Results:
     """Run every trajectory of ``config`` and return the tidy results.
 
@@ -234,24 +249,41 @@ def sweep(
         Record steps ``record_every, 2 * record_every, ...`` (1: every step,
         as the seed's ``th_list``).
     chunk_size : int, optional
-        Trajectories per chunk (a kernel call and a progress tick); default
-        from :func:`lrsweep.grid.default_chunk_size`. Results do not depend on it.
+        Trajectories per chunk (a kernel call, a progress tick, a checkpoint
+        file, a distributed task). Default: the chunk size a checkpoint in
+        ``out`` was started with, else the memory planner's choice
+        (:func:`lrsweep.planner.plan_memory`). Results do not depend on it.
     threads : int, optional
-        Numba threads for this call (default: numba's setting). Results do
-        not depend on it.
+        Numba threads per kernel call (default: numba's setting; on dask
+        workers, the worker process's). Results do not depend on it.
     progress : bool, optional
-        Show a tqdm bar ticking per chunk; default: when stderr is a terminal.
+        Show a tqdm bar ticking per finished chunk; default: when stderr is a
+        terminal.
     out : path, optional
         Checkpoint directory: every finished chunk is written there atomically
         (:mod:`lrsweep.checkpoint`), and a rerun with the same config,
         chunking and recording loads the finished chunks and computes only
         the rest. The results are identical to an uninterrupted run. A
         directory holding another sweep is refused.
+    client : dask.distributed.Client, optional
+        Run the chunks as tasks on this dask cluster (needs the ``dask``
+        extra): each task is a small chunk spec, the worker generates its
+        datasets and runs the kernel, the arrays stream back and are
+        checkpointed here. A task lost with its worker is rerun by dask. The
+        table is identical, bit for bit, to a local run.
 
     Returns
     -------
     Results
-        ``.frame`` has one row per trajectory, ``.records`` the recorded steps.
+        ``.frame`` has one row per trajectory, ``.records`` the recorded
+        steps; ``.meta`` the run facts (elapsed seconds, chunks computed and
+        loaded, the memory plan).
+
+    Raises
+    ------
+    lrsweep.ParameterError
+        For invalid arguments, or a sweep whose table or recording cannot fit
+        the memory budget (``SweepConfig.memory_limit``).
 
     Examples
     --------
@@ -264,47 +296,69 @@ def sweep(
     record_every, chunk_size, threads = _check_call(
         config, record, record_every, chunk_size, threads, progress
     )
-    from .results import Results, assemble
+    if client is not None:
+        from .distributed import check_client
 
-    rec_ids, n_slots, size, plan = _plan(config, record, record_every, chunk_size)
+        check_client(client, "sweep")
+    from .results import Assembler, Results
+
+    rec_ids, n_slots, mplan, plan = _plan(config, record, record_every, chunk_size, out=out)
     store = None
     if out is not None:
         from .checkpoint import ChunkStore
 
-        store = ChunkStore(out, config, size, rec_ids, record_every)
+        store = ChunkStore(out, config, mplan.chunk_size, rec_ids, record_every)
         store.open()
-    computed = loaded = 0
     if progress is None:
         progress = sys.stderr.isatty()
     t0 = time.perf_counter()
-    parts = []
+    assembler = Assembler(config, record_every, rec_ids.size > 0)
+    computed = loaded = 0
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=config.n_trajectories, unit="traj", unit_scale=True, desc="lrsweep")
     try:
-        with _numba_threads(threads):
-            for chunk in plan:
-                part = store.load(chunk.index, len(chunk)) if store is not None else None
-                if part is None:
-                    part = _run_chunk(config, chunk, rec_ids, record_every, n_slots)
-                    computed += 1
-                    if store is not None:
-                        store.save(chunk.index, part)
-                else:
-                    loaded += 1
-                parts.append(part)
-                if bar is not None:
-                    bar.update(len(chunk))
+        todo = []
+        for chunk in plan:
+            part = store.load(chunk.index, len(chunk)) if store is not None else None
+            if part is None:
+                todo.append(chunk)
+                continue
+            loaded += 1
+            assembler.add(chunk, part)
+            if bar is not None:
+                bar.update(len(chunk))
+        if client is None:
+            finished = _local_chunks(config, todo, rec_ids, record_every, n_slots, threads)
+        else:
+            from .distributed import run_chunks
+
+            finished = run_chunks(client, config, todo, rec_ids, record_every, n_slots, threads)
+        for chunk, part in finished:
+            if store is not None:
+                store.save(chunk.index, part)
+            assembler.add(chunk, part)
+            computed += 1
+            if bar is not None:
+                bar.update(len(chunk))
     finally:
         if bar is not None:
             bar.close()
     elapsed = time.perf_counter() - t0
-    frame, records = assemble(config, parts, record_every, rec_ids.size > 0)
-    meta = {"elapsed_s": elapsed, "chunks": len(plan), "chunks_computed": computed, "chunks_loaded": loaded}
+    frame, records = assembler.finish()
+    meta = {"elapsed_s": elapsed, "chunks": len(plan), "chunks_computed": computed, "chunks_loaded": loaded,
+            "chunk_size": mplan.chunk_size, "memory_plan": mplan.describe(),
+            "backend": "local" if client is None else "dask"}
     return Results(frame=frame, records=records, config=config, meta=meta)
 
+
+def _local_chunks(config, todo, rec_ids, record_every, n_slots, threads):
+    """Run ``todo`` here, one chunk at a time; yields ``(chunk, part)``."""
+    with _numba_threads(threads):
+        for chunk in todo:
+            yield chunk, _run_chunk(config, chunk, rec_ids, record_every, n_slots)
 
 
 @dataclass(frozen=True)
@@ -317,6 +371,7 @@ class ShardReport:
     chunks_computed: int
     chunks_loaded: int
     out: str
+    memory_plan: str = ""
 
 
 def sweep_shard(
@@ -328,6 +383,7 @@ def sweep_shard(
     record_every: int = 1,
     chunk_size: int | None = None,
     threads: int | None = None,
+    client: Any = None,
 ) -> ShardReport:
     """Run shard ``i`` of ``N`` of a sweep into the checkpoint directory ``out``.
 
@@ -336,7 +392,12 @@ def sweep_shard(
     of one sweep share ``out`` (a shared file system); once all have run,
     ``sweep(config, out=out, ...)`` with the same arguments loads every chunk
     and returns the table a single run gives, bit for bit (and computes any
-    chunk still missing).
+    chunk still missing); so does :func:`lrsweep.checkpoint.load_results`,
+    and ``lrsweep merge`` combines shards written to different directories.
+
+    ``shard=(0, 1)`` runs a whole sweep to disk in bounded memory: only the
+    chunks in flight are held, never the table (the memory planner sizes the
+    chunks for that).
 
     Parameters
     ----------
@@ -345,8 +406,15 @@ def sweep_shard(
         ``(i, N)`` with ``0 <= i < N``.
     out : path
         Checkpoint directory shared by the shards.
-    record, record_every, chunk_size, threads
-        As in :func:`sweep`; must be the same for every shard and the merge.
+    record, record_every, chunk_size, threads, client
+        As in :func:`sweep`; ``record``, ``record_every`` and ``chunk_size``
+        must be the same for every shard and the merge.
+
+    Returns
+    -------
+    ShardReport
+        Chunks of this shard, how many were computed and how many were
+        already in ``out``.
     """
     owner = "sweep_shard"
     ok = (isinstance(shard, tuple | list) and len(shard) == 2
@@ -356,18 +424,31 @@ def sweep_shard(
         raise ParameterError(message("shard", owner, "a pair (i, N) of ints with 0 <= i < N", shard))
     i, n_shards = shard
     record_every, chunk_size, threads = _check_call(config, record, record_every, chunk_size, threads, False)
+    if client is not None:
+        from .distributed import check_client
+
+        check_client(client, owner)
     from .checkpoint import ChunkStore
 
-    rec_ids, n_slots, size, plan = _plan(config, record, record_every, chunk_size)
+    rec_ids, n_slots, mplan, plan = _plan(config, record, record_every, chunk_size, out=out,
+                                          collect=False, owner=owner)
     plan = [c for c in plan if c.index % n_shards == i]
-    store = ChunkStore(out, config, size, rec_ids, record_every)
+    store = ChunkStore(out, config, mplan.chunk_size, rec_ids, record_every)
     store.open()
     computed = loaded = 0
-    with _numba_threads(threads):
-        for chunk in plan:
-            if store.load(chunk.index, len(chunk)) is not None:
-                loaded += 1
-                continue
-            store.save(chunk.index, _run_chunk(config, chunk, rec_ids, record_every, n_slots))
-            computed += 1
-    return ShardReport(i, n_shards, len(plan), computed, loaded, str(out))
+    todo = []
+    for chunk in plan:
+        if store.exists(chunk.index, len(chunk)):
+            loaded += 1
+        else:
+            todo.append(chunk)
+    if client is None:
+        finished = _local_chunks(config, todo, rec_ids, record_every, n_slots, threads)
+    else:
+        from .distributed import run_chunks
+
+        finished = run_chunks(client, config, todo, rec_ids, record_every, n_slots, threads)
+    for chunk, part in finished:
+        store.save(chunk.index, part)
+        computed += 1
+    return ShardReport(i, n_shards, len(plan), computed, loaded, str(out), mplan.describe())

@@ -6,6 +6,16 @@ and a Markdown report, all written to ``results/NAME/`` (or ``--out DIR``)::
     python -m lrsweep.study --list
     python -m lrsweep.study divergence [--quick] [--out DIR] [--threads N]
         [--seed S] [--set axis=values ...] [--no-progress] [--format png|svg|pdf]
+        [--workers N | --scheduler ADDRESS] [--shard I/N]
+
+Finished chunks are checkpointed under ``OUT/chunks/``: a study killed
+midway and rerun with the same command recomputes only what is missing.
+``--workers N`` runs the chunks on a local dask cluster of N processes,
+``--scheduler`` on an existing one (the ``dask`` extra). ``--shard I/N`` runs
+only part I of N of every sweep of the study (array jobs; no report); the
+same command without ``--shard`` on the same ``--out`` (after ``lrsweep
+merge`` if the shards wrote to different directories) then loads every
+chunk and writes the report, bit-identical to a single run.
 
 Bad input exits with status 2 and one line on stderr; files already written
 are never deleted.
@@ -14,6 +24,8 @@ are never deleted.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import platform
 import shlex
 import sys
@@ -45,6 +57,9 @@ class Context:
     seed: int = 0
     sets: dict[str, Any] = field(default_factory=dict)
     checkpoint: Path | None = None  # finished chunks go here, so a killed study resumes
+    client: Any = None  # dask.distributed.Client, or None for local threads
+    shard: tuple[int, int] | None = None  # run only this part of every sweep
+    shard_reports: list = field(default_factory=list)
 
     def config(self, **defaults: Any) -> SweepConfig:
         """The study's config with ``--seed`` and ``--set`` applied (validated)."""
@@ -78,17 +93,47 @@ class Study:
     run: Callable[[Context], Output]
 
 
+class _ShardDone(Exception):
+    """A shard run reached the study's analysis: its sweeps' chunks are done."""
+
+
+class _ShardPending:
+    """Stands for the results of a sharded sweep; using it ends the shard run.
+
+    The study goes on past a sweep (so a later sweep that does not depend on
+    it gets sharded too) until its analysis touches these results.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        raise _ShardDone(name)
+
+    def __len__(self) -> int:
+        raise _ShardDone("len")
+
+    def __getitem__(self, key: Any) -> Any:
+        raise _ShardDone("getitem")
+
+    def __iter__(self) -> Any:
+        raise _ShardDone("iter")
+
+
 def _sweep(cfg: SweepConfig, ctx: Context, **kw: Any):
     import hashlib
 
-    from .runner import sweep
+    from .runner import sweep, sweep_shard
 
     out = None
     if ctx.checkpoint is not None:
         # One subdirectory per sweep of the study: a changed --set makes a new one.
         key = hashlib.sha256((cfg.grid_hash() + repr(sorted(kw.items()))).encode()).hexdigest()[:16]
         out = ctx.checkpoint / key
-    return sweep(cfg, threads=ctx.threads, progress=ctx.progress, out=out, **kw)
+    if ctx.shard is not None:
+        if out is None:
+            raise StudyError("--shard needs a checkpoint directory (--out)")
+        ctx.shard_reports.append(sweep_shard(cfg, ctx.shard, out=out, threads=ctx.threads,
+                                             client=ctx.client, **kw))
+        return _ShardPending()
+    return sweep(cfg, threads=ctx.threads, progress=ctx.progress, out=out, client=ctx.client, **kw)
 
 
 def _fmt(v: float, digits: int = 4) -> str:
@@ -735,11 +780,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="override an axis: lr=0.01,0.04 or seed=0:100 (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--format", choices=("png", "svg", "pdf"), default="png", help="figure format")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="run the chunks on a local dask cluster of N worker processes")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the chunks on the dask scheduler at ADDRESS (e.g. tcp://host:8786)")
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="run only part I of N (0 <= I < N) of every sweep into --out; no report")
     args = parser.parse_args(argv)
     if args.list:
         for s in STUDIES.values():
             print(f"{s.name:12s} {s.question}")
         return 0
+    ctx: Context | None = None
     try:
         if args.name is None:
             raise StudyError("no study named; use --list to see them")
@@ -751,26 +803,86 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise StudyError(f"--threads must be >= 1, got {args.threads}")
         if args.seed < 0:
             raise StudyError(f"--seed must be >= 0, got {args.seed}")
+        if args.workers is not None and args.workers < 1:
+            raise StudyError(f"--workers must be >= 1, got {args.workers}")
+        if args.workers is not None and args.scheduler is not None:
+            raise StudyError("--workers and --scheduler exclude each other: start a local cluster "
+                             "or use an existing one")
+        shard = _parse_shard(args.shard) if args.shard is not None else None
         ctx = Context(quick=args.quick, threads=args.threads, seed=args.seed, sets=_parse_set(args.set),
-                      progress=False if args.no_progress else None)
-        for n in names:
-            out = args.out if (args.out is not None and len(names) == 1) else (
-                (args.out or Path("results")) / n)
-            try:
-                out.mkdir(parents=True, exist_ok=True)
-                probe = out / ".lrsweep-write-test"
-                probe.write_text("")
-                probe.unlink()
-            except OSError as exc:
-                raise StudyError(f"cannot write to --out {str(out)!r}: {exc.strerror or exc}") from None
-            ctx.checkpoint = out / "chunks"
-            res = run_study(n, out, ctx, fmt=args.format, argv=argv)
-            print(res.headline)
-            print(f"wrote {out}/report.md, summary.csv, trajectories.parquet, figures/ ({len(res.figures)})")
+                      progress=False if args.no_progress else None, shard=shard)
+        with contextlib.ExitStack() as stack:
+            ctx.client = _client(stack, args)
+            for n in names:
+                out = args.out if (args.out is not None and len(names) == 1) else (
+                    (args.out or Path("results")) / n)
+                try:
+                    out.mkdir(parents=True, exist_ok=True)
+                    probe = out / ".lrsweep-write-test"
+                    probe.write_text("")
+                    probe.unlink()
+                except OSError as exc:
+                    raise StudyError(f"cannot write to --out {str(out)!r}: {exc.strerror or exc}") from None
+                ctx.checkpoint = out / "chunks"
+                if shard is not None:
+                    print(_run_shard(n, out, ctx))
+                    continue
+                res = run_study(n, out, ctx, fmt=args.format, argv=argv)
+                print(res.headline)
+                print(f"wrote {out}/report.md, summary.csv, trajectories.parquet, "
+                      f"figures/ ({len(res.figures)})")
     except (StudyError, ParameterError) as exc:
         print(f"python -m lrsweep.study: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        where = f" in {ctx.checkpoint}" if ctx is not None and ctx.checkpoint is not None else ""
+        print(f"python -m lrsweep.study: interrupted; finished chunks are kept{where}: "
+              "rerun the same command to resume", file=sys.stderr)
+        return 130
     return 0
+
+
+def _parse_shard(raw: str) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in raw.split("/"))
+    except ValueError:
+        raise StudyError(f"--shard must be I/N with integers 0 <= I < N, e.g. 0/4; got {raw!r}") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise StudyError(f"--shard must be I/N with 0 <= I < N, e.g. 0/4; got {raw!r}")
+    return i, n
+
+
+def _client(stack: contextlib.ExitStack, args: argparse.Namespace) -> Any:
+    """The dask client asked for by --workers / --scheduler (closed by ``stack``), or None."""
+    if args.workers is None and args.scheduler is None:
+        return None
+    try:
+        from . import distributed as dist
+
+        if args.workers is not None:
+            numba_threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+            return stack.enter_context(dist.local_cluster(args.workers, numba_threads=numba_threads))
+        client = dist.connect(args.scheduler)
+        stack.callback(client.close)
+        return client
+    except ImportError as exc:
+        raise StudyError(str(exc)) from None
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise StudyError(f"cannot connect to the dask scheduler {args.scheduler!r}: {exc}") from None
+
+
+def _run_shard(name: str, out: Path, ctx: Context) -> str:
+    """Run the sweeps of study ``name`` for shard ``ctx.shard``; a one-line account."""
+    ctx.shard_reports = []
+    with contextlib.suppress(_ShardDone):  # the analysis needs every shard
+        STUDIES[name].run(ctx)
+    reps = ctx.shard_reports
+    i, n = ctx.shard  # type: ignore[misc]
+    done = sum(r.chunks_computed for r in reps)
+    had = sum(r.chunks_loaded for r in reps)
+    return (f"{name}: shard {i}/{n} of {len(reps)} sweep(s): {done} chunks computed, {had} already "
+            f"done, in {ctx.checkpoint}. When every shard has run, run the command without --shard "
+            f"on --out {out} to load them and write the report.")
 
 
 if __name__ == "__main__":
