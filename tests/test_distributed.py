@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,11 +37,18 @@ def _children() -> dict[int, str]:
     return out
 
 
+def _scratch() -> set:
+    return set(Path(tempfile.gettempdir()).glob("lrsweep-dask-*"))
+
+
 @pytest.fixture(scope="module")
 def client():
     before = _children()
+    scratch_before = _scratch()
     with local_cluster(2, numba_threads=1) as c:
+        assert len(_scratch() - scratch_before) == 1  # the workers' scratch directory
         yield c
+    assert _scratch() == scratch_before  # removed with the cluster
     # No worker, nanny or spawned process outlives the cluster.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

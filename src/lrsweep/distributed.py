@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -114,9 +116,13 @@ def local_cluster(n_workers: int, *, threads_per_worker: int = 1,
     # never in this process: numba rereads its config from os.environ.
     env = {"NUMBA_NUM_THREADS": str(numba_threads), "OMP_NUM_THREADS": "1"}
     with contextlib.ExitStack() as stack:
+        # The workers' scratch space is ours and goes with the cluster (dask would
+        # leave a dask-scratch-space directory in the system's temporary directory).
+        scratch = tempfile.mkdtemp(prefix="lrsweep-dask-")
+        stack.callback(shutil.rmtree, scratch, ignore_errors=True)
         cluster = stack.enter_context(distributed.LocalCluster(
             n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
-            dashboard_address=None, silence_logs=40, env=env))
+            dashboard_address=None, silence_logs=40, env=env, local_directory=scratch))
         client = stack.enter_context(distributed.Client(cluster))
         yield client
 
