@@ -126,3 +126,28 @@ def test_a_bad_client_is_refused():
     with pytest.raises(TypeError, match=r"The 'client' parameter of sweep must be a "
                                         r"dask.distributed.Client or None. Got str instead."):
         lrsweep.sweep(lrsweep.SweepConfig(), client="tcp://localhost:8786")
+
+
+def test_study_on_an_existing_scheduler_gives_the_local_table(client, tmp_path):
+    import pandas as pd
+
+    from lrsweep import study
+
+    argv = ["divergence", "--quick", "--no-progress", "--set", "seed=0:1200"]
+    assert study.main([*argv, "--out", str(tmp_path / "local")]) == 0
+    assert study.main([*argv, "--out", str(tmp_path / "dask"), "--scheduler", client.scheduler.address]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "dask" / "trajectories.parquet"),
+                                  pd.read_parquet(tmp_path / "local" / "trajectories.parquet"))
+
+
+def test_an_unreachable_scheduler_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    from lrsweep import study
+
+    with pytest.raises(OSError):
+        lrsweep.distributed.connect("tcp://127.0.0.1:1", timeout=1)
+    # The CLI waits 10 s for a scheduler; 1 s is enough to fail here.
+    monkeypatch.setitem(lrsweep.distributed.connect.__kwdefaults__, "timeout", 1)
+    argv = ["seed", "--out", str(tmp_path), "--no-progress", "--scheduler", "tcp://127.0.0.1:1"]
+    assert study.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cannot connect to the dask scheduler 'tcp://127.0.0.1:1'" in err and err.count("\n") == 1
