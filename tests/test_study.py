@@ -276,3 +276,22 @@ def test_a_study_killed_mid_sweep_resumes_to_the_identical_table(tmp_path):
     clean = tmp_path / "clean"
     assert study.main([*KILL_ARGV, "--out", str(clean)]) == 0
     pd.testing.assert_frame_equal(_frame(out), _frame(clean), check_exact=True)
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_finished_chunks_and_says_so_in_one_line(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-m", "lrsweep.study", *KILL_ARGV, "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not list(out.glob("chunks/*/chunk-*.parquet")):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err.count("\n") == 1 and "interrupted; finished chunks are kept in" in err
+    assert "Traceback" not in err
+    assert list(out.glob("chunks/*/chunk-*.parquet"))
