@@ -1,0 +1,375 @@
+"""Numba ports of the NumPy generators behind ``data="gaussian"``, bit for bit.
+
+Why hand-port instead of calling NumPy: one ``np.random.default_rng([seed,
+stream])`` (a ``SeedSequence``, a ``PCG64`` and a ``Generator`` object) costs
+about 20 us of Python per stream, three streams per dataset, and a sweep over
+``seed=range(1e5)`` has 1e5 datasets. Numba's own ``np.random.Generator``
+support still needs one Python-side Generator object per stream. The ports
+below run the same integer arithmetic in compiled code, for all datasets of a
+chunk in one call (``prange`` over datasets), and reproduce NumPy's output
+exactly (``tests/test_rng.py`` compares the bits against NumPy):
+
+``SeedSequence(entropy=[seed, stream])``
+    NumPy's ``bit_generator.pyx``: the entropy words are hashed into a pool of
+    4 uint32 (``hashmix``/``mix``, constants ``INIT_A``, ``MULT_A``, ...), and
+    ``generate_state(4, np.uint64)`` draws 8 uint32 words (``INIT_B``,
+    ``MULT_B``) read as 4 little-endian uint64.
+``PCG64``
+    ``pcg64_set_seed(state, seed=words[0:2], inc=words[2:4])`` with
+    ``PCG_128BIT_CONSTANT(high=words[0], low=words[1])``, i.e. PCG's
+    ``setseq_128_srandom_r`` (state 0, inc = 2 * initseq + 1, step, add
+    initstate, step); ``next_uint64`` is the 128-bit LCG step (multiplier
+    ``0x2360ED051FC65DA44385DF649FCCF645``) followed by the XSL-RR output. Numba
+    has no uint128: the state is two uint64 halves and the product uses an
+    exact 64x64 -> 128 multiply-high.
+``next_double``
+    ``(next_uint64 >> 11) * (1.0 / 9007199254740992.0)`` (``Generator.random``).
+``random_standard_normal``
+    NumPy's ``distributions.c`` ziggurat (256 boxes; the tables
+    ``ki_double``, ``wi_double``, ``fi_double`` and the tail constants are
+    numba's copies of NumPy's ``ziggurat_constants.h``), with its bit split of
+    one uint64 (8 bits box index, 1 sign bit, 52 bits magnitude), the tail
+    branch for box 0 (``-log1p(-U)`` exponential rejection, the sign from bit
+    8 of the magnitude) and the wedge test ``exp(-x*x/2)`` for the others.
+
+Nothing here is compiled at ``import lrsweep``: this module imports numba and is
+imported lazily by :mod:`lrsweep.data` / :mod:`lrsweep.runner` on first use.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+from numba.np.random._constants import (
+    fi_double,
+    ki_double,
+    wi_double,
+    ziggurat_nor_inv_r,
+    ziggurat_nor_r,
+)
+
+_jit = nb.njit(cache=True, error_model="numpy")
+_pjit = nb.njit(cache=True, error_model="numpy", parallel=True)
+
+# All integer constants are uint64: numba types a mixed uint64/int64 operation
+# as float64, which would silently lose bits.
+_U = np.uint64
+_M32 = _U(0xFFFFFFFF)
+_S32 = _U(32)
+_S16 = _U(16)
+_ONE = _U(1)
+# SeedSequence (numpy/random/bit_generator.pyx).
+_INIT_A = _U(0x43B0D7E5)
+_MULT_A = _U(0x931E8875)
+_INIT_B = _U(0x8B51F9DD)
+_MULT_B = _U(0x58F38DED)
+_MIX_MULT_L = _U(0xCA01F9DD)
+_MIX_MULT_R = _U(0x4973F715)
+# PCG64 (numpy/random/src/pcg64/pcg64.h): PCG_DEFAULT_MULTIPLIER_128.
+_MULT_HI = _U(0x2360ED051FC65DA4)
+_MULT_LO = _U(0x4385DF649FCCF645)
+
+_KI = np.ascontiguousarray(ki_double, dtype=np.uint64)
+_WI = np.ascontiguousarray(wi_double, dtype=np.float64)
+_FI = np.ascontiguousarray(fi_double, dtype=np.float64)
+_NOR_R = float(ziggurat_nor_r)
+_NOR_INV_R = float(ziggurat_nor_inv_r)
+_TO_DOUBLE = 1.0 / 9007199254740992.0
+
+#: Streams of a data key (as in :mod:`lrsweep.data`).
+STREAM_X, STREAM_NOISE, STREAM_OUTLIER = 0, 1, 2
+
+
+# --------------------------------------------------------------- SeedSequence
+@_jit
+def _hashmix(value, hash_const):
+    """``hashmix``: returns (mixed value, next hash constant), 32-bit arithmetic."""
+    value = (value ^ hash_const) & _M32
+    hash_const = (hash_const * _MULT_A) & _M32
+    value = (value * hash_const) & _M32
+    value ^= value >> _S16
+    return value, hash_const
+
+
+@_jit
+def _mix(x, y):
+    result = ((_MIX_MULT_L * x) - (_MIX_MULT_R * y)) & _M32
+    result ^= result >> _S16
+    return result
+
+
+@_jit
+def seed_words(seed, stream):
+    """``SeedSequence([seed, stream]).generate_state(4, np.uint64)`` as 4 uint64.
+
+    ``seed`` and ``stream`` must be in ``[0, 2**32)`` (one entropy word each,
+    as NumPy's ``_coerce_to_uint32_array`` makes of such ints).
+    """
+    ent0 = _U(seed) & _M32
+    ent1 = _U(stream) & _M32
+    hc = _INIT_A
+    pool = np.empty(4, dtype=np.uint64)
+    pool[0], hc = _hashmix(ent0, hc)
+    pool[1], hc = _hashmix(ent1, hc)
+    pool[2], hc = _hashmix(_U(0), hc)
+    pool[3], hc = _hashmix(_U(0), hc)
+    for i_src in range(4):
+        for i_dst in range(4):
+            if i_src != i_dst:
+                h, hc = _hashmix(pool[i_src], hc)
+                pool[i_dst] = _mix(pool[i_dst], h)
+    # generate_state: 8 uint32 words cycling over the pool, viewed as 4 uint64.
+    out = np.empty(4, dtype=np.uint64)
+    hb = _INIT_B
+    for i in range(4):
+        w = np.empty(2, dtype=np.uint64)
+        for j in range(2):
+            v = pool[(2 * i + j) % 4]
+            v = (v ^ hb) & _M32
+            hb = (hb * _MULT_B) & _M32
+            v = (v * hb) & _M32
+            v ^= v >> _S16
+            w[j] = v
+        out[i] = w[0] | (w[1] << _S32)
+    return out
+
+
+# ---------------------------------------------------------------------- PCG64
+@_jit
+def _mulhi(a, b):
+    """High 64 bits of the exact 128-bit product of two uint64."""
+    a0 = a & _M32
+    a1 = a >> _S32
+    b0 = b & _M32
+    b1 = b >> _S32
+    p00 = a0 * b0
+    p01 = a0 * b1
+    p10 = a1 * b0
+    p11 = a1 * b1
+    mid = (p00 >> _S32) + (p01 & _M32) + (p10 & _M32)
+    return p11 + (p01 >> _S32) + (p10 >> _S32) + (mid >> _S32)
+
+
+@_jit
+def _step(sh, sl, ih, il):
+    """One LCG step: state = state * MULT + inc (mod 2**128); returns (hi, lo)."""
+    hi = _mulhi(sl, _MULT_LO) + sl * _MULT_HI + sh * _MULT_LO
+    lo = sl * _MULT_LO
+    lo2 = lo + il
+    carry = _ONE if lo2 < lo else _U(0)
+    return hi + ih + carry, lo2
+
+
+@_jit
+def _output(sh, sl):
+    """XSL-RR: rotate (hi ^ lo) right by the top 6 bits of the state."""
+    v = sh ^ sl
+    rot = sh >> _U(58)
+    return (v >> rot) | (v << ((_U(64) - rot) & _U(63)))
+
+
+@_jit
+def pcg64_seed(seed, stream):
+    """PCG64 state ``(state_hi, state_lo, inc_hi, inc_lo)`` of ``default_rng([seed, stream])``."""
+    w = seed_words(seed, stream)
+    init_hi, init_lo, seq_hi, seq_lo = w[0], w[1], w[2], w[3]
+    ih = (seq_hi << _ONE) | (seq_lo >> _U(63))
+    il = (seq_lo << _ONE) | _ONE
+    sh, sl = _step(_U(0), _U(0), ih, il)
+    lo = sl + init_lo
+    carry = _ONE if lo < sl else _U(0)
+    sh = sh + init_hi + carry
+    sh, sl = _step(sh, lo, ih, il)
+    return sh, sl, ih, il
+
+
+@_jit
+def pcg64_uint64(seed, stream, n):
+    """The first ``n`` ``next_uint64`` outputs (``bit_generator.random_raw(n)``)."""
+    sh, sl, ih, il = pcg64_seed(seed, stream)
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        sh, sl = _step(sh, sl, ih, il)
+        out[i] = _output(sh, sl)
+    return out
+
+
+@_jit
+def fill_random(seed, stream, out):
+    """``out[:] = default_rng([seed, stream]).random(len(out))``."""
+    sh, sl, ih, il = pcg64_seed(seed, stream)
+    for i in range(out.shape[0]):
+        sh, sl = _step(sh, sl, ih, il)
+        out[i] = np.float64(_output(sh, sl) >> _U(11)) * _TO_DOUBLE
+
+
+@_jit
+def fill_standard_normal(seed, stream, scale, out, branches):
+    """``out[:] = scale * default_rng([seed, stream]).standard_normal(len(out))``.
+
+    NumPy's ``random_standard_normal`` (ziggurat). ``branches`` (int64, 4)
+    counts the rare paths for the tests: [0] wedge tests (box > 0 rejected by
+    the fast test), [1] wedge rejections (a new draw), [2] tail entries (box
+    0), [3] tail rejections (a new exponential pair).
+    """
+    sh, sl, ih, il = pcg64_seed(seed, stream)
+    mask52 = _U(0x000FFFFFFFFFFFFF)
+    for i in range(out.shape[0]):
+        while True:
+            sh, sl = _step(sh, sl, ih, il)
+            r = _output(sh, sl)
+            idx = np.intp(r & _U(0xFF))
+            r >>= _U(8)
+            sign = r & _ONE
+            rabs = (r >> _ONE) & mask52
+            x = np.float64(rabs) * _WI[idx]
+            if sign == _ONE:
+                x = -x
+            if rabs < _KI[idx]:
+                break  # 99.3 % of draws
+            if idx == 0:
+                branches[2] += 1
+                while True:
+                    sh, sl = _step(sh, sl, ih, il)
+                    u1 = np.float64(_output(sh, sl) >> _U(11)) * _TO_DOUBLE
+                    xx = -_NOR_INV_R * math.log1p(-u1)
+                    sh, sl = _step(sh, sl, ih, il)
+                    u2 = np.float64(_output(sh, sl) >> _U(11)) * _TO_DOUBLE
+                    yy = -math.log1p(-u2)
+                    if yy + yy > xx * xx:
+                        break
+                    branches[3] += 1
+                if (rabs >> _U(8)) & _ONE:
+                    x = -(_NOR_R + xx)
+                else:
+                    x = _NOR_R + xx
+                break
+            branches[0] += 1
+            sh, sl = _step(sh, sl, ih, il)
+            u = np.float64(_output(sh, sl) >> _U(11)) * _TO_DOUBLE
+            if (_FI[idx - 1] - _FI[idx]) * u + _FI[idx] < math.exp(-0.5 * x * x):
+                break
+            branches[1] += 1
+        out[i] = scale * x
+
+
+# ------------------------------------------------------------------- datasets
+@_jit
+def _one_dataset(seed, x_scale, noise, leverage, k, scale, shift, coef, intercept, x, y, out_idx):
+    """One ``data="gaussian"`` dataset into ``x``, ``y`` (length m) and ``out_idx`` (length k).
+
+    The operations and their order are those of :func:`lrsweep.data._generate`.
+    """
+    m = x.shape[0]
+    branches = np.zeros(4, dtype=np.int64)
+    fill_standard_normal(seed, STREAM_X, x_scale, x, branches)  # x = x_scale * z
+    if k > 0:
+        u = np.empty(m)
+        fill_random(seed, STREAM_OUTLIER, u)
+        # np.sort(np.argsort(u, kind="stable")[:k]): mergesort is stable.
+        out_idx[:] = np.sort(np.argsort(u, kind="mergesort")[:k])
+        if leverage:
+            for j in range(k):
+                x[out_idx[j]] *= scale
+    # y = coef * x + intercept + noise * z, left to right. With noise == 0 the
+    # term noise * z is a signed zero, and s + (+-0) == s unless s is -0.0,
+    # which needs intercept == -0.0: only then is the noise stream drawn.
+    neg_zero_icpt = intercept == 0.0 and math.copysign(1.0, intercept) < 0.0
+    if noise == 0.0 and not neg_zero_icpt:
+        for i in range(m):
+            y[i] = coef * x[i] + intercept
+    else:
+        fill_standard_normal(seed, STREAM_NOISE, noise, y, branches)  # y = noise * z
+        for i in range(m):
+            y[i] = (coef * x[i] + intercept) + y[i]
+    if k > 0 and not leverage:
+        for j in range(k):
+            y[out_idx[j]] += shift
+
+
+@_pjit
+def gaussian_datasets(seeds, off, m, x_scale, noise, leverage, k, koff, scale, shift,
+                      coef, intercept, x_out, y_out, out_idx):
+    """Many ``data="gaussian"`` datasets in parallel (``prange`` over datasets).
+
+    Dataset ``d`` (``seeds[d]``, ``m[d]`` samples, ...) goes to
+    ``x_out[off[d]:off[d] + m[d]]``, ``y_out[...]`` and its ``k[d]`` sorted
+    outlier indices to ``out_idx[koff[d]:koff[d] + k[d]]``. ``leverage[d]``
+    is True for leverage outliers, False for response outliers; ``k[d]`` is
+    ``floor(outlier_frac * m + 0.5)`` and ``shift[d]`` the response shift
+    ``outlier_scale * sqrt((coef * x_scale)**2 + noise**2)``, both computed by
+    the caller in Python exactly as :func:`lrsweep.data._generate` does.
+    """
+    for d in nb.prange(seeds.shape[0]):
+        o = off[d]
+        e = o + m[d]
+        _one_dataset(seeds[d], x_scale[d], noise[d], leverage[d], k[d], scale[d], shift[d],
+                     coef, intercept, x_out[o:e], y_out[o:e], out_idx[koff[d]:koff[d] + k[d]])
+
+
+# ---------------------------------------------------------- NumPy reductions
+@_jit
+def _pairwise_sum(a, lo, n):
+    """NumPy's ``DOUBLE_pairwise_sum`` (``add.reduce`` on a contiguous float64 array)."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    if n <= 128:  # PW_BLOCKSIZE
+        r0 = a[lo]
+        r1 = a[lo + 1]
+        r2 = a[lo + 2]
+        r3 = a[lo + 3]
+        r4 = a[lo + 4]
+        r5 = a[lo + 5]
+        r6 = a[lo + 6]
+        r7 = a[lo + 7]
+        i = 8
+        while i < n - (n % 8):
+            j = lo + i
+            r0 += a[j]
+            r1 += a[j + 1]
+            r2 += a[j + 2]
+            r3 += a[j + 3]
+            r4 += a[j + 4]
+            r5 += a[j + 5]
+            r6 += a[j + 6]
+            r7 += a[j + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += a[lo + i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise_sum(a, lo, n2) + _pairwise_sum(a, lo + n2, n - n2)
+
+
+@_pjit
+def dataset_stats(x, y, off, m, ref, out):
+    """``out[:, d] = mean(r*r), mean(x*r), mean(x*x)`` with ``r = y - ref[d] * x``.
+
+    Bit for bit ``np.mean`` of the same NumPy expressions on dataset ``d``
+    (``x[off[d]:off[d] + m[d]]``): the elementwise products are the same
+    IEEE operations and the sums are NumPy's pairwise summation.
+    """
+    for d in nb.prange(off.shape[0]):
+        n = m[d]
+        o = off[d]
+        rr = np.empty(n)
+        xr = np.empty(n)
+        xx = np.empty(n)
+        t = ref[d]
+        for i in range(n):
+            xi = x[o + i]
+            r = y[o + i] - t * xi
+            rr[i] = r * r
+            xr[i] = xi * r
+            xx[i] = xi * xi
+        out[0, d] = _pairwise_sum(rr, 0, n) / n
+        out[1, d] = _pairwise_sum(xr, 0, n) / n
+        out[2, d] = _pairwise_sum(xx, 0, n) / n
