@@ -311,42 +311,89 @@ def gaussian_datasets(seeds, off, m, x_scale, noise, leverage, k, koff, scale, s
 
 # ---------------------------------------------------------- NumPy reductions
 @_jit
-def _pairwise_sum(a, lo, n):
-    """NumPy's ``DOUBLE_pairwise_sum`` (``add.reduce`` on a contiguous float64 array)."""
+def _block_sum(a, lo, n):
+    """The leaves of NumPy's pairwise sum (n <= 128): 8 accumulators, then the rest."""
     if n < 8:
         res = 0.0
         for i in range(lo, lo + n):
             res += a[i]
         return res
-    if n <= 128:  # PW_BLOCKSIZE
-        r0 = a[lo]
-        r1 = a[lo + 1]
-        r2 = a[lo + 2]
-        r3 = a[lo + 3]
-        r4 = a[lo + 4]
-        r5 = a[lo + 5]
-        r6 = a[lo + 6]
-        r7 = a[lo + 7]
-        i = 8
-        while i < n - (n % 8):
-            j = lo + i
-            r0 += a[j]
-            r1 += a[j + 1]
-            r2 += a[j + 2]
-            r3 += a[j + 3]
-            r4 += a[j + 4]
-            r5 += a[j + 5]
-            r6 += a[j + 6]
-            r7 += a[j + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += a[lo + i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _pairwise_sum(a, lo, n2) + _pairwise_sum(a, lo + n2, n - n2)
+    r0 = a[lo]
+    r1 = a[lo + 1]
+    r2 = a[lo + 2]
+    r3 = a[lo + 3]
+    r4 = a[lo + 4]
+    r5 = a[lo + 5]
+    r6 = a[lo + 6]
+    r7 = a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        j = lo + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@_jit
+def _pairwise_sum(a, lo, n):
+    """NumPy's ``DOUBLE_pairwise_sum`` (``add.reduce`` on a contiguous float64 array).
+
+    NumPy recurses: ``n <= 128`` is a leaf (:func:`_block_sum`), otherwise
+    ``sum(a[:n2]) + sum(a[n2:])`` with ``n2 = n // 2`` rounded down to a
+    multiple of 8. The same tree is walked here in post-order with an
+    explicit stack: a self-recursive function loaded from numba's cache
+    crashed when called from a ``prange`` loop.
+    """
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    st_lo = np.empty(128, dtype=np.int64)
+    st_n = np.empty(128, dtype=np.int64)
+    st_ph = np.empty(128, dtype=np.int64)
+    vals = np.empty(128)
+    sp = 1
+    st_lo[0] = lo
+    st_n[0] = n
+    st_ph[0] = 0
+    vsp = 0
+    while sp > 0:
+        t = sp - 1
+        k = st_n[t]
+        if k <= 128:
+            vals[vsp] = _block_sum(a, st_lo[t], k)
+            vsp += 1
+            sp -= 1
+            continue
+        n2 = k // 2
+        n2 -= n2 % 8
+        ph = st_ph[t]
+        if ph == 0:
+            st_ph[t] = 1
+            st_lo[sp] = st_lo[t]
+            st_n[sp] = n2
+            st_ph[sp] = 0
+            sp += 1
+        elif ph == 1:
+            st_ph[t] = 2
+            st_lo[sp] = st_lo[t] + n2
+            st_n[sp] = k - n2
+            st_ph[sp] = 0
+            sp += 1
+        else:
+            vsp -= 1
+            vals[vsp - 1] = vals[vsp - 1] + vals[vsp]
+            sp -= 1
+    return vals[0]
 
 
 @_pjit
