@@ -98,7 +98,7 @@ def test_pairwise_sum_is_numpys(n):
 
 def test_pairwise_sum_every_small_length():
     rng = np.random.default_rng(0)
-    for n in list(range(1, 1100)) + [8191, 8192, 8193, 16400, 100_000]:
+    for n in [*range(1, 1100), 8191, 8192, 8193, 16400, 100_000]:
         a = rng.standard_normal(n) * 10.0 ** rng.integers(-8, 8, n)
         assert bits(_rng._pairwise_sum(a, 0, n)) == bits(np.add.reduce(a)), n
 
@@ -182,3 +182,24 @@ def test_dataset_stats_equal_numpy_means():
         r = yd - ref[d] * xd
         expect = np.array([np.mean(r * r), np.mean(xd * r), np.mean(xd * xd)])
         np.testing.assert_array_equal(bits(out[:, d]), bits(expect))
+
+
+def test_numpy_ddot_is_found_and_equals_np_dot():
+    fn = _rng.numpy_ddot()
+    if fn is None:  # another BLAS layout: the runner falls back to np.dot in Python
+        pytest.skip("NumPy's OpenBLAS ddot not found")
+    rng = np.random.default_rng(3)
+    m = np.array([*range(1, 300), 1024, 5000, 30000], dtype=np.int64)
+    off = np.zeros(len(m), dtype=np.int64)
+    np.cumsum(m[:-1], out=off[1:])
+    x = rng.standard_normal(int(m.sum()))
+    y = rng.standard_normal(int(m.sum()))
+    x[:3] = [-2.0, 0.0, -0.0]  # signed zeros at lengths 1 and 2
+    y[:3] = [0.0, -0.0, 0.0]
+    got = np.empty(len(m))
+    _rng.least_squares_many(fn, x, y, off, m, got)
+    ref = [least_squares(x[o:o + k], y[o:o + k]) for o, k in zip(off, m, strict=True)]
+    np.testing.assert_array_equal(bits(got), bits(ref))
+    zeros = np.zeros(4)
+    _rng.least_squares_many(fn, zeros, zeros, np.array([0, 1]), np.array([1, 3]), got[:2])
+    assert bits(got[:2]).tolist() == [0, 0]  # all-zero x: theta_ref 0

@@ -241,10 +241,7 @@ def fill_standard_normal(seed, stream, scale, out, branches):
                     if yy + yy > xx * xx:
                         break
                     branches[3] += 1
-                if (rabs >> _U(8)) & _ONE:
-                    x = -(_NOR_R + xx)
-                else:
-                    x = _NOR_R + xx
+                x = -(_NOR_R + xx) if (rabs >> _U(8)) & _ONE else _NOR_R + xx
                 break
             branches[0] += 1
             sh, sl = _step(sh, sl, ih, il)
@@ -420,3 +417,93 @@ def dataset_stats(x, y, off, m, ref, out):
         out[0, d] = _pairwise_sum(rr, 0, n) / n
         out[1, d] = _pairwise_sum(xr, 0, n) / n
         out[2, d] = _pairwise_sum(xx, 0, n) / n
+
+
+# ------------------------------------------------- least squares with NumPy's BLAS
+# ``np.dot`` of two float64 vectors is ``0.0 + cblas_ddot(...)`` (length >= 2)
+# or the plain product ``x[0] * y[0]`` (length 1), and cblas_ddot's rounding
+# depends on the BLAS kernel chosen at run time (SIMD width, accumulators).
+# A numba loop cannot reproduce that, so the kernel calls the very ddot
+# NumPy calls: the same function of NumPy's bundled OpenBLAS, through a
+# ctypes pointer passed as an argument (so the compiled code is cacheable).
+# :func:`numpy_ddot` checks it against ``np.dot`` before it is used; when the
+# library is not found or disagrees, callers use ``np.dot`` in Python.
+
+_DDOT_SYMBOLS = (("scipy_cblas_ddot64_", 64), ("cblas_ddot64_", 64),
+                 ("scipy_cblas_ddot", 32), ("cblas_ddot", 32))
+_ddot_cache: list = []
+
+
+def _find_ddot():
+    import ctypes
+    import glob
+    import os
+
+    root = os.path.dirname(os.path.dirname(np.__file__))
+    patterns = [os.path.join(root, "numpy.libs", "*openblas*"),
+                os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*")]
+    for path in sorted(p for pat in patterns for p in glob.glob(pat)):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name, bits_ in _DDOT_SYMBOLS:
+            fn = getattr(lib, name, None)
+            if fn is None:
+                continue
+            i = ctypes.c_int64 if bits_ == 64 else ctypes.c_int32
+            fn.restype = ctypes.c_double
+            fn.argtypes = [i, ctypes.c_void_p, i, ctypes.c_void_p, i]
+            if _ddot_agrees(fn):
+                return fn
+    return None
+
+
+def _ddot_agrees(fn) -> bool:
+    """``dot_many`` with ``fn`` equals ``np.dot`` bit for bit on a probe set."""
+    rng = np.random.default_rng(20261129)
+    m = np.array([*range(1, 140), 255, 256, 257, 1000, 4099, 20001], dtype=np.int64)
+    off = np.zeros(len(m), dtype=np.int64)
+    np.cumsum(m[:-1], out=off[1:])
+    x = rng.standard_normal(int(m.sum())) * 10.0 ** rng.integers(-6, 6, int(m.sum()))
+    y = rng.standard_normal(int(m.sum()))
+    x[off[:5]] = -1.0  # signed zeros: -1 * 0.0 = -0.0 at length 1, and sums of zeros
+    y[off[:5]] = 0.0
+    y[off[5]:off[5] + m[5]] = -0.0
+    out = np.empty(len(m))
+    try:
+        dot_many(fn, x, y, off, m, out)
+    except Exception:  # any failure means: do not use it
+        return False
+    ref = np.array([np.dot(x[o:o + k], y[o:o + k]) for o, k in zip(off, m, strict=True)])
+    return bool(np.array_equal(out.view(np.int64), ref.view(np.int64)))
+
+
+def numpy_ddot():
+    """NumPy's own ``cblas_ddot`` as a ctypes function, or None (looked up once)."""
+    if not _ddot_cache:
+        _ddot_cache.append(_find_ddot())
+    return _ddot_cache[0]
+
+
+@_jit
+def _dot(fn, a, b, o, n):
+    if n == 1:
+        return a[o] * b[o]
+    return 0.0 + fn(n, a[o:].ctypes.data, 1, b[o:].ctypes.data, 1)
+
+
+@_jit
+def dot_many(fn, x, y, off, m, out):
+    """``out[d] = np.dot(x[off[d]:off[d]+m[d]], y[...])`` with NumPy's ddot ``fn``."""
+    for d in range(off.shape[0]):
+        out[d] = _dot(fn, x, y, off[d], m[d])
+
+
+@_jit
+def least_squares_many(fn, x, y, off, m, out):
+    """``out[d] = data.least_squares(x_d, y_d)`` with NumPy's ddot ``fn`` (serial)."""
+    for d in range(off.shape[0]):
+        sxx = _dot(fn, x, x, off[d], m[d])
+        sxy = _dot(fn, x, y, off[d], m[d])
+        out[d] = sxy / sxx if sxx > 0 else 0.0
