@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lrsweep import _rng
-from lrsweep.data import _generate, least_squares
+from lrsweep.data import _generate, least_squares, sample_order
 
 SEEDS = st.one_of(st.sampled_from([0, 1, 2**31 - 1, 2**31, 2**32 - 1]),
                   st.integers(0, 2**32 - 1))
@@ -203,3 +203,50 @@ def test_numpy_ddot_is_found_and_equals_np_dot():
     zeros = np.zeros(4)
     _rng.least_squares_many(fn, zeros, zeros, np.array([0, 1]), np.array([1, 3]), got[:2])
     assert bits(got[:2]).tolist() == [0, 0]  # all-zero x: theta_ref 0
+
+
+@FAST
+@given(SEEDS, st.integers(1, 2000), st.integers(1, 4))
+def test_shuffle_order(seed, n, epochs):
+    out = np.empty(n * epochs, dtype=np.int32)
+    _rng.fill_permuted(seed, 3, n, epochs, out)
+    np.testing.assert_array_equal(out, sample_order("shuffle", n, epochs, seed))
+
+
+@FAST
+@given(SEEDS, st.integers(1, 2000), st.integers(1, 4))
+def test_replacement_order(seed, n, epochs):
+    out = np.empty(n * epochs, dtype=np.int32)
+    _rng.fill_integers(seed, 3, n, out)
+    np.testing.assert_array_equal(out, sample_order("replacement", n, epochs, seed))
+
+
+@pytest.mark.parametrize("n", [3 * 2**29, 2**30 + 1, 2**31 - 1, 65537])
+def test_bounded_integers_with_rejections(n):
+    # Lemire's rejection: for n = 3 * 2**29 a quarter of the uint32 draws are
+    # rejected (threshold (2**32 - n) % n = 2**30); check some are, then the bits.
+    seed = 2**32 - 1
+    raw = np.random.PCG64(np.random.SeedSequence([seed, 3])).random_raw(3000)
+    words = np.stack([raw & 0xFFFFFFFF, raw >> np.uint64(32)], axis=1).ravel()
+    threshold = (2**32 - n) % n
+    rejected = int(np.sum((words * np.uint64(n)) & np.uint64(0xFFFFFFFF) < threshold))
+    if n == 3 * 2**29:
+        assert rejected > 1000
+    out = np.empty(5000, dtype=np.int32)
+    _rng.fill_integers(seed, 3, n, out)
+    ref = np.random.default_rng([seed, 3]).integers(0, n, size=5000, dtype=np.int32)
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_sample_orders_many_keys():
+    keys = [(0, 1, True), (2**32 - 1, 7, False), (5, 300, True), (5, 300, False), (9, 1, False)]
+    epochs = 3
+    seeds = np.array([k[0] for k in keys], dtype=np.int64)
+    n = np.array([k[1] for k in keys], dtype=np.int64)
+    off = np.zeros(len(keys), dtype=np.int64)
+    np.cumsum(n[:-1] * epochs, out=off[1:])
+    out = np.empty(int(n.sum()) * epochs, dtype=np.int32)
+    _rng.sample_orders(seeds, n, np.array([k[2] for k in keys]), epochs, off, out)
+    for (seed, nn, shuf), o in zip(keys, off, strict=True):
+        ref = sample_order("shuffle" if shuf else "replacement", nn, epochs, seed)
+        np.testing.assert_array_equal(out[o:o + nn * epochs], ref)

@@ -31,6 +31,10 @@ exactly (``tests/test_rng.py`` compares the bits against NumPy):
     one uint64 (8 bits box index, 1 sign bit, 52 bits magnitude), the tail
     branch for box 0 (``-log1p(-U)`` exponential rejection, the sign from bit
     8 of the magnitude) and the wedge test ``exp(-x*x/2)`` for the others.
+``permuted(..., axis=1)`` and ``integers(0, n, dtype=np.int32)``
+    The sample orders: Fisher-Yates per row with ``random_interval`` (masked
+    rejection on ``next_uint32``), and Lemire's bounded ``uint32`` draws, both
+    on PCG64's buffered ``next_uint32`` (low half first, then high half).
 
 Nothing here is compiled at ``import lrsweep``: this module imports numba and is
 imported lazily by :mod:`lrsweep.data` / :mod:`lrsweep.runner` on first use.
@@ -79,7 +83,7 @@ _NOR_INV_R = float(ziggurat_nor_inv_r)
 _TO_DOUBLE = 1.0 / 9007199254740992.0
 
 #: Streams of a data key (as in :mod:`lrsweep.data`).
-STREAM_X, STREAM_NOISE, STREAM_OUTLIER = 0, 1, 2
+STREAM_X, STREAM_NOISE, STREAM_OUTLIER, STREAM_ORDER = 0, 1, 2, 3
 
 
 # --------------------------------------------------------------- SeedSequence
@@ -250,6 +254,105 @@ def fill_standard_normal(seed, stream, scale, out, branches):
                 break
             branches[1] += 1
         out[i] = scale * x
+
+
+# -------------------------------------------------------------- sample orders
+@_jit
+def fill_permuted(seed, stream, n, epochs, out):
+    """``default_rng([seed, stream]).permuted(broadcast_to(arange(n), (epochs, n)), axis=1).ravel()``.
+
+    NumPy's ``permuted`` shuffles each row in turn with ``_shuffle_raw``: Fisher-Yates
+    from the last position down to 1, ``j = random_interval(i)`` (the smallest
+    all-ones mask >= i, ``next_uint32 & mask`` until <= i; NumPy switches to
+    ``next_uint64`` for i >= 2**32, unreachable here: ``n < 2**31``). PCG64's
+    ``next_uint32`` returns the low half of a fresh uint64 and keeps the high
+    half for the next call (``has_uint32``).
+    """
+    sh, sl, ih, il = pcg64_seed(seed, stream)
+    has32 = False
+    buf32 = _U(0)
+    for e in range(epochs):
+        row = out[e * n:(e + 1) * n]
+        for i in range(n):
+            row[i] = i
+        for i in range(n - 1, 0, -1):
+            mx = _U(i)
+            mask = mx
+            mask |= mask >> _U(1)
+            mask |= mask >> _U(2)
+            mask |= mask >> _U(4)
+            mask |= mask >> _U(8)
+            mask |= mask >> _U(16)
+            mask |= mask >> _U(32)
+            while True:
+                if has32:
+                    v = buf32
+                    has32 = False
+                else:
+                    sh, sl = _step(sh, sl, ih, il)
+                    r = _output(sh, sl)
+                    buf32 = r >> _S32
+                    has32 = True
+                    v = r & _M32
+                v &= mask
+                if v <= mx:
+                    break
+            j = np.intp(v)
+            t = row[j]
+            row[j] = row[i]
+            row[i] = t
+
+
+@_jit
+def fill_integers(seed, stream, n, out):
+    """``default_rng([seed, stream]).integers(0, n, size=len(out), dtype=np.int32)``.
+
+    NumPy's ``random_bounded_uint32_fill`` with Lemire's multiply-shift and
+    rejection (``use_masked=False``): ``m = next_uint32 * n``; if the low 32 bits
+    are below ``(2**32 - n) % n`` draw again; the value is ``m >> 32``. n == 1
+    draws nothing.
+    """
+    sh, sl, ih, il = pcg64_seed(seed, stream)
+    has32 = False
+    buf32 = _U(0)
+    rng_excl = _U(n)
+    if n == 1:
+        out[:] = 0
+        return
+    threshold = (_M32 - (rng_excl - _ONE)) % rng_excl
+    for i in range(out.shape[0]):
+        while True:
+            if has32:
+                v = buf32
+                has32 = False
+            else:
+                sh, sl = _step(sh, sl, ih, il)
+                r = _output(sh, sl)
+                buf32 = r >> _S32
+                has32 = True
+                v = r & _M32
+            m = v * rng_excl
+            leftover = m & _M32
+            if leftover >= threshold:
+                break
+        out[i] = np.int32(m >> _S32)
+
+
+@_pjit
+def sample_orders(seeds, n, shuffle, epochs, off, out):
+    """Sample orders of many (seed, n, order) keys in parallel (stream 3).
+
+    Key ``d`` fills ``out[off[d]:off[d] + epochs * n[d]]`` with
+    ``data.sample_order("shuffle" if shuffle[d] else "replacement", n[d],
+    epochs, seeds[d])`` (int32; ``n[d] < 2**31``).
+    """
+    for d in nb.prange(seeds.shape[0]):
+        o = off[d]
+        e = o + epochs * n[d]
+        if shuffle[d]:
+            fill_permuted(seeds[d], STREAM_ORDER, n[d], epochs, out[o:e])
+        else:
+            fill_integers(seeds[d], STREAM_ORDER, n[d], out[o:e])
 
 
 # ------------------------------------------------------------------- datasets

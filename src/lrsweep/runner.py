@@ -195,21 +195,30 @@ class _ChunkData:
         self.g_ref = d_ref[g_ds]
         self.g_stats = d_stats[:, g_ds]
         # Sample orders, shared by (seed, n, order); none for fixed and online.
+        # One numba call (stream 3 ported like the datasets) for all of them.
         self.g_ioff = np.full(n_g, -1, dtype=np.int64)
         orders = np.asarray(axes["order"], dtype=object)[ix["order"]]
-        idx_list: list[np.ndarray] = []
-        seen: dict[tuple, int] = {}
-        ioff = 0
-        for li in np.flatnonzero((orders == "shuffle") | (orders == "replacement")):
-            seed, n = int(axes["seed"][ix["seed"][li]]), int(self.g_n[li])
-            okey = (seed, n, orders[li])
-            if okey not in seen:
-                o = sample_order(orders[li], n, config.epochs, seed)
-                idx_list.append(o.astype(np.int32, copy=False))
-                seen[okey] = ioff
-                ioff += len(o)
-            self.g_ioff[li] = seen[okey]
-        self.idx = np.concatenate(idx_list) if idx_list else np.zeros(1, dtype=np.int32)
+        shuffle = orders == "shuffle"
+        need = np.flatnonzero(shuffle | (orders == "replacement"))
+        self.idx = np.zeros(1, dtype=np.int32)
+        if need.size:
+            ocode = np.ravel_multi_index((ix["seed"][need], ix["n_samples"][need], ix["order"][need]),
+                                         (len(axes["seed"]), len(axes["n_samples"]), len(axes["order"])))
+            _, ofirst, oinv = np.unique(ocode, return_index=True, return_inverse=True)
+            ofirst = need[ofirst]
+            o_seed = np.asarray(axes["seed"], dtype=np.int64)[ix["seed"][ofirst]]
+            o_n = self.g_n[ofirst]
+            o_len = o_n * config.epochs
+            o_off = np.zeros(len(ofirst), dtype=np.int64)
+            np.cumsum(o_len[:-1], out=o_off[1:])
+            self.idx = np.empty(int(o_len.sum()), dtype=np.int32)
+            if o_n.max() < 2**31:
+                _rng.sample_orders(o_seed, o_n, shuffle[ofirst], config.epochs, o_off, self.idx)
+            else:  # int64 sample indices: NumPy (unreachable in memory anyway)
+                for u, g in enumerate(ofirst):
+                    o = sample_order(orders[g], int(o_n[u]), config.epochs, int(o_seed[u]))
+                    self.idx[o_off[u]:o_off[u] + o_len[u]] = o
+            self.g_ioff[need] = o_off[oinv.ravel()]
 
 
 class _ChunkCall:
