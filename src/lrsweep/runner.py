@@ -124,9 +124,8 @@ class _ChunkData:
         rank = np.empty(len(uniq), dtype=np.int64)
         rank[by_first] = np.arange(len(uniq))
         g_ds = rank[inv.ravel()]
-        rep = groups[first[by_first]]  # a group of each dataset, in dataset order
-        rix = {a: ix[a][first[by_first]] for a in group_axes}
-        n_ds = len(rep)
+        rix = {a: ix[a][first[by_first]] for a in group_axes}  # axis indices of each dataset
+        n_ds = len(uniq)
         d_online = g_online[first[by_first]]
 
         def vals(a, dtype=None):
