@@ -105,39 +105,66 @@ def _mix(x, y):
 
 
 @_jit
+def _state_word(v, hb):
+    """One word of ``generate_state``: returns (word, next hash constant)."""
+    v = (v ^ hb) & _M32
+    hb = (hb * _MULT_B) & _M32
+    v = (v * hb) & _M32
+    v ^= v >> _S16
+    return v, hb
+
+
+@_jit
 def seed_words(seed, stream):
-    """``SeedSequence([seed, stream]).generate_state(4, np.uint64)`` as 4 uint64.
+    """``SeedSequence([seed, stream]).generate_state(4, np.uint64)`` as a 4-tuple of uint64.
 
     ``seed`` and ``stream`` must be in ``[0, 2**32)`` (one entropy word each,
-    as NumPy's ``_coerce_to_uint32_array`` makes of such ints).
+    as NumPy's ``_coerce_to_uint32_array`` makes of such ints). Written out
+    on scalars (no arrays: this runs once per stream).
     """
-    ent0 = _U(seed) & _M32
-    ent1 = _U(stream) & _M32
     hc = _INIT_A
-    pool = np.empty(4, dtype=np.uint64)
-    pool[0], hc = _hashmix(ent0, hc)
-    pool[1], hc = _hashmix(ent1, hc)
-    pool[2], hc = _hashmix(_U(0), hc)
-    pool[3], hc = _hashmix(_U(0), hc)
-    for i_src in range(4):
-        for i_dst in range(4):
-            if i_src != i_dst:
-                h, hc = _hashmix(pool[i_src], hc)
-                pool[i_dst] = _mix(pool[i_dst], h)
-    # generate_state: 8 uint32 words cycling over the pool, viewed as 4 uint64.
-    out = np.empty(4, dtype=np.uint64)
+    # mix_entropy: the pool of 4 words, entropy [seed, stream] padded with 0 ...
+    p0, hc = _hashmix(_U(seed) & _M32, hc)
+    p1, hc = _hashmix(_U(stream) & _M32, hc)
+    p2, hc = _hashmix(_U(0), hc)
+    p3, hc = _hashmix(_U(0), hc)
+    # ... then every word mixed into every other (i_src outer, i_dst inner).
+    h, hc = _hashmix(p0, hc)
+    p1 = _mix(p1, h)
+    h, hc = _hashmix(p0, hc)
+    p2 = _mix(p2, h)
+    h, hc = _hashmix(p0, hc)
+    p3 = _mix(p3, h)
+    h, hc = _hashmix(p1, hc)
+    p0 = _mix(p0, h)
+    h, hc = _hashmix(p1, hc)
+    p2 = _mix(p2, h)
+    h, hc = _hashmix(p1, hc)
+    p3 = _mix(p3, h)
+    h, hc = _hashmix(p2, hc)
+    p0 = _mix(p0, h)
+    h, hc = _hashmix(p2, hc)
+    p1 = _mix(p1, h)
+    h, hc = _hashmix(p2, hc)
+    p3 = _mix(p3, h)
+    h, hc = _hashmix(p3, hc)
+    p0 = _mix(p0, h)
+    h, hc = _hashmix(p3, hc)
+    p1 = _mix(p1, h)
+    h, hc = _hashmix(p3, hc)
+    p2 = _mix(p2, h)
+    # generate_state(4, uint64): 8 uint32 words cycling over the pool, read
+    # as little-endian uint64 (word 2i low, word 2i + 1 high).
     hb = _INIT_B
-    for i in range(4):
-        w = np.empty(2, dtype=np.uint64)
-        for j in range(2):
-            v = pool[(2 * i + j) % 4]
-            v = (v ^ hb) & _M32
-            hb = (hb * _MULT_B) & _M32
-            v = (v * hb) & _M32
-            v ^= v >> _S16
-            w[j] = v
-        out[i] = w[0] | (w[1] << _S32)
-    return out
+    w0, hb = _state_word(p0, hb)
+    w1, hb = _state_word(p1, hb)
+    w2, hb = _state_word(p2, hb)
+    w3, hb = _state_word(p3, hb)
+    w4, hb = _state_word(p0, hb)
+    w5, hb = _state_word(p1, hb)
+    w6, hb = _state_word(p2, hb)
+    w7, hb = _state_word(p3, hb)
+    return w0 | (w1 << _S32), w2 | (w3 << _S32), w4 | (w5 << _S32), w6 | (w7 << _S32)
 
 
 # ---------------------------------------------------------------------- PCG64
@@ -177,8 +204,7 @@ def _output(sh, sl):
 @_jit
 def pcg64_seed(seed, stream):
     """PCG64 state ``(state_hi, state_lo, inc_hi, inc_lo)`` of ``default_rng([seed, stream])``."""
-    w = seed_words(seed, stream)
-    init_hi, init_lo, seq_hi, seq_lo = w[0], w[1], w[2], w[3]
+    init_hi, init_lo, seq_hi, seq_lo = seed_words(seed, stream)
     ih = (seq_hi << _ONE) | (seq_lo >> _U(63))
     il = (seq_lo << _ONE) | _ONE
     sh, sl = _step(_U(0), _U(0), ih, il)
