@@ -28,6 +28,10 @@ RARE = {
 }
 
 
+#: Scratch space of _rng._pairwise_sum.
+SCRATCH = (np.empty((3, 128), dtype=np.int64), np.empty(128))
+
+
 def bits(a):
     """Exact comparison key: -0.0 and NaN payloads count."""
     return np.ascontiguousarray(a, dtype=np.float64).view(np.int64)
@@ -93,14 +97,14 @@ def test_long_streams_take_every_branch_many_times():
 def test_pairwise_sum_is_numpys(n):
     rng = np.random.default_rng(n)
     a = rng.standard_normal(n) * 10.0 ** rng.integers(-8, 8, n)
-    assert bits(_rng._pairwise_sum(a, 0, n)) == bits(np.add.reduce(a))
+    assert bits(_rng._pairwise_sum(a, 0, n, *SCRATCH)) == bits(np.add.reduce(a))
 
 
 def test_pairwise_sum_every_small_length():
     rng = np.random.default_rng(0)
     for n in [*range(1, 1100), 8191, 8192, 8193, 16400, 100_000]:
         a = rng.standard_normal(n) * 10.0 ** rng.integers(-8, 8, n)
-        assert bits(_rng._pairwise_sum(a, 0, n)) == bits(np.add.reduce(a)), n
+        assert bits(_rng._pairwise_sum(a, 0, n, *SCRATCH)) == bits(np.add.reduce(a)), n
 
 
 def reference_keys(draw_kinds=("leverage", "response")):

@@ -6,7 +6,7 @@ about 20 us of Python per stream, three streams per dataset, and a sweep over
 ``seed=range(1e5)`` has 1e5 datasets. Numba's own ``np.random.Generator``
 support still needs one Python-side Generator object per stream. The ports
 below run the same integer arithmetic in compiled code, for all datasets of a
-chunk in one call (``prange`` over datasets), and reproduce NumPy's output
+chunk in one call, and reproduce NumPy's output
 exactly (``tests/test_rng.py`` compares the bits against NumPy):
 
 ``SeedSequence(entropy=[seed, stream])``
@@ -55,7 +55,6 @@ from numba.np.random._constants import (
 )
 
 _jit = nb.njit(cache=True, error_model="numpy")
-_pjit = nb.njit(cache=True, error_model="numpy", parallel=True)
 
 # All integer constants are uint64: numba types a mixed uint64/int64 operation
 # as float64, which would silently lose bits.
@@ -364,15 +363,15 @@ def fill_integers(seed, stream, n, out):
         out[i] = np.int32(m >> _S32)
 
 
-@_pjit
+@_jit
 def sample_orders(seeds, n, shuffle, epochs, off, out):
-    """Sample orders of many (seed, n, order) keys in parallel (stream 3).
+    """Sample orders of many (seed, n, order) keys (stream 3) in one call.
 
     Key ``d`` fills ``out[off[d]:off[d] + epochs * n[d]]`` with
     ``data.sample_order("shuffle" if shuffle[d] else "replacement", n[d],
     epochs, seeds[d])`` (int32; ``n[d] < 2**31``).
     """
-    for d in nb.prange(seeds.shape[0]):
+    for d in range(seeds.shape[0]):
         o = off[d]
         e = o + epochs * n[d]
         if shuffle[d]:
@@ -383,6 +382,58 @@ def sample_orders(seeds, n, shuffle, epochs, off, out):
 
 # ------------------------------------------------------------------- datasets
 @_jit
+def _stable_argsort(u):
+    """``np.argsort(u, kind="stable")`` for float64 without NaN: bottom-up merge sort.
+
+    Written out because numba's own ``np.argsort``/``np.sort`` took ~15 s to
+    compile here, for a result that is unique anyway: the order by
+    ``(u[i], i)``.
+    """
+    m = u.shape[0]
+    a = np.arange(m)
+    b = np.empty(m, dtype=np.int64)
+    width = 1
+    while width < m:
+        for lo in range(0, m, 2 * width):
+            mid = min(lo + width, m)
+            hi = min(lo + 2 * width, m)
+            i, j, t = lo, mid, lo
+            while i < mid and j < hi:
+                if u[a[j]] < u[a[i]]:  # ties keep the left (lower index) first
+                    b[t] = a[j]
+                    j += 1
+                else:
+                    b[t] = a[i]
+                    i += 1
+                t += 1
+            while i < mid:
+                b[t] = a[i]
+                i += 1
+                t += 1
+            while j < hi:
+                b[t] = a[j]
+                j += 1
+                t += 1
+        a, b = b, a
+        width *= 2
+    return a
+
+
+@_jit
+def _smallest_k(u, k, out):
+    """``out[:] = np.sort(np.argsort(u, kind="stable")[:k])`` (data._outlier_index)."""
+    order = _stable_argsort(u)
+    mark = np.zeros(u.shape[0], dtype=np.bool_)
+    for j in range(k):
+        mark[order[j]] = True
+    t = 0
+    for i in range(u.shape[0]):
+        if mark[i]:
+            out[t] = i
+            t += 1
+
+
+@_jit
 def _one_dataset(seed, x_scale, noise, leverage, k, scale, shift, coef, intercept, x, y, out_idx):
     """One ``data="gaussian"`` dataset into ``x``, ``y`` (length m) and ``out_idx`` (length k).
 
@@ -390,35 +441,43 @@ def _one_dataset(seed, x_scale, noise, leverage, k, scale, shift, coef, intercep
     """
     m = x.shape[0]
     branches = np.zeros(4, dtype=np.int64)
-    fill_standard_normal(seed, STREAM_X, x_scale, x, branches)  # x = x_scale * z
-    if k > 0:
-        u = np.empty(m)
-        fill_random(seed, STREAM_OUTLIER, u)
-        # np.sort(np.argsort(u, kind="stable")[:k]): mergesort is stable.
-        out_idx[:] = np.sort(np.argsort(u, kind="mergesort")[:k])
-        if leverage:
-            for j in range(k):
-                x[out_idx[j]] *= scale
     # y = coef * x + intercept + noise * z, left to right. With noise == 0 the
     # term noise * z is a signed zero, and s + (+-0) == s unless s is -0.0,
     # which needs intercept == -0.0: only then is the noise stream drawn.
     neg_zero_icpt = intercept == 0.0 and math.copysign(1.0, intercept) < 0.0
-    if noise == 0.0 and not neg_zero_icpt:
+    draw_noise = noise != 0.0 or neg_zero_icpt
+    # One call site for the normals (x, then the noise into y): each inlined
+    # copy of the ziggurat costs seconds of LLVM time at the first compile.
+    for stream in range(2 if draw_noise else 1):
+        target = x if stream == STREAM_X else y
+        fill_standard_normal(seed, stream, x_scale if stream == STREAM_X else noise, target, branches)
+        if stream == STREAM_X and k > 0:
+            u = np.empty(m)
+            fill_random(seed, STREAM_OUTLIER, u)
+            _smallest_k(u, k, out_idx)
+            if leverage:
+                for j in range(k):
+                    x[out_idx[j]] *= scale
+    if draw_noise:
+        for i in range(m):
+            y[i] = (coef * x[i] + intercept) + y[i]  # y held noise * z
+    else:
         for i in range(m):
             y[i] = coef * x[i] + intercept
-    else:
-        fill_standard_normal(seed, STREAM_NOISE, noise, y, branches)  # y = noise * z
-        for i in range(m):
-            y[i] = (coef * x[i] + intercept) + y[i]
     if k > 0 and not leverage:
         for j in range(k):
             y[out_idx[j]] += shift
 
 
-@_pjit
+@_jit
 def gaussian_datasets(seeds, off, m, x_scale, noise, leverage, k, koff, scale, shift,
                       coef, intercept, x_out, y_out, out_idx):
-    """Many ``data="gaussian"`` datasets in parallel (``prange`` over datasets).
+    """Many ``data="gaussian"`` datasets in one call.
+
+    Serial on purpose: about 0.7 us per dataset of 100 samples, small next
+    to the kernel's ~10 us per trajectory; ``parallel=True`` could at best
+    divide that by the thread count and costs compile time and per-thread
+    scratch space. Results never depend on the thread count.
 
     Dataset ``d`` (``seeds[d]``, ``m[d]`` samples, ...) goes to
     ``x_out[off[d]:off[d] + m[d]]``, ``y_out[...]`` and its ``k[d]`` sorted
@@ -428,7 +487,7 @@ def gaussian_datasets(seeds, off, m, x_scale, noise, leverage, k, koff, scale, s
     ``outlier_scale * sqrt((coef * x_scale)**2 + noise**2)``, both computed by
     the caller in Python exactly as :func:`lrsweep.data._generate` does.
     """
-    for d in nb.prange(seeds.shape[0]):
+    for d in range(seeds.shape[0]):
         o = off[d]
         e = o + m[d]
         _one_dataset(seeds[d], x_scale[d], noise[d], leverage[d], k[d], scale[d], shift[d],
@@ -472,21 +531,19 @@ def _block_sum(a, lo, n):
 
 
 @_jit
-def _pairwise_sum(a, lo, n):
+def _pairwise_sum(a, lo, n, stack, vals):
     """NumPy's ``DOUBLE_pairwise_sum`` (``add.reduce`` on a contiguous float64 array).
 
     NumPy recurses: ``n <= 128`` is a leaf (:func:`_block_sum`), otherwise
     ``sum(a[:n2]) + sum(a[n2:])`` with ``n2 = n // 2`` rounded down to a
     multiple of 8. The same tree is walked here in post-order with an
     explicit stack: a self-recursive function loaded from numba's cache
-    crashed when called from a ``prange`` loop.
+    crashed when called from a ``prange`` loop. ``stack`` (int64, (3, 128))
+    and ``vals`` (float64, 128) are scratch space (depth <= 64).
     """
-    if n <= 128:
-        return _block_sum(a, lo, n)
-    st_lo = np.empty(128, dtype=np.int64)
-    st_n = np.empty(128, dtype=np.int64)
-    st_ph = np.empty(128, dtype=np.int64)
-    vals = np.empty(128)
+    st_lo = stack[0]
+    st_n = stack[1]
+    st_ph = stack[2]
     sp = 1
     st_lo[0] = lo
     st_n[0] = n
@@ -522,7 +579,7 @@ def _pairwise_sum(a, lo, n):
     return vals[0]
 
 
-@_pjit
+@_jit
 def dataset_stats(x, y, off, m, ref, out):
     """``out[:, d] = mean(r*r), mean(x*r), mean(x*x)`` with ``r = y - ref[d] * x``.
 
@@ -530,22 +587,21 @@ def dataset_stats(x, y, off, m, ref, out):
     (``x[off[d]:off[d] + m[d]]``): the elementwise products are the same
     IEEE operations and the sums are NumPy's pairwise summation.
     """
-    for d in nb.prange(off.shape[0]):
+    stack = np.empty((3, 128), dtype=np.int64)
+    vals = np.empty(128)
+    terms = np.empty((3, m.max() if m.shape[0] else 0))
+    for d in range(off.shape[0]):
         n = m[d]
         o = off[d]
-        rr = np.empty(n)
-        xr = np.empty(n)
-        xx = np.empty(n)
         t = ref[d]
         for i in range(n):
             xi = x[o + i]
             r = y[o + i] - t * xi
-            rr[i] = r * r
-            xr[i] = xi * r
-            xx[i] = xi * xi
-        out[0, d] = _pairwise_sum(rr, 0, n) / n
-        out[1, d] = _pairwise_sum(xr, 0, n) / n
-        out[2, d] = _pairwise_sum(xx, 0, n) / n
+            terms[0, i] = r * r
+            terms[1, i] = xi * r
+            terms[2, i] = xi * xi
+        for q in range(3):  # one call site (compile time)
+            out[q, d] = _pairwise_sum(terms[q], 0, n, stack, vals) / n
 
 
 # ------------------------------------------------- least squares with NumPy's BLAS
