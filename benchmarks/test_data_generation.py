@@ -3,7 +3,8 @@ generators, ``lrsweep._rng``) against the NumPy recipe of ``make_dataset``,
 and ``lrsweep.sweep`` over per-trajectory datasets end to end.
 
 Workload: ``SweepConfig(lr=0.01, seed=range(T))`` (``data="gaussian"``, 100
-samples, 5 epochs): one dataset per trajectory. Each benchmark checks its
+samples, 5 epochs): one dataset per trajectory; for the sample orders the same
+with ``order="shuffle"`` / ``"replacement"`` (one order stream per seed). Each benchmark checks its
 result against ``lrsweep.make_dataset`` bit for bit (``extra_info["datasets"]``
 is the number of datasets built; per-dataset time = median / datasets).
 """
@@ -16,7 +17,7 @@ from baselines import FULL, STEPS, record_rate, seed_config, warm_up
 
 import lrsweep
 from lrsweep import grid, runner
-from lrsweep.data import dataset_for
+from lrsweep.data import dataset_for, sample_order
 
 T_CHUNK = [10_000, 100_000] if FULL else [2_000]
 T_NUMPY = 10_000 if FULL else 200
@@ -84,3 +85,30 @@ def test_sweep_per_trajectory_data(benchmark, warm, T):
     np.testing.assert_array_equal(bits(frame["theta_final"].to_numpy()[pick]), bits(ref["theta_final"]))
     theta_ref = [lrsweep.make_dataset(s, 100).theta_ref for s in pick]
     np.testing.assert_array_equal(bits(frame["theta_ref"].to_numpy()[pick]), bits(theta_ref))
+
+
+T_ORDERS = 10_000 if FULL else 500
+
+
+@pytest.mark.parametrize("order", ["shuffle", "replacement"])
+@pytest.mark.benchmark(group="data: chunk sample orders, runner._ChunkData (numba generators)")
+def test_chunk_orders(benchmark, warm, order):
+    cfg = lrsweep.SweepConfig(lr=0.01, seed=range(T_ORDERS), order=order)
+    groups = np.arange(T_ORDERS)
+    data = benchmark(runner._ChunkData, cfg, groups)
+    benchmark.extra_info.update(datasets=T_ORDERS, orders=T_ORDERS, engine="numba")
+    for li in np.unique(np.linspace(0, T_ORDERS - 1, 25).astype(np.int64)):
+        ref = sample_order(order, 100, cfg.epochs, int(li))
+        np.testing.assert_array_equal(data.idx[data.g_ioff[li]:data.g_ioff[li] + len(ref)], ref)
+
+
+@pytest.mark.parametrize("order", ["shuffle", "replacement"])
+@pytest.mark.benchmark(group="data: chunk sample orders, NumPy (data.sample_order per seed)")
+def test_numpy_orders(benchmark, warm, order):
+    n_seeds = T_NUMPY
+    orders = benchmark(lambda: [sample_order(order, 100, 5, s) for s in range(n_seeds)])
+    benchmark.extra_info.update(orders=n_seeds, engine="numpy")
+    cfg = lrsweep.SweepConfig(lr=0.01, seed=range(n_seeds), order=order)
+    data = runner._ChunkData(cfg, np.arange(n_seeds))
+    for s in (0, n_seeds - 1):
+        np.testing.assert_array_equal(data.idx[data.g_ioff[s]:data.g_ioff[s] + 500], orders[s])

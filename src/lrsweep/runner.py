@@ -107,18 +107,19 @@ class _ChunkData:
         import math
 
         from . import _rng
+        from .config import AXES, DATA_AXES, LANE_AXES
         from .data import least_squares
 
         axes = config.axes
-        group_axes = [a for a in _grid.AXES if a not in _grid.LANE_AXES]
+        group_axes = [a for a in AXES if a not in LANE_AXES]
         shape = tuple(len(axes[a]) for a in group_axes)
         groups = np.asarray(groups, dtype=np.int64)
         n_g = len(groups)
         ix = dict(zip(group_axes, np.unravel_index(groups, shape), strict=True))
         g_online = np.asarray(axes["order"], dtype=object)[ix["order"]] == "online"
         # One dataset per (data key, online), numbered in order of first use.
-        dshape = (*(len(axes[a]) for a in _grid.DATA_AXES), 2)
-        dcode = np.ravel_multi_index((*(ix[a] for a in _grid.DATA_AXES), g_online), dshape)
+        dshape = (*(len(axes[a]) for a in DATA_AXES), 2)
+        dcode = np.ravel_multi_index((*(ix[a] for a in DATA_AXES), g_online), dshape)
         uniq, first, inv = np.unique(dcode, return_index=True, return_inverse=True)
         by_first = np.argsort(first, kind="stable")
         rank = np.empty(len(uniq), dtype=np.int64)
@@ -177,9 +178,9 @@ class _ChunkData:
                 for d in fit:
                     d_ref[d] = least_squares(x[d_off[d]:d_off[d] + d_m[d]], y[d_off[d]:d_off[d] + d_m[d]])
         else:
-            key_vals = {a: [axes[a][int(i)] for i in rix[a]] for a in _grid.DATA_AXES}
+            key_vals = {a: [axes[a][int(i)] for i in rix[a]] for a in DATA_AXES}
             for d in range(n_ds):
-                key = tuple(key_vals[a][d] for a in _grid.DATA_AXES)
+                key = tuple(key_vals[a][d] for a in DATA_AXES)
                 ds: Dataset = dataset_for(config, key, "online" if d_online[d] else "fixed")
                 o = d_off[d]
                 self.x[o:o + d_m[d]] = ds.x
