@@ -387,10 +387,13 @@ def _stable_argsort(u):
 
     Written out because numba's own ``np.argsort``/``np.sort`` took ~15 s to
     compile here, for a result that is unique anyway: the order by
-    ``(u[i], i)``.
+    ``(u[i], i)``. (Likewise ``np.arange``/``np.zeros``/``.max()`` are
+    replaced by loops in this module: each cost ~0.5 s of first compile.)
     """
     m = u.shape[0]
-    a = np.arange(m)
+    a = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        a[i] = i
     b = np.empty(m, dtype=np.int64)
     width = 1
     while width < m:
@@ -423,7 +426,9 @@ def _stable_argsort(u):
 def _smallest_k(u, k, out):
     """``out[:] = np.sort(np.argsort(u, kind="stable")[:k])`` (data._outlier_index)."""
     order = _stable_argsort(u)
-    mark = np.zeros(u.shape[0], dtype=np.bool_)
+    mark = np.empty(u.shape[0], dtype=np.bool_)
+    for i in range(u.shape[0]):
+        mark[i] = False
     for j in range(k):
         mark[order[j]] = True
     t = 0
@@ -589,7 +594,10 @@ def dataset_stats(x, y, off, m, ref, out):
     """
     stack = np.empty((3, 128), dtype=np.int64)
     vals = np.empty(128)
-    terms = np.empty((3, m.max() if m.shape[0] else 0))
+    longest = 0
+    for d in range(m.shape[0]):
+        longest = max(longest, m[d])
+    terms = np.empty((3, longest))
     for d in range(off.shape[0]):
         n = m[d]
         o = off[d]
