@@ -6,8 +6,8 @@ about 20 us of Python per stream, three streams per dataset, and a sweep over
 ``seed=range(1e5)`` has 1e5 datasets. Numba's own ``np.random.Generator``
 support still needs one Python-side Generator object per stream. The ports
 below run the same integer arithmetic in compiled code, for all datasets of a
-chunk in one call, and reproduce NumPy's output
-exactly (``tests/test_rng.py`` compares the bits against NumPy):
+chunk in one call, and reproduce NumPy's output exactly
+(``tests/test_rng.py`` compares the bits against NumPy):
 
 ``SeedSequence(entropy=[seed, stream])``
     NumPy's ``bit_generator.pyx``: the entropy words are hashed into a pool of
@@ -36,8 +36,14 @@ exactly (``tests/test_rng.py`` compares the bits against NumPy):
     rejection on ``next_uint32``), and Lemire's bounded ``uint32`` draws, both
     on PCG64's buffered ``next_uint32`` (low half first, then high half).
 
+The per-dataset reductions are NumPy's too: ``np.mean`` is ported as NumPy's
+pairwise summation (:func:`_pairwise_sum`), and ``np.dot`` (BLAS) is not
+ported but called: :func:`numpy_ddot` finds the ``cblas_ddot`` of NumPy's own
+OpenBLAS and checks it against ``np.dot`` before use.
+
 Nothing here is compiled at ``import lrsweep``: this module imports numba and is
-imported lazily by :mod:`lrsweep.data` / :mod:`lrsweep.runner` on first use.
+imported lazily by ``runner._ChunkData`` on first use (:mod:`lrsweep.data`
+stays the plain-NumPy reference).
 """
 
 from __future__ import annotations
