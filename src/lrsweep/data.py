@@ -36,6 +36,13 @@ axis=1).ravel()``; ``replacement`` ``np.random.default_rng([seed, 3]).integers(0
 n, epochs * n)``; ``online`` a fresh sample every step: the dataset has
 ``epochs * n`` samples used once each in order, and ``n`` only sets the epoch
 length. Trajectories with the same seed see the same stream.
+
+The functions here are the NumPy reference. ``sweep`` builds the same bits
+faster: :mod:`lrsweep._rng` ports NumPy's ``SeedSequence``, ``PCG64``,
+``random``, ``standard_normal``, ``permuted`` and ``integers`` to numba and
+generates all ``"gaussian"`` datasets and sample orders of a chunk in one call
+(``tests/test_rng.py`` and ``tests/test_data.py`` check them against this module
+bit for bit).
 """
 
 from __future__ import annotations

@@ -93,56 +93,132 @@ def _numba_threads(threads: int | None) -> Iterator[None]:
 
 
 class _ChunkData:
-    """Plain arrays for one chunk: concatenated datasets and sample orders."""
+    """Plain arrays for one chunk: concatenated datasets and sample orders.
+
+    Vectorised over the chunk's groups: the data keys come from one
+    ``unravel_index``, the ``data="gaussian"`` datasets from one numba call
+    (:func:`lrsweep._rng.gaussian_datasets`, NumPy's generators ported bit for
+    bit) and the per-dataset statistics from another. Lecture and user data
+    are built per dataset by :func:`lrsweep.data.dataset_for`. The bits are
+    those of :func:`lrsweep.make_dataset` whatever the chunking.
+    """
 
     def __init__(self, config: SweepConfig, groups: np.ndarray):
-        datasets: dict[tuple, int] = {}
-        orders: dict[tuple, int] = {}
-        ds_list: list[Dataset] = []
-        idx_list: list[np.ndarray] = []
+        import math
+
+        from . import _rng
+        from .config import AXES, DATA_AXES, LANE_AXES
+        from .data import least_squares
+
+        axes = config.axes
+        group_axes = [a for a in AXES if a not in LANE_AXES]
+        shape = tuple(len(axes[a]) for a in group_axes)
+        groups = np.asarray(groups, dtype=np.int64)
         n_g = len(groups)
-        self.g_doff = np.empty(n_g, dtype=np.int64)
-        self.g_m = np.empty(n_g, dtype=np.int64)
-        self.g_n = np.empty(n_g, dtype=np.int64)
-        self.g_ioff = np.empty(n_g, dtype=np.int64)
-        self.g_ref = np.empty(n_g)
-        self.g_stats = np.empty((3, n_g))  # mean r^2, mean x r, mean x^2
-        doff = ioff = 0
-        ds_off: list[int] = []
-        idx_off: list[int] = []
-        for li, g in enumerate(groups):
-            key, order = _grid.group_key(config, int(g))
-            seed, n = key[0], key[1]
-            if config.user_data is not None:
-                n = len(config.user_data[0])
-            dkey = (key, order == "online")
-            if dkey not in datasets:
-                ds = dataset_for(config, key, order)
-                datasets[dkey] = len(ds_list)
-                ds_list.append(ds)
-                ds_off.append(doff)
-                doff += len(ds)
-            d = datasets[dkey]
-            ds = ds_list[d]
-            okey = (seed, n, order)
-            if okey not in orders:
-                o = sample_order(order, n, config.epochs, seed)
-                orders[okey] = -1 if o is None else len(idx_list)
-                if o is not None:
-                    idx_list.append(o.astype(np.int32, copy=False))
-                    idx_off.append(ioff)
-                    ioff += len(o)
-            oi = orders[okey]
-            self.g_doff[li] = ds_off[d]
-            self.g_m[li] = len(ds)
-            self.g_n[li] = n
-            self.g_ioff[li] = -1 if oi < 0 else idx_off[oi]
-            self.g_ref[li] = ds.theta_ref
-            r = ds.y - ds.theta_ref * ds.x
-            self.g_stats[:, li] = (np.mean(r * r), np.mean(ds.x * r), np.mean(ds.x * ds.x))
-        self.x = np.concatenate([d.x for d in ds_list]) if ds_list else np.zeros(0)
-        self.y = np.concatenate([d.y for d in ds_list]) if ds_list else np.zeros(0)
-        self.idx = np.concatenate(idx_list) if idx_list else np.zeros(1, dtype=np.int32)
+        ix = dict(zip(group_axes, np.unravel_index(groups, shape), strict=True))
+        g_online = np.asarray(axes["order"], dtype=object)[ix["order"]] == "online"
+        # One dataset per (data key, online), numbered in order of first use.
+        dshape = (*(len(axes[a]) for a in DATA_AXES), 2)
+        dcode = np.ravel_multi_index((*(ix[a] for a in DATA_AXES), g_online), dshape)
+        uniq, first, inv = np.unique(dcode, return_index=True, return_inverse=True)
+        by_first = np.argsort(first, kind="stable")
+        rank = np.empty(len(uniq), dtype=np.int64)
+        rank[by_first] = np.arange(len(uniq))
+        g_ds = rank[inv.ravel()]
+        rix = {a: ix[a][first[by_first]] for a in group_axes}  # axis indices of each dataset
+        n_ds = len(uniq)
+        d_online = g_online[first[by_first]]
+
+        def vals(a, dtype=None):
+            return np.asarray(axes[a], dtype=dtype)[rix[a]]
+
+        if config.user_data is not None:
+            d_n = np.full(n_ds, len(config.user_data[0]), dtype=np.int64)
+        else:
+            d_n = vals("n_samples", np.int64)
+        d_m = np.where(d_online, d_n * config.epochs, d_n)
+        d_off = np.zeros(n_ds, dtype=np.int64)
+        np.cumsum(d_m[:-1], out=d_off[1:])
+        total = int(d_m.sum())
+        self.x = np.empty(total)
+        self.y = np.empty(total)
+        d_ref = np.empty(n_ds)
+        if config.user_data is None and config.data == "gaussian":
+            frac = vals("outlier_frac", np.float64)
+            # k = floor(frac * m + 1/2) as in data._outlier_index (float64, m exact).
+            k = np.where(frac > 0, np.floor(frac * d_m + 0.5), 0).astype(np.int64)
+            koff = np.zeros(n_ds, dtype=np.int64)
+            np.cumsum(k[:-1], out=koff[1:])
+            x_scale, noise, scale = (vals(a, np.float64) for a in ("x_scale", "noise", "outlier_scale"))
+            leverage = vals("outlier_kind") == "leverage"
+            # The response shift in Python floats, exactly as data._generate.
+            shift = np.zeros(n_ds)
+            cache: dict[tuple, float] = {}
+            coef = float(config.coef)
+            for d in np.flatnonzero((k > 0) & ~leverage):
+                t = (float(x_scale[d]), float(noise[d]), float(scale[d]))
+                if t not in cache:
+                    cache[t] = t[2] * math.sqrt((coef * t[0]) ** 2 + t[1] ** 2)
+                shift[d] = cache[t]
+            _rng.gaussian_datasets(
+                vals("seed", np.int64), d_off, d_m, x_scale, noise, leverage, k, koff, scale,
+                shift, coef, float(config.intercept), self.x, self.y,
+                np.empty(int(k.sum()), dtype=np.int64))
+            # theta_ref = data.least_squares, whose np.dot is BLAS: NumPy's own
+            # ddot called from numba, else np.dot in Python (~3 us per dataset).
+            d_ref[:] = coef  # online streams: the population fit
+            fit = np.flatnonzero(~d_online)
+            ddot = _rng.numpy_ddot()
+            if ddot is not None:
+                ref = np.empty(len(fit))
+                _rng.least_squares_many(ddot, self.x, self.y, d_off[fit], d_m[fit], ref)
+                d_ref[fit] = ref
+            else:
+                x, y = self.x, self.y
+                for d in fit:
+                    d_ref[d] = least_squares(x[d_off[d]:d_off[d] + d_m[d]], y[d_off[d]:d_off[d] + d_m[d]])
+        else:
+            key_vals = {a: [axes[a][int(i)] for i in rix[a]] for a in DATA_AXES}
+            for d in range(n_ds):
+                key = tuple(key_vals[a][d] for a in DATA_AXES)
+                ds: Dataset = dataset_for(config, key, "online" if d_online[d] else "fixed")
+                o = d_off[d]
+                self.x[o:o + d_m[d]] = ds.x
+                self.y[o:o + d_m[d]] = ds.y
+                d_ref[d] = ds.theta_ref
+        # mean r^2, mean x r, mean x^2 (np.mean's pairwise sums, in numba).
+        d_stats = np.empty((3, n_ds))
+        _rng.dataset_stats(self.x, self.y, d_off, d_m, d_ref, d_stats)
+        self.g_doff = d_off[g_ds]
+        self.g_m = d_m[g_ds]
+        self.g_n = d_n[g_ds]
+        self.g_ref = d_ref[g_ds]
+        self.g_stats = d_stats[:, g_ds]
+        # Sample orders, shared by (seed, n, order); none for fixed and online.
+        # One numba call (stream 3 ported like the datasets) for all of them.
+        self.g_ioff = np.full(n_g, -1, dtype=np.int64)
+        orders = np.asarray(axes["order"], dtype=object)[ix["order"]]
+        shuffle = orders == "shuffle"
+        need = np.flatnonzero(shuffle | (orders == "replacement"))
+        self.idx = np.zeros(1, dtype=np.int32)
+        if need.size:
+            ocode = np.ravel_multi_index((ix["seed"][need], ix["n_samples"][need], ix["order"][need]),
+                                         (len(axes["seed"]), len(axes["n_samples"]), len(axes["order"])))
+            _, ofirst, oinv = np.unique(ocode, return_index=True, return_inverse=True)
+            ofirst = need[ofirst]
+            o_seed = np.asarray(axes["seed"], dtype=np.int64)[ix["seed"][ofirst]]
+            o_n = self.g_n[ofirst]
+            o_len = o_n * config.epochs
+            o_off = np.zeros(len(ofirst), dtype=np.int64)
+            np.cumsum(o_len[:-1], out=o_off[1:])
+            self.idx = np.empty(int(o_len.sum()), dtype=np.int32)
+            if o_n.max() < 2**31:
+                _rng.sample_orders(o_seed, o_n, shuffle[ofirst], config.epochs, o_off, self.idx)
+            else:  # int64 sample indices: NumPy (unreachable in memory anyway)
+                for u, g in enumerate(ofirst):
+                    o = sample_order(orders[g], int(o_n[u]), config.epochs, int(o_seed[u]))
+                    self.idx[o_off[u]:o_off[u] + o_len[u]] = o
+            self.g_ioff[need] = o_off[oinv.ravel()]
 
 
 class _ChunkCall:
