@@ -51,126 +51,197 @@ N_INT = 8
 # of aliasing and vectorises it (with ~25 separate arrays it gave up: "too many
 # memory checks needed").
 BLOCK_LANES = 64
-(_TH, _LR, _BOUND, _FLOOR, _THR, _MAE, _MJ, _LSUM, _LPREV, _DPREV, _ESTART, _EXITERR,
- _LSTEP) = range(13)
-N_FSTATE = 13
+(_TH, _LR, _BOUND, _FLOOR, _THR, _REF, _MAE, _MJ, _EXITERR, _LSUM, _LPREV, _DPREV, _ESTART,
+ _XS, _YS, _LREC) = range(16)
 # Counters and step numbers are kept as float64 in the same buffer (exact below
 # 2**53 steps): one underlying object means no runtime alias checks at all.
-(_ALIVE, _DIV, _MAESTEP, _MJSTEP, _MJSAMPLE, _LASTVIOL, _SC, _SCLAST, _ZIG, _EXITSTEP) = range(13, 23)
-N_STATE = 23
+# "Alive" is _DIV < 0 (no separate flag), and the sample of the largest jump is
+# derived at the end from its step (no per-step store).
+(_DIV, _MAESTEP, _MJSTEP, _LASTVIOL, _SC, _SCLAST, _ZIG, _EXITSTEP) = range(16, 24)
+N_STATE = 24
+
+
+@njit(inline="always", error_model="numpy")
+def _step(f, j, xi, yi, ref, fstep):  # pragma: no cover - compiled
+    """One update of lane ``j`` and the metrics of every step; returns (ok, flip, z2).
+
+    Inlined (numba IR) into each lane loop. Bitwise & | ^ and selects, no
+    branches, so that the lane loop vectorises.
+    """
+    B = BLOCK_LANES
+    t = f[_TH * B + j]
+    # --- the seed's node graph, in its operation order ---
+    z1 = t * xi
+    z2 = yi - z1
+    dz2 = 2.0 * z2
+    dz1 = -dz2
+    dth = dz1 * xi
+    tn = t - f[_LR * B + j] * dth
+    # --- divergence: freeze at the last in-bound theta ---
+    en = tn - ref
+    aen = abs(en)
+    div = f[_DIV * B + j]
+    alive = div < 0.0
+    ok = alive & (aen <= f[_BOUND * B + j])  # False for NaN too
+    f[_DIV * B + j] = fstep if (alive & ~ok) else div
+    f[_TH * B + j] = tn if ok else t
+    # --- streaming metrics (accepted steps only) ---
+    ep = t - ref
+    jump = abs(tn - t)
+    mj = f[_MJ * B + j]
+    up = ok & (jump > mj)
+    f[_MJ * B + j] = jump if up else mj
+    f[_MJSTEP * B + j] = fstep if up else f[_MJSTEP * B + j]
+    mae = f[_MAE * B + j]
+    up = ok & (aen > mae)
+    f[_MAE * B + j] = aen if up else mae
+    f[_MAESTEP * B + j] = fstep if up else f[_MAESTEP * B + j]
+    f[_LASTVIOL * B + j] = fstep if (ok & (aen > f[_THR * B + j])) else f[_LASTVIOL * B + j]
+    fl = f[_FLOOR * B + j]
+    ex = f[_EXITSTEP * B + j]
+    hit = ok & (aen <= fl) & (ex < 0.0)
+    f[_EXITSTEP * B + j] = fstep if hit else ex
+    f[_EXITERR * B + j] = aen if hit else f[_EXITERR * B + j]
+    # Sign change of e above the floor. fl >= 0 (sign_floor >= 0), so both
+    # |e| > fl make e nonzero and not NaN: "opposite signs" is then exactly
+    # (en < 0) != (ep < 0), the seed test (en<0 & ep>0) | (en>0 & ep<0).
+    flip = ok & ((en < 0.0) ^ (ep < 0.0)) & (abs(ep) > fl) & (aen > fl)
+    f[_SC * B + j] += np.float64(flip)
+    return ok, flip, z2
+
+
+@njit(inline="always", error_model="numpy")
+def _last_epoch(f, j, ok, flip, z2, zig_ok):  # pragma: no cover - compiled
+    """The last-epoch statistics of lane ``j`` (after :func:`_step`)."""
+    B = BLOCK_LANES
+    loss = z2 * z2
+    f[_SCLAST * B + j] += np.float64(flip)
+    f[_LSUM * B + j] += loss if ok else 0.0
+    d = loss - f[_LPREV * B + j]
+    f[_ZIG * B + j] += np.float64(ok & zig_ok & (d * f[_DPREV * B + j] < 0.0))
+    f[_DPREV * B + j] = d
+    f[_LPREV * B + j] = loss
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _run_block_nb(
-    x, y, doff, m, n, ioff, idx, epochs, ref,
+    x, y, l_doff, l_ioff, l_ref, m, n, idx, epochs, gather,
     lr, theta0, tol, div_factor, sign_floor, osc_min,
     rec_row, rec_every, rec_theta, rec_loss,
     out_f, out_i,
 ):  # pragma: no cover - compiled
-    """Run the lanes ``lr``/``theta0`` (views of one block) on one dataset.
+    """Run the lanes ``lr``/``theta0`` (views of one block).
 
-    Equal, step for step, to :func:`lrsweep.reference.run_trajectory`.
-    ``ioff < 0`` means the implicit order ``i = k mod m`` (fixed, and online
-    where ``m`` is the whole stream); otherwise ``i = idx[ioff + k]``.
-    At most ``BLOCK_LANES`` lanes.
+    Equal, step for step, to :func:`lrsweep.reference.run_trajectory`. Lane
+    ``j`` uses samples ``x[l_doff[j] + i]``, reference ``l_ref[j]`` and, if
+    ``l_ioff[j] >= 0``, the order ``i = idx[l_ioff[j] + k]``, else the
+    implicit order ``i = k mod m`` (fixed, and online where ``m`` is the
+    whole stream). All lanes have ``n`` steps per epoch, and either all or
+    none an explicit order. ``gather=False``: all lanes share one dataset and
+    order (a sample is loaded once and broadcast); ``gather=True``: each lane
+    may have its own (the samples of a step are first copied into the state
+    buffer, then the lane loop reads them contiguously). At most
+    ``BLOCK_LANES`` lanes.
     """
     B = BLOCK_LANES
     L = lr.shape[0]
     K = epochs * n
     last_start = K - n  # updates done when the last epoch starts
+    implicit = l_ioff[0] < 0
+    doff0 = l_doff[0]
+    ioff0 = l_ioff[0]
+    ref0 = l_ref[0]
     f = np.zeros(N_STATE * B)
     for j in range(L):
         t0 = theta0[j]
+        ref = l_ref[j]
         e0 = t0 - ref
         scale = max(abs(e0), abs(ref))
         if scale == 0.0:
             scale = 1.0
         f[_TH * B + j] = t0
         f[_LR * B + j] = lr[j]
+        f[_REF * B + j] = ref
         f[_BOUND * B + j] = div_factor * scale
         f[_FLOOR * B + j] = sign_floor * scale
         f[_THR * B + j] = tol * abs(e0)
         f[_MAE * B + j] = abs(e0)
         f[_ESTART * B + j] = e0
-        f[_ALIVE * B + j] = 1
         f[_DIV * B + j] = -1
-        f[_MJSAMPLE * B + j] = -1
         f[_LASTVIOL * B + j] = 0 if abs(e0) > tol * abs(e0) else -1
         f[_EXITSTEP * B + j] = -1
     n_rec = 0
     for j in range(L):
         if rec_row[j] >= 0:
             n_rec += 1
-    for k in range(K):
-        if ioff < 0:
-            i = k % m
-        else:
-            i = np.int64(idx[ioff + k])
-        xi = x[doff + i]
-        yi = y[doff + i]
-        step = k + 1
-        in_last = k >= last_start
-        zig_ok = k >= last_start + 2
-        at_start = step == last_start
-        fstep = np.float64(step)
-        fi = np.float64(i)
-        for j in range(L):
-            t = f[_TH * B + j]
-            # --- the seed's node graph, in its operation order ---
-            z1 = t * xi
-            z2 = yi - z1
-            loss = z2 * z2
-            dz2 = 2.0 * z2
-            dz1 = -dz2
-            dth = dz1 * xi
-            tn = t - f[_LR * B + j] * dth
-            # --- divergence: freeze at the last in-bound theta ---
-            # Bitwise & and | (not `and`/`or`) and selects: no branches, so the
-            # lane loop vectorises.
-            en = tn - ref
-            aen = abs(en)
-            was = f[_ALIVE * B + j] != 0
-            ok = was & (aen <= f[_BOUND * B + j])  # False for NaN too
-            f[_DIV * B + j] = fstep if (was & ~ok) else f[_DIV * B + j]
-            f[_ALIVE * B + j] = 1.0 if ok else 0.0
-            tk = tn if ok else t
-            f[_TH * B + j] = tk
-            f[_LSTEP * B + j] = loss
-            # --- streaming metrics (accepted steps only) ---
-            ep = t - ref
-            jump = abs(tn - t)
-            up = ok & (jump > f[_MJ * B + j])
-            f[_MJ * B + j] = jump if up else f[_MJ * B + j]
-            f[_MJSTEP * B + j] = fstep if up else f[_MJSTEP * B + j]
-            f[_MJSAMPLE * B + j] = fi if up else f[_MJSAMPLE * B + j]
-            up = ok & (aen > f[_MAE * B + j])
-            f[_MAE * B + j] = aen if up else f[_MAE * B + j]
-            f[_MAESTEP * B + j] = fstep if up else f[_MAESTEP * B + j]
-            f[_LASTVIOL * B + j] = fstep if (ok & (aen > f[_THR * B + j])) else f[_LASTVIOL * B + j]
-            fl = f[_FLOOR * B + j]
-            hit = ok & (aen <= fl) & (f[_EXITSTEP * B + j] < 0)
-            f[_EXITSTEP * B + j] = fstep if hit else f[_EXITSTEP * B + j]
-            f[_EXITERR * B + j] = aen if hit else f[_EXITERR * B + j]
-            flip = ok & (((en < 0.0) & (ep > 0.0)) | ((en > 0.0) & (ep < 0.0)))
-            flip = flip & (abs(ep) > fl) & (aen > fl)
-            f[_SC * B + j] += np.float64(flip)
-            # Last-epoch statistics, as selects on the (uniform) in_last flag.
-            f[_SCLAST * B + j] += np.float64(flip & in_last)
-            f[_LSUM * B + j] += loss if (ok & in_last) else 0.0
-            d = loss - f[_LPREV * B + j]
-            f[_ZIG * B + j] += np.float64(ok & zig_ok & (d * f[_DPREV * B + j] < 0.0))
-            f[_DPREV * B + j] = d
-            f[_LPREV * B + j] = loss
-            f[_ESTART * B + j] = (tk - ref) if at_start else f[_ESTART * B + j]
-        if n_rec > 0 and step % rec_every == 0:
-            slot = step // rec_every - 1
+    # Two phases: before the last epoch (the lighter lane loop) and the last
+    # epoch (plus its loss, zigzag and sign statistics).
+    for phase in range(2):
+        k_lo = 0 if phase == 0 else last_start
+        k_hi = last_start if phase == 0 else K
+        for k in range(k_lo, k_hi):
+            step = k + 1
+            fstep = np.float64(step)
+            xi = 0.0
+            yi = 0.0
+            if gather:
+                if implicit:
+                    i = k % m
+                    for j in range(L):
+                        p = l_doff[j] + i
+                        f[_XS * B + j] = x[p]
+                        f[_YS * B + j] = y[p]
+                else:
+                    for j in range(L):
+                        p = l_doff[j] + np.int64(idx[l_ioff[j] + k])
+                        f[_XS * B + j] = x[p]
+                        f[_YS * B + j] = y[p]
+            else:
+                if implicit:
+                    i = k % m
+                else:
+                    i = np.int64(idx[ioff0 + k])
+                xi = x[doff0 + i]
+                yi = y[doff0 + i]
+            rec = n_rec > 0 and step % rec_every == 0
+            if rec:  # the loss of this step, from theta before it (same operations)
+                for j in range(L):
+                    if rec_row[j] >= 0:
+                        xj = f[_XS * B + j] if gather else xi
+                        yj = f[_YS * B + j] if gather else yi
+                        z2 = yj - f[_TH * B + j] * xj
+                        f[_LREC * B + j] = z2 * z2
+            if phase == 0:
+                if gather:
+                    for j in range(L):
+                        _step(f, j, f[_XS * B + j], f[_YS * B + j], f[_REF * B + j], fstep)
+                else:
+                    for j in range(L):
+                        _step(f, j, xi, yi, ref0, fstep)
+            else:
+                zig_ok = k >= last_start + 2
+                if gather:
+                    for j in range(L):
+                        ok, flip, z2 = _step(f, j, f[_XS * B + j], f[_YS * B + j], f[_REF * B + j], fstep)
+                        _last_epoch(f, j, ok, flip, z2, zig_ok)
+                else:
+                    for j in range(L):
+                        ok, flip, z2 = _step(f, j, xi, yi, ref0, fstep)
+                        _last_epoch(f, j, ok, flip, z2, zig_ok)
+            if rec:
+                slot = step // rec_every - 1
+                for j in range(L):
+                    r = rec_row[j]
+                    if r >= 0 and f[_DIV * B + j] < 0.0:
+                        rec_theta[r, slot] = f[_TH * B + j]
+                        rec_loss[r, slot] = f[_LREC * B + j]
+        if phase == 0 and last_start > 0:
+            # e when the last epoch starts (theta is frozen if diverged).
             for j in range(L):
-                r = rec_row[j]
-                if r >= 0 and f[_ALIVE * B + j] != 0:
-                    rec_theta[r, slot] = f[_TH * B + j]
-                    rec_loss[r, slot] = f[_LSTEP * B + j]
+                f[_ESTART * B + j] = f[_TH * B + j] - f[_REF * B + j]
     # --- per-lane results ---
     for j in range(L):
+        ref = l_ref[j]
         th = f[_TH * B + j]
         e = th - ref
         e0 = theta0[j] - ref
@@ -205,40 +276,48 @@ def _run_block_nb(
         else:
             conv = -1
             status = OSCILLATING if np.int64(f[_SCLAST * B + j]) >= osc_min else SLOW
+        mj_step = np.int64(f[_MJSTEP * B + j])
+        if mj_step == 0:
+            mj_sample = -1
+        elif l_ioff[j] < 0:
+            mj_sample = (mj_step - 1) % m
+        else:
+            mj_sample = np.int64(idx[l_ioff[j] + mj_step - 1])
         out_i[I_STATUS, j] = status
         out_i[I_CONVERGED, j] = conv
         out_i[I_DIVERGED, j] = div
         out_i[I_SIGN, j] = np.int64(f[_SC * B + j])
         out_i[I_SIGN_LAST, j] = np.int64(f[_SCLAST * B + j])
         out_i[I_MAX_ABS_STEP, j] = np.int64(f[_MAESTEP * B + j])
-        out_i[I_MAX_JUMP_STEP, j] = np.int64(f[_MJSTEP * B + j])
-        out_i[I_MAX_JUMP_SAMPLE, j] = np.int64(f[_MJSAMPLE * B + j])
+        out_i[I_MAX_JUMP_STEP, j] = mj_step
+        out_i[I_MAX_JUMP_SAMPLE, j] = mj_sample
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def run_chunk_nb(
-    x, y, g_doff, g_m, g_n, g_ioff, g_ref, idx, epochs,
-    b_group, b_start, b_len,
+    x, y, l_doff, l_ioff, l_ref, idx, epochs,
+    b_start, b_len, b_m, b_n, b_gather,
     lr, theta0, tol, div_factor, sign_floor, osc_min,
     rec_row, rec_every, rec_theta, rec_loss,
     out_f, out_i,
 ):  # pragma: no cover - compiled
     """Run every block of a chunk; blocks in parallel, results into ``out_*``.
 
-    Parameters are plain arrays: datasets concatenated in ``x``/``y`` (group
-    ``g`` uses ``x[g_doff[g] : g_doff[g] + g_m[g]]``, ``g_n[g]`` steps per
-    epoch, sample order ``idx[g_ioff[g]:]`` or implicit if ``g_ioff[g] < 0``,
-    reference ``g_ref[g]``); block ``b`` holds lanes ``b_start[b] ..
-    b_start[b] + b_len[b] - 1`` of group ``b_group[b]``; per-lane ``lr``,
+    Parameters are plain arrays: datasets concatenated in ``x``/``y``; per
+    lane (trajectory of the chunk) ``t``: its dataset starts at
+    ``l_doff[t]``, its sample order at ``idx[l_ioff[t]:]`` (implicit if
+    ``l_ioff[t] < 0``), its reference is ``l_ref[t]``, and ``lr``,
     ``theta0`` and ``rec_row`` (row of ``rec_theta``/``rec_loss`` or -1);
-    outputs ``out_f`` (N_FLOAT, T) and ``out_i`` (N_INT, T).
+    block ``b`` holds lanes ``b_start[b] .. b_start[b] + b_len[b] - 1``, all
+    with ``b_n[b]`` steps per epoch and dataset length ``b_m[b]``, sharing
+    one dataset and order unless ``b_gather[b]``; outputs ``out_f``
+    (N_FLOAT, T) and ``out_i`` (N_INT, T).
     """
-    for b in prange(b_group.shape[0]):
-        g = b_group[b]
+    for b in prange(b_start.shape[0]):
         s = b_start[b]
         e = s + b_len[b]
         _run_block_nb(
-            x, y, g_doff[g], g_m[g], g_n[g], g_ioff[g], idx, epochs, g_ref[g],
+            x, y, l_doff[s:e], l_ioff[s:e], l_ref[s:e], b_m[b], b_n[b], idx, epochs, b_gather[b] != 0,
             lr[s:e], theta0[s:e], tol, div_factor, sign_floor, osc_min,
             rec_row[s:e], rec_every, rec_theta, rec_loss,
             out_f[:, s:e], out_i[:, s:e],
