@@ -32,7 +32,9 @@ output arrays is :data:`lrsweep.metrics.FLOAT_FIELDS` and
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import carray, njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 # Status codes (mirrored by lrsweep.metrics.Status).
 CONVERGED, SLOW, OSCILLATING, DIVERGED = 0, 1, 2, 3
@@ -61,6 +63,52 @@ BLOCK_LANES = 64
 N_STATE = 24
 
 
+@intrinsic
+def _state_buffer(typingctx):
+    """A pointer to ``N_STATE * BLOCK_LANES`` float64 on the stack (uninitialised).
+
+    An ``alloca`` in the function's entry block, not a heap array: LLVM then
+    knows that the buffer aliases nothing else (x, y, the outputs), which
+    measured 1.3-1.6x faster than ``np.zeros`` for the same lane loop.
+    """
+    sig = types.CPointer(types.float64)()
+
+    def codegen(context, builder, signature, args):
+        dbl = context.get_value_type(types.float64)
+        buf = cgutils.alloca_once(builder, dbl, size=N_STATE * BLOCK_LANES)
+        return buf
+
+    return sig, codegen
+
+
+@intrinsic
+def _prefer_512bit_vectors(typingctx):
+    """Let LLVM vectorise the calling function with 512-bit (zmm) registers.
+
+    LLVM's default for this CPU family (Skylake-X .. Sapphire Rapids) is
+    ``prefer-vector-width=256``: AVX-512 instructions on ymm registers. These
+    two *function* attributes (what clang's ``-mprefer-vector-width=512``
+    sets) apply to the calling function only, so no global LLVM option or
+    numba setting changes for the user's code, and they are part of the
+    cached machine code (``cache=True``). On CPUs without AVX-512 they have
+    no effect. The caller is also marked ``noinline``: inlined into a caller
+    without the attributes, its loops would be vectorised at 256 bits again.
+    """
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):
+        attrs = builder.function.attributes
+        # llvmlite only validates enum attributes; string attributes are added
+        # to the underlying set and written verbatim into the IR.
+        set.add(attrs, '"prefer-vector-width"="512"')
+        set.add(attrs, '"min-legal-vector-width"="512"')
+        if "alwaysinline" not in attrs:
+            attrs.add("noinline")
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(inline="always", error_model="numpy")
 def _step(f, j, xi, yi, ref, fstep):  # pragma: no cover - compiled
     """One update of lane ``j`` and the metrics of every step; returns (ok, flip, z2).
@@ -86,6 +134,8 @@ def _step(f, j, xi, yi, ref, fstep):  # pragma: no cover - compiled
     f[_DIV * B + j] = fstep if (alive & ~ok) else div
     f[_TH * B + j] = tn if ok else t
     # --- streaming metrics (accepted steps only) ---
+    # Selects, not `if` blocks: with conditional stores LLVM refused to
+    # vectorise ("Control flow cannot be substituted for a select"), 7x slower.
     ep = t - ref
     jump = abs(tn - t)
     mj = f[_MJ * B + j]
@@ -143,6 +193,7 @@ def _run_block_nb(
     buffer, then the lane loop reads them contiguously). At most
     ``BLOCK_LANES`` lanes.
     """
+    _prefer_512bit_vectors()
     B = BLOCK_LANES
     L = lr.shape[0]
     K = epochs * n
@@ -151,7 +202,9 @@ def _run_block_nb(
     doff0 = l_doff[0]
     ioff0 = l_ioff[0]
     ref0 = l_ref[0]
-    f = np.zeros(N_STATE * B)
+    f = carray(_state_buffer(), (N_STATE * B,))
+    for q in range(N_STATE * B):
+        f[q] = 0.0
     for j in range(L):
         t0 = theta0[j]
         ref = l_ref[j]
