@@ -149,8 +149,7 @@ class _ChunkCall:
     """The kernel's arguments for one chunk, laid out once (also used by the benchmarks)."""
 
     def __init__(self, config, chunk, rec_ids, record_every, n_slots):
-        plan = _grid.plan_chunk(config, chunk)
-        self.b_len = plan.b_len
+        self.plan = plan = _grid.plan_chunk(config, chunk)
         groups, self.lane_group = np.unique(plan.lane_group, return_inverse=True)
         self.data = data = _ChunkData(config, groups)
         vals = _grid.axis_values(config, np.arange(chunk.start, chunk.stop, dtype=np.int64))
