@@ -53,6 +53,8 @@ N_INT = 8
 # of aliasing and vectorises it (with ~25 separate arrays it gave up: "too many
 # memory checks needed").
 BLOCK_LANES = 64
+#: Lanes per 512-bit vector: lane loops are padded to a multiple of this.
+VEC_LANES = 8
 (_TH, _LR, _BOUND, _FLOOR, _THR, _REF, _MAE, _MJ, _EXITERR, _LSUM, _LPREV, _DPREV, _ESTART,
  _XS, _YS, _LREC) = range(16)
 # Counters and step numbers are kept as float64 in the same buffer (exact below
@@ -156,7 +158,8 @@ def _step(f, j, xi, yi, ref, fstep):  # pragma: no cover - compiled
     # |e| > fl make e nonzero and not NaN: "opposite signs" is then exactly
     # (en < 0) != (ep < 0), the seed test (en<0 & ep>0) | (en>0 & ep<0).
     flip = ok & ((en < 0.0) ^ (ep < 0.0)) & (abs(ep) > fl) & (aen > fl)
-    f[_SC * B + j] += np.float64(flip)
+    sc = f[_SC * B + j]
+    f[_SC * B + j] = sc + 1.0 if flip else sc  # a masked add (+= float(flip) took 4 instructions)
     return ok, flip, z2
 
 
@@ -165,10 +168,12 @@ def _last_epoch(f, j, ok, flip, z2, zig_ok):  # pragma: no cover - compiled
     """The last-epoch statistics of lane ``j`` (after :func:`_step`)."""
     B = BLOCK_LANES
     loss = z2 * z2
-    f[_SCLAST * B + j] += np.float64(flip)
+    scl = f[_SCLAST * B + j]
+    f[_SCLAST * B + j] = scl + 1.0 if flip else scl
     f[_LSUM * B + j] += loss if ok else 0.0
     d = loss - f[_LPREV * B + j]
-    f[_ZIG * B + j] += np.float64(ok & zig_ok & (d * f[_DPREV * B + j] < 0.0))
+    zig = f[_ZIG * B + j]
+    f[_ZIG * B + j] = zig + 1.0 if (ok & zig_ok & (d * f[_DPREV * B + j] < 0.0)) else zig
     f[_DPREV * B + j] = d
     f[_LPREV * B + j] = loss
 
@@ -202,18 +207,23 @@ def _run_block_nb(
     doff0 = l_doff[0]
     ioff0 = l_ioff[0]
     ref0 = l_ref[0]
+    # The lane loops run over Lp >= L lanes, a multiple of VEC_LANES: the
+    # vectorised loop then never falls into its scalar remainder. The padding
+    # lanes copy lane 0 (samples 0 if gathered) and are never written out.
+    Lp = min(B, (L + VEC_LANES - 1) // VEC_LANES * VEC_LANES)
     f = carray(_state_buffer(), (N_STATE * B,))
     for q in range(N_STATE * B):
         f[q] = 0.0
-    for j in range(L):
-        t0 = theta0[j]
-        ref = l_ref[j]
+    for j in range(Lp):
+        js = j if j < L else 0
+        t0 = theta0[js]
+        ref = l_ref[js]
         e0 = t0 - ref
         scale = max(abs(e0), abs(ref))
         if scale == 0.0:
             scale = 1.0
         f[_TH * B + j] = t0
-        f[_LR * B + j] = lr[j]
+        f[_LR * B + j] = lr[js]
         f[_REF * B + j] = ref
         f[_BOUND * B + j] = div_factor * scale
         f[_FLOOR * B + j] = sign_floor * scale
@@ -232,6 +242,7 @@ def _run_block_nb(
     for phase in range(2):
         k_lo = 0 if phase == 0 else last_start
         k_hi = last_start if phase == 0 else K
+        i = k_lo % m  # implicit order: i = k mod m, as a wrapping counter (no division)
         for k in range(k_lo, k_hi):
             step = k + 1
             fstep = np.float64(step)
@@ -239,23 +250,26 @@ def _run_block_nb(
             yi = 0.0
             if gather:
                 if implicit:
-                    i = k % m
                     for j in range(L):
-                        p = l_doff[j] + i
+                        p = np.uint64(l_doff[j] + i)  # unsigned: no negative-index wraparound code
                         f[_XS * B + j] = x[p]
                         f[_YS * B + j] = y[p]
                 else:
                     for j in range(L):
-                        p = l_doff[j] + np.int64(idx[l_ioff[j] + k])
+                        p = np.uint64(l_doff[j] + np.int64(idx[np.uint64(l_ioff[j] + k)]))
                         f[_XS * B + j] = x[p]
                         f[_YS * B + j] = y[p]
             else:
                 if implicit:
-                    i = k % m
+                    xi = x[doff0 + i]
+                    yi = y[doff0 + i]
                 else:
-                    i = np.int64(idx[ioff0 + k])
-                xi = x[doff0 + i]
-                yi = y[doff0 + i]
+                    p = doff0 + np.int64(idx[ioff0 + k])
+                    xi = x[p]
+                    yi = y[p]
+            i += 1
+            if i == m:
+                i = 0
             rec = n_rec > 0 and step % rec_every == 0
             if rec:  # the loss of this step, from theta before it (same operations)
                 for j in range(L):
@@ -266,19 +280,19 @@ def _run_block_nb(
                         f[_LREC * B + j] = z2 * z2
             if phase == 0:
                 if gather:
-                    for j in range(L):
+                    for j in range(Lp):
                         _step(f, j, f[_XS * B + j], f[_YS * B + j], f[_REF * B + j], fstep)
                 else:
-                    for j in range(L):
+                    for j in range(Lp):
                         _step(f, j, xi, yi, ref0, fstep)
             else:
                 zig_ok = k >= last_start + 2
                 if gather:
-                    for j in range(L):
+                    for j in range(Lp):
                         ok, flip, z2 = _step(f, j, f[_XS * B + j], f[_YS * B + j], f[_REF * B + j], fstep)
                         _last_epoch(f, j, ok, flip, z2, zig_ok)
                 else:
-                    for j in range(L):
+                    for j in range(Lp):
                         ok, flip, z2 = _step(f, j, xi, yi, ref0, fstep)
                         _last_epoch(f, j, ok, flip, z2, zig_ok)
             if rec:
