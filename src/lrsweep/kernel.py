@@ -133,27 +133,33 @@ def _step(f, j, xi, yi, ref, fstep):  # pragma: no cover - compiled
     div = f[_DIV * B + j]
     alive = div < 0.0
     ok = alive & (aen <= f[_BOUND * B + j])  # False for NaN too
+    # Each field is loaded before its select, `f[i] = v if c else old`: LLVM
+    # then emits one masked store (with the load inside the ternary it made a
+    # masked load, a mask negation and a blend). `if c: f[i] = v` blocks are
+    # not vectorised at all ("Control flow cannot be substituted for a select").
     f[_DIV * B + j] = fstep if (alive & ~ok) else div
     f[_TH * B + j] = tn if ok else t
     # --- streaming metrics (accepted steps only) ---
-    # Selects, not `if` blocks: with conditional stores LLVM refused to
-    # vectorise ("Control flow cannot be substituted for a select"), 7x slower.
     ep = t - ref
     jump = abs(tn - t)
     mj = f[_MJ * B + j]
+    mjs = f[_MJSTEP * B + j]
     up = ok & (jump > mj)
     f[_MJ * B + j] = jump if up else mj
-    f[_MJSTEP * B + j] = fstep if up else f[_MJSTEP * B + j]
+    f[_MJSTEP * B + j] = fstep if up else mjs
     mae = f[_MAE * B + j]
+    maes = f[_MAESTEP * B + j]
     up = ok & (aen > mae)
     f[_MAE * B + j] = aen if up else mae
-    f[_MAESTEP * B + j] = fstep if up else f[_MAESTEP * B + j]
-    f[_LASTVIOL * B + j] = fstep if (ok & (aen > f[_THR * B + j])) else f[_LASTVIOL * B + j]
+    f[_MAESTEP * B + j] = fstep if up else maes
+    lv = f[_LASTVIOL * B + j]
+    f[_LASTVIOL * B + j] = fstep if (ok & (aen > f[_THR * B + j])) else lv
     fl = f[_FLOOR * B + j]
     ex = f[_EXITSTEP * B + j]
+    exe = f[_EXITERR * B + j]
     hit = ok & (aen <= fl) & (ex < 0.0)
     f[_EXITSTEP * B + j] = fstep if hit else ex
-    f[_EXITERR * B + j] = aen if hit else f[_EXITERR * B + j]
+    f[_EXITERR * B + j] = aen if hit else exe
     # Sign change of e above the floor. fl >= 0 (sign_floor >= 0), so both
     # |e| > fl make e nonzero and not NaN: "opposite signs" is then exactly
     # (en < 0) != (ep < 0), the seed test (en<0 & ep>0) | (en>0 & ep<0).
