@@ -18,7 +18,10 @@ import numpy as np
 
 from .config import AXES, DATA_AXES, LANE_AXES, SweepConfig
 
-__all__ = ["BLOCK_LANES", "GATHER_BELOW", "Chunk", "ChunkPlan", "axis_values", "chunks", "default_chunk_size", "plan_chunk"]
+__all__ = [
+    "BLOCK_LANES", "GATHER_BELOW", "Chunk", "ChunkPlan", "axis_values", "chunks", "default_chunk_size",
+    "plan_chunk",
+]
 
 #: Most lanes advanced together in one kernel block (their state fits in L1).
 BLOCK_LANES = 64
