@@ -132,12 +132,15 @@ def _prefer_512bit_vectors(typingctx):
 
     def codegen(context, builder, signature, args):
         attrs = builder.function.attributes
-        # llvmlite only validates enum attributes; string attributes are added
-        # to the underlying set and written verbatim into the IR.
-        set.add(attrs, '"prefer-vector-width"="512"')
-        set.add(attrs, '"min-legal-vector-width"="512"')
-        if "alwaysinline" not in attrs:
-            attrs.add("noinline")
+        # llvmlite's FunctionAttributes (a set) only accepts enum attributes;
+        # string attributes are added to the underlying set and written
+        # verbatim into the IR (llvmlite 0.4x-0.50). If that ever changes, the
+        # kernel silently keeps LLVM's default vector width.
+        if isinstance(attrs, set):
+            set.add(attrs, '"prefer-vector-width"="512"')
+            set.add(attrs, '"min-legal-vector-width"="512"')
+            if "alwaysinline" not in attrs:
+                attrs.add("noinline")
         return context.get_dummy_value()
 
     return sig, codegen
