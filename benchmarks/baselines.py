@@ -83,6 +83,14 @@ class KernelCall:
         self._call.run()
         return self._call.out_f[0]  # theta_final
 
+    def outputs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The kernel's float and int result rows (lrsweep.metrics order)."""
+        return self._call.out_f, self._call.out_i
+
+    def plan_gathered(self) -> bool:
+        """True if every block of the chunk is a gathered block (lanes of different groups)."""
+        return bool(np.all(self._call.plan.b_gather == 1))
+
 
 def warm_up() -> bool:
     """Compile (or load from numba's cache) the kernel for both layouts used here."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import run
 from hypothesis import HealthCheck, given, settings
@@ -190,3 +191,52 @@ def test_loss_zigzag_bounds():
     assert f["loss_zigzag"].between(0, 1).all()
     # Per-sample loss on Gaussian data is close to white noise: about 2/3 turns.
     assert abs(f["loss_zigzag"].mean() - 2 / 3) < 0.1
+
+
+GATHER_MIX = dict(lr=[0.003, 0.02, 0.3, 1.1, 2.5], seed=[0, 5, 9], n_samples=[3, 20], noise=[0.0, 0.3],
+                  order=["fixed", "shuffle", "replacement", "online"], theta0=[-1.0, 7.0], epochs=3)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 13])
+def test_gathered_blocks_equal_shared_blocks(monkeypatch, chunk_size):
+    """The same trajectories run as shared blocks (one dataset per block) and as gathered
+    blocks (every lane its own dataset and order): identical frames and records, bit for bit."""
+    from lrsweep import grid
+
+    cfg = lrsweep.SweepConfig(**GATHER_MIX, outlier_frac=0.1)
+    assert grid.lanes_per_group(cfg) >= grid.GATHER_BELOW  # default: shared blocks of 10 lanes
+    shared = run(cfg, record="all", record_every=2, chunk_size=chunk_size)
+    monkeypatch.setattr(grid, "GATHER_BELOW", 10**9)  # every block gathered
+    plan = grid.plan_chunk(cfg, grid.chunks(cfg, cfg.n_trajectories)[0])
+    assert plan.b_gather.all()
+    gathered = run(cfg, record="all", record_every=2, chunk_size=chunk_size)
+    for a, b in ((shared.frame, gathered.frame), (shared.records, gathered.records)):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+        for c in a.select_dtypes("float").columns:
+            assert np.array_equal(a[c].to_numpy().view(np.int64), b[c].to_numpy().view(np.int64)), c
+
+
+def test_plan_chunk_blocks():
+    """Blocks cover the chunk in order, hold at most BLOCK_LANES lanes, and gathered blocks
+    only mix groups of equal n_samples and order (hence equal steps and order kind)."""
+    from lrsweep import grid
+
+    cfg = lrsweep.SweepConfig(lr=[0.01, 0.1], seed=range(40), n_samples=[5, 30],
+                              order=["fixed", "shuffle"])
+    assert grid.lanes_per_group(cfg) < grid.GATHER_BELOW
+    for chunk in grid.chunks(cfg, 77):
+        plan = grid.plan_chunk(cfg, chunk)
+        assert plan.b_gather.all()
+        np.testing.assert_array_equal(plan.b_start, np.concatenate([[0], np.cumsum(plan.b_len)[:-1]]))
+        assert plan.b_len.sum() == len(chunk) and (plan.b_len >= 1).all()
+        assert (plan.b_len <= grid.BLOCK_LANES).all()
+        vals = grid.axis_values(cfg, np.arange(chunk.start, chunk.stop))
+        for s, n in zip(plan.b_start, plan.b_len, strict=True):
+            assert len(set(vals["n_samples"][s:s + n])) == 1
+            assert len(set(vals["order"][s:s + n])) == 1
+    # Shared blocks: one group each.
+    cfg = lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, 150), seed=[0, 1])
+    plan = grid.plan_chunk(cfg, grid.chunks(cfg, cfg.n_trajectories)[0])
+    assert not plan.b_gather.any()
+    assert all(len(set(plan.lane_group[s:s + n])) == 1 for s, n in zip(plan.b_start, plan.b_len, strict=True))
+    np.testing.assert_array_equal(plan.b_len, [64, 64, 22, 64, 64, 22])

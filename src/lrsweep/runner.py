@@ -225,8 +225,8 @@ class _ChunkCall:
     """The kernel's arguments for one chunk, laid out once (also used by the benchmarks)."""
 
     def __init__(self, config, chunk, rec_ids, record_every, n_slots):
-        b_group, b_start, self.b_len = _grid.plan_chunk(config, chunk)
-        groups, self.b_local = np.unique(b_group, return_inverse=True)
+        self.plan = plan = _grid.plan_chunk(config, chunk)
+        groups, self.lane_group = np.unique(plan.lane_group, return_inverse=True)
         self.data = data = _ChunkData(config, groups)
         vals = _grid.axis_values(config, np.arange(chunk.start, chunk.stop, dtype=np.int64))
         T = len(chunk)
@@ -239,9 +239,11 @@ class _ChunkCall:
         self.rec_loss = np.full((len(self.chunk_rec), n_slots), np.nan)
         self.out_f = np.empty((len(FLOAT_FIELDS), T))
         self.out_i = np.empty((len(INT_FIELDS), T), dtype=np.int64)
+        lg = self.lane_group
+        first = lg[plan.b_start]  # group of each block's first lane
         self.args = (
-            data.x, data.y, data.g_doff, data.g_m, data.g_n, data.g_ioff, data.g_ref, data.idx,
-            config.epochs, self.b_local.astype(np.int64), b_start, self.b_len,
+            data.x, data.y, data.g_doff[lg], data.g_ioff[lg], data.g_ref[lg], data.idx,
+            config.epochs, plan.b_start, plan.b_len, data.g_m[first], data.g_n[first], plan.b_gather,
             vals["lr"].astype(np.float64), vals["theta0"].astype(np.float64),
             config.tol, config.diverge_factor, config.sign_floor, config.oscillation_min,
             rec_row, record_every, self.rec_theta, self.rec_loss, self.out_f, self.out_i,
@@ -288,7 +290,7 @@ def _run_chunk(config, chunk, rec_ids, record_every, n_slots):
     call = _ChunkCall(config, chunk, rec_ids, record_every, n_slots)
     call.run()
     # Per-lane group (local index) for the derived columns.
-    lane_group = np.repeat(call.b_local, call.b_len)
+    lane_group = call.lane_group
     theta_ref = call.data.g_ref[lane_group]
     e = call.out_f[0] - theta_ref
     r2, xr, xx = call.data.g_stats[:, lane_group]
