@@ -122,24 +122,27 @@ def test_kernel_per_trajectory_data(benchmark, seed_call, threads):
 # ------------------------------------------------------------- end-to-end vs bare kernel
 
 
-T_E2E = 100_000 if FULL else 10_000
+T_E2E = 1_000_000 if FULL else 10_000
 
 
-@pytest.mark.benchmark(group="end-to-end: lrsweep.sweep vs bare kernel (default threads)")
-def test_e2e_sweep(benchmark, warm):
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.benchmark(group="end-to-end: lrsweep.sweep vs bare kernel")
+def test_e2e_sweep(benchmark, warm, threads):
     cfg = shared_config(T_E2E)
-    res = benchmark(lrsweep.sweep, cfg, progress=False)
-    record_rate(benchmark, T_E2E * STEPS, T=T_E2E, engine="sweep")
+    res = benchmark(lrsweep.sweep, cfg, progress=False, threads=threads)
+    record_rate(benchmark, T_E2E * STEPS, T=T_E2E, engine="sweep", threads=threads)
     np.testing.assert_array_equal(res.frame["theta_final"].to_numpy(),
                                   reference_frame(T_E2E)["theta_final"].to_numpy())
 
 
-@pytest.mark.benchmark(group="end-to-end: lrsweep.sweep vs bare kernel (default threads)")
-def test_e2e_bare_kernel(benchmark, warm):
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.benchmark(group="end-to-end: lrsweep.sweep vs bare kernel")
+def test_e2e_bare_kernel(benchmark, warm, threads):
     call = KernelCall(shared_config(T_E2E))
-    call()
-    theta = benchmark(call)
-    record_rate(benchmark, T_E2E * STEPS, T=T_E2E, engine="kernel")
+    with numba_threads(threads):
+        call()
+        theta = benchmark(call)
+    record_rate(benchmark, T_E2E * STEPS, T=T_E2E, engine="kernel", threads=threads)
     np.testing.assert_array_equal(theta, reference_frame(T_E2E)["theta_final"].to_numpy())
 
 
@@ -205,29 +208,62 @@ def test_cached_first_call(benchmark, tmp_path_factory):
 
 
 MEMORY_CODE = """
-import json, resource, tracemalloc
+import json, tracemalloc
 import numpy as np
 import lrsweep
-T = {T}
+from lrsweep.planner import peak_rss
+T, record = {T}, {record!r}
 lrsweep.sweep(lrsweep.SweepConfig(lr=[0.01, 0.1], data="lecture"), progress=False)  # warm-up
 cfg = lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, T), seed=0, n_samples=100, epochs=5, data="lecture")
 tracemalloc.start()  # NumPy reports its buffers to tracemalloc
-res = lrsweep.sweep(cfg, progress=False)
+res = lrsweep.sweep(cfg, progress=False, record=record, record_every=10)
 _cur, peak = tracemalloc.get_traced_memory()
 tracemalloc.stop()
-frame = int(res.frame.memory_usage(deep=True).sum())
+frame = int(res.frame.memory_usage(deep=True, index=False).sum())
+rec = 0 if res.records is None else int(res.records.memory_usage(deep=True, index=False).sum())
 print(json.dumps({{"T": T, "tracemalloc_peak_bytes": peak, "peak_bytes_per_trajectory": peak / T,
-                  "frame_bytes_per_trajectory": frame / T,
-                  "process_max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}))
+                  "frame_bytes_per_trajectory": frame / T, "records_bytes": rec,
+                  "beyond_results_bytes_per_trajectory": (peak - frame - rec) / T,
+                  "process_peak_rss_bytes": peak_rss()}}))
 """
 
 
 @full_only
-@pytest.mark.parametrize("T", [100_000, 1_000_000])
-@pytest.mark.benchmark(group="subprocess: metrics-only sweep, peak memory")
-def test_peak_memory(benchmark, T):
-    info = benchmark.pedantic(_run_py, args=(MEMORY_CODE.format(T=T),), rounds=1, iterations=1)
+@pytest.mark.parametrize(("T", "record"), [(100_000, None), (1_000_000, None), (100_000, "lr < 0.002")])
+@pytest.mark.benchmark(group="subprocess: sweep, peak memory")
+def test_peak_memory(benchmark, T, record):
+    info = benchmark.pedantic(_run_py, args=(MEMORY_CODE.format(T=T, record=record),), rounds=1,
+                              iterations=1)
     benchmark.extra_info.update(info)
-    print(f"\nT={T}: tracemalloc peak {info['peak_bytes_per_trajectory']:.0f} B/trajectory, "
-          f"results frame {info['frame_bytes_per_trajectory']:.0f} B/trajectory")
+    print(f"\nT={T}, record={record}: tracemalloc peak {info['peak_bytes_per_trajectory']:.0f} "
+          f"B/trajectory, results frame {info['frame_bytes_per_trajectory']:.0f} B/trajectory, "
+          f"beyond the results {info['beyond_results_bytes_per_trajectory']:.0f} B/trajectory")
     assert info["peak_bytes_per_trajectory"] < 10_000
+
+
+DISK_CODE = """
+import json, sys, tempfile, time
+import numpy as np
+import lrsweep
+from lrsweep.planner import peak_rss, plan_memory
+lrsweep.sweep(lrsweep.SweepConfig(lr=[0.01, 0.1]), progress=False)  # warm-up
+# 1e7 trajectories: 1000 learning rates x 10,000 datasets of 100 samples, 5 epochs.
+cfg = lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, 1000), seed=range(10_000))
+plan = plan_memory(cfg, collect=False)
+with tempfile.TemporaryDirectory() as d:
+    t = time.perf_counter()
+    rep = lrsweep.sweep_shard(cfg, (0, 1), out=d)
+    wall = time.perf_counter() - t
+print(json.dumps({"T": cfg.n_trajectories, "chunks": rep.chunks, "wall_s": wall,
+                  "process_peak_rss_bytes": peak_rss(), "planner_estimate_bytes": plan.peak_bytes}))
+"""
+
+
+@full_only
+@pytest.mark.benchmark(group="subprocess: 1e7 trajectories to disk in chunks")
+def test_ten_million_to_disk(benchmark):
+    info = benchmark.pedantic(_run_py, args=(DISK_CODE,), rounds=1, iterations=1, kwargs={"timeout": 1800})
+    benchmark.extra_info.update(info)
+    print(f"\n1e7 to disk: peak RSS {info['process_peak_rss_bytes'] / 2**20:.0f} MB, planner "
+          f"{info['planner_estimate_bytes'] / 2**20:.0f} MB, {info['wall_s']:.1f} s")
+    assert info["process_peak_rss_bytes"] < 2 * 2**30

@@ -48,6 +48,18 @@ def axis_values(config: SweepConfig, ids: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def lane_values(config: SweepConfig, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """``lr`` and ``theta0`` (float64) of trajectories ``start .. stop - 1``.
+
+    The lane axes are the innermost (``theta0``, then ``lr``), so the values
+    repeat with the period of a group: no index arrays over all axes.
+    """
+    lrs = np.asarray(config.axes["lr"], dtype=np.float64)
+    th0 = np.asarray(config.axes["theta0"], dtype=np.float64)
+    k = np.arange(start, stop, dtype=np.int64) % (len(lrs) * len(th0))
+    return lrs[k % len(lrs)], th0[k // len(lrs)]
+
+
 def group_key(config: SweepConfig, group: int) -> tuple[tuple, str]:
     """Data key (values of ``DATA_AXES``) and order of group ``group``."""
     axes = config.axes

@@ -228,7 +228,7 @@ class _ChunkCall:
         self.plan = plan = _grid.plan_chunk(config, chunk)
         groups, self.lane_group = np.unique(plan.lane_group, return_inverse=True)
         self.data = data = _ChunkData(config, groups)
-        vals = _grid.axis_values(config, np.arange(chunk.start, chunk.stop, dtype=np.int64))
+        lr, theta0 = _grid.lane_values(config, chunk.start, chunk.stop)
         T = len(chunk)
         # Recording rows for the recorded trajectories of this chunk.
         lo, hi = np.searchsorted(rec_ids, [chunk.start, chunk.stop])
@@ -244,7 +244,7 @@ class _ChunkCall:
         self.args = (
             data.x, data.y, data.g_doff[lg], data.g_ioff[lg], data.g_ref[lg], data.idx,
             config.epochs, plan.b_start, plan.b_len, data.g_m[first], data.g_n[first], plan.b_gather,
-            vals["lr"].astype(np.float64), vals["theta0"].astype(np.float64),
+            lr, theta0,
             config.tol, config.diverge_factor, config.sign_floor, config.oscillation_min,
             rec_row, record_every, self.rec_theta, self.rec_loss, self.out_f, self.out_i,
         )
