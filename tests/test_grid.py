@@ -19,3 +19,21 @@ def test_lane_values_equal_axis_values(start, stop):
     assert lr.dtype == th.dtype == np.float64
     np.testing.assert_array_equal(lr, vals["lr"].astype(np.float64))
     np.testing.assert_array_equal(th, vals["theta0"].astype(np.float64))
+
+
+def test_default_chunks_split_a_group_bigger_than_a_chunk():
+    # One group of 40,000 learning rates: chunks of CHUNK_TRAJECTORIES lanes, not one 40,000-lane chunk.
+    cfg = lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, 40_000))
+    assert grid.default_chunk_size(cfg) == grid.CHUNK_TRAJECTORIES
+    small = lrsweep.SweepConfig(lr=[0.01, 0.1, 1.0], seed=range(10_000))
+    size = grid.default_chunk_size(small)
+    assert size % 3 == 0 and grid.CHUNK_TRAJECTORIES - 3 < size <= grid.CHUNK_TRAJECTORIES
+
+
+def test_a_group_split_over_chunks_gives_the_same_table():
+    from conftest import run
+
+    cfg = lrsweep.SweepConfig(lr=np.geomspace(1e-3, 2, 500), seed=range(3), n_samples=20)
+    whole = run(cfg, chunk_size=1500)
+    split = run(cfg, chunk_size=170)  # every group cut in several places
+    assert split.frame.equals(whole.frame)

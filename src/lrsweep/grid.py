@@ -141,18 +141,27 @@ def plan_chunk(config: SweepConfig, chunk: Chunk) -> ChunkPlan:
     return ChunkPlan(lane_group, b_start, b_len, np.full(len(b_start), gather, dtype=np.int64))
 
 
-def default_chunk_size(config: SweepConfig, *, data_budget: int = 64 * 2**20) -> int:
-    """A chunk size that keeps threads busy and the chunk's data small.
+#: Trajectories per chunk by default: enough work per kernel call to keep the
+#: threads busy, small enough that a chunk's arrays stay a few MB.
+CHUNK_TRAJECTORIES = 16384
 
-    At least 16384 trajectories (rounded up to whole groups) unless the data
-    of the groups in a chunk would exceed ``data_budget`` bytes.
+
+def default_chunk_size(config: SweepConfig, *, data_budget: int = 64 * 2**20) -> int:
+    """A chunk size that keeps threads busy and the chunk's arrays small.
+
+    About :data:`CHUNK_TRAJECTORIES` trajectories: as many whole groups as fit
+    (fewer if their data would exceed ``data_budget`` bytes), or, when one
+    group has more lanes than that, that many lanes of it (a chunk may split
+    a group; each part loads the group's dataset).
     """
     lpg = lanes_per_group(config)
     n_max = max(config.axes["n_samples"])
     online = "online" in config.axes["order"]
     m = n_max * (config.epochs if online else 1)
     per_group = 16 * m + 4 * config.epochs * n_max  # x, y and a sample-order stream
-    groups = max(1, min(max(1, 16384 // lpg), data_budget // max(per_group, 1)))
+    if lpg > CHUNK_TRAJECTORIES:
+        return min(CHUNK_TRAJECTORIES, config.n_trajectories)
+    groups = max(1, min(CHUNK_TRAJECTORIES // lpg, data_budget // max(per_group, 1)))
     return max(1, min(groups * lpg, config.n_trajectories))
 
 
