@@ -64,6 +64,32 @@ def test_kernel_trajectories(benchmark, warm, T):
     _check_shared(theta, T)
 
 
+# ------------------------------------------------------------- divergence
+
+
+T_DIV = 100_000 if FULL else 5_000
+
+
+@pytest.mark.parametrize("regime", ["stable", "diverging"])
+@pytest.mark.benchmark(group="divergence: frozen lanes cost no more than live ones, bare kernel, 1 thread")
+def test_kernel_divergence_freeze(benchmark, warm, regime):
+    # Same data and sizes; lr in [2, 4] on N(0, 1) data leaves the bound within a few dozen steps.
+    lr = lrs(T_DIV) if regime == "stable" else np.geomspace(2.0, 4.0, T_DIV)
+    cfg = lrsweep.SweepConfig(lr=lr, seed=0, n_samples=100, epochs=5, data="lecture")
+    call = KernelCall(cfg)
+    with numba_threads(1):
+        call()
+        benchmark(call)
+    record_rate(benchmark, T_DIV * STEPS, T=T_DIV, threads=1, engine="kernel", regime=regime)
+    out_f, out_i = call.outputs()
+    diverged = (out_i[0] == int(lrsweep.Status.DIVERGED)).mean()
+    assert diverged == (0.0 if regime == "stable" else 1.0)
+    pick = np.unique(np.linspace(0, T_DIV - 1, 40).astype(np.int64))
+    small = lrsweep.sweep(cfg.replace(lr=lr[pick]), progress=False).frame
+    np.testing.assert_array_equal(out_f[0][pick], small["theta_final"].to_numpy())
+    np.testing.assert_array_equal(out_i[2][pick], small["diverged_step"].to_numpy())
+
+
 # ------------------------------------------------------------- threads
 
 
