@@ -97,3 +97,18 @@ def test_cached_parallel_kernel_under_multiprocessing(tmp_path, method):
                          timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("ok")
+
+
+def test_every_module_is_reachable_as_an_attribute():
+    code = ("import lrsweep, sys; mods = sorted(lrsweep._SUBMODULES); "
+            "[getattr(lrsweep, m) for m in mods]; "
+            "print(all(f'lrsweep.{m}' in sys.modules for m in mods))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip() == "True", out.stderr
+    import pathlib
+
+    import lrsweep
+
+    src = pathlib.Path(lrsweep.__file__).parent
+    public = {p.stem for p in src.glob("*.py") if not p.stem.startswith("_")}
+    assert public == set(lrsweep._SUBMODULES)

@@ -39,8 +39,8 @@ _LAZY = {
     "Status": "metrics",
     "METRICS": "metrics",
 }
-_SUBMODULES = {"checkpoint", "config", "data", "grid", "kernel", "metrics", "plots", "reference", "results",
-               "runner", "study", "theory"}
+_SUBMODULES = {"checkpoint", "cli", "config", "data", "distributed", "grid", "kernel", "metrics", "planner",
+               "plots", "reference", "results", "runner", "study", "theory"}
 
 __all__ = ["ParameterError", "ParameterTypeError", "SweepConfig", "__version__", *_LAZY, *sorted(_SUBMODULES)]
 
