@@ -11,8 +11,8 @@ The trajectories of one chunk are numbered ``t = 0 .. T-1``. Trajectories that
 share a dataset and a sample order (a *group*) and differ only in ``lr`` and
 ``theta0`` are contiguous *lanes*; a *block* is a run of at most
 ``BLOCK_LANES`` lanes that advance together, step by step. Blocks run in
-parallel (``prange``); the lane loop is branch-free (selects, not jumps) so
-that LLVM vectorises it. Two kinds of blocks (:func:`lrsweep.grid.plan_chunk`):
+parallel (a range of blocks per thread, :meth:`lrsweep.runner._ChunkCall.run`);
+the lane loop is branch-free (selects, not jumps) so that LLVM vectorises it. Two kinds of blocks (:func:`lrsweep.grid.plan_chunk`):
 
 * *shared*: lanes of one group (groups of >= ``GATHER_BELOW`` lanes, e.g. an
   lr sweep); each sample is loaded once and broadcast to all lanes;
@@ -64,7 +64,7 @@ output arrays is :data:`lrsweep.metrics.FLOAT_FIELDS` and
 from __future__ import annotations
 
 import numpy as np
-from numba import carray, njit, prange, types
+from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -401,15 +401,21 @@ def _run_block_nb(
         out_i[I_MAX_JUMP_SAMPLE, j] = mj_sample
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def run_chunk_nb(
     x, y, l_doff, l_ioff, l_ref, idx, epochs,
     b_start, b_len, b_m, b_n, b_gather,
     lr, theta0, tol, div_factor, sign_floor, osc_min,
     rec_row, rec_every, rec_theta, rec_loss,
-    out_f, out_i,
+    out_f, out_i, b_lo, b_hi,
 ):  # pragma: no cover - compiled
-    """Run every block of a chunk; blocks in parallel, results into ``out_*``.
+    """Run blocks ``b_lo .. b_hi - 1`` of a chunk; results into ``out_*``.
+
+    Serial and ``nogil``: the caller (:meth:`lrsweep.runner._ChunkCall.run`)
+    splits the blocks into equal contiguous ranges, one per thread, as a
+    ``prange`` with its static schedule would. No ``parallel=True``: numba's
+    parfor passes cost ~2.5 s of the first compile (and loading a parallel
+    function from the cache starts numba's threading layer).
 
     Parameters are plain arrays: datasets concatenated in ``x``/``y``; per
     lane (trajectory of the chunk) ``t``: its dataset starts at
@@ -421,7 +427,7 @@ def run_chunk_nb(
     one dataset and order unless ``b_gather[b]``; outputs ``out_f``
     (N_FLOAT, T) and ``out_i`` (N_INT, T).
     """
-    for b in prange(b_start.shape[0]):
+    for b in range(b_lo, b_hi):
         s = b_start[b]
         e = s + b_len[b]
         _run_block_nb(

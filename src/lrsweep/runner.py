@@ -250,10 +250,38 @@ class _ChunkCall:
         )
 
     def run(self) -> None:
-        """Call the kernel; fills ``out_f``, ``out_i`` and the recording arrays."""
+        """Call the kernel; fills ``out_f``, ``out_i`` and the recording arrays.
+
+        The blocks are split into ``numba.get_num_threads()`` equal contiguous
+        ranges (a ``prange``'s static schedule), each run by the ``nogil``
+        kernel in its own thread; this thread runs the first range.
+        """
+        import threading
+
+        import numba
+
         from . import kernel
 
-        kernel.run_chunk_nb(*self.args)
+        n_b = len(self.plan.b_start)
+        n_t = max(1, min(numba.get_num_threads(), n_b))
+        cuts = [n_b * i // n_t for i in range(n_t + 1)]
+        errors: list[BaseException] = []
+
+        def work(lo: int, hi: int) -> None:
+            try:
+                kernel.run_chunk_nb(*self.args, lo, hi)
+            except BaseException as exc:  # re-raised in the calling thread
+                errors.append(exc)
+
+        workers = [threading.Thread(target=work, args=(lo, hi), daemon=True)
+                   for lo, hi in zip(cuts[1:-1], cuts[2:], strict=True)]
+        for w in workers:
+            w.start()
+        work(cuts[0], cuts[1])
+        for w in workers:
+            w.join()
+        if errors:
+            raise errors[0]
 
 
 def _plan(config, record, record_every, chunk_size, *, out=None, collect=True, concurrent=1,
