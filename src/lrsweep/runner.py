@@ -256,6 +256,7 @@ class _ChunkCall:
         ranges (a ``prange``'s static schedule), each run by the ``nogil``
         kernel in its own thread; this thread runs the first range.
         """
+        import itertools
         import threading
 
         import numba
@@ -274,7 +275,7 @@ class _ChunkCall:
                 errors.append(exc)
 
         workers = [threading.Thread(target=work, args=(lo, hi), daemon=True)
-                   for lo, hi in zip(cuts[1:-1], cuts[2:], strict=True)]
+                   for lo, hi in itertools.pairwise(cuts[1:])]
         for w in workers:
             w.start()
         work(cuts[0], cuts[1])
