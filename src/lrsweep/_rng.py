@@ -61,6 +61,10 @@ from numba.np.random._constants import (
 )
 
 _jit = nb.njit(cache=True, error_model="numpy")
+# Helpers with one call site: inlined into it as numba IR, so that the first
+# call compiles one function instead of two (each njit function is typed,
+# lowered and optimised on its own, then again as part of its caller).
+_inline = nb.njit(cache=True, error_model="numpy", inline="always")
 
 # All integer constants are uint64: numba types a mixed uint64/int64 operation
 # as float64, which would silently lose bits.
@@ -460,7 +464,7 @@ def _outlier_indices(seeds, off, m, k, koff, out_idx):
             _smallest_k(u, k[d], out_idx[koff[d]:koff[d] + k[d]])
 
 
-@_jit
+@_inline
 def _one_dataset(seed, x_scale, noise, leverage, k, scale, shift, coef, intercept, x, y, out_idx,
                  branches):
     """One ``data="gaussian"`` dataset into ``x``, ``y`` (length m), given its outliers ``out_idx``.
@@ -530,7 +534,7 @@ def gaussian_datasets(seeds, off, m, x_scale, noise, leverage, k, koff, scale, s
 
 
 # ---------------------------------------------------------- NumPy reductions
-@_jit
+@_inline
 def _block_sum(a, lo, n):
     """The leaves of NumPy's pairwise sum (n <= 128): 8 accumulators, then the rest."""
     if n < 8:
@@ -565,7 +569,7 @@ def _block_sum(a, lo, n):
     return res
 
 
-@_jit
+@_inline
 def _pairwise_sum(a, lo, n, stack, vals):
     """NumPy's ``DOUBLE_pairwise_sum`` (``add.reduce`` on a contiguous float64 array).
 
