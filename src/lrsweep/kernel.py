@@ -151,6 +151,26 @@ def _prefer_512bit_vectors(typingctx):
     return sig, codegen
 
 
+@intrinsic
+def _sel(typingctx, c, a, b):
+    """``a if c else b`` as one LLVM ``select`` (both operands are evaluated).
+
+    The lane loops need selects anyway (see :func:`_step`); LLVM turns
+    numba's ternary (a branch, two blocks and a phi) into the same select.
+    Written as an intrinsic, each select is one call in numba's IR instead of
+    three blocks: a smaller function to type, lower and optimise at the
+    first compile (the lane loop is inlined six times), same machine code.
+    """
+    if not (isinstance(c, types.Boolean) and a == b):
+        return None
+    sig = a(c, a, b)
+
+    def codegen(context, builder, signature, args):
+        return builder.select(args[0], args[1], args[2])
+
+    return sig, codegen
+
+
 @njit(inline="always", error_model="numpy")
 def _step(f, j, xi, yi, ref, fstep):  # pragma: no cover - compiled
     """One update of lane ``j`` and the metrics of every step; returns (ok, flip, z2).
@@ -176,35 +196,35 @@ def _step(f, j, xi, yi, ref, fstep):  # pragma: no cover - compiled
     # then emits one masked store (with the load inside the ternary it made a
     # masked load, a mask negation and a blend). `if c: f[i] = v` blocks are
     # not vectorised at all ("Control flow cannot be substituted for a select").
-    f[_DIV + j] = fstep if (alive & ~ok) else div
-    f[_TH + j] = tn if ok else t
+    f[_DIV + j] = _sel(alive & ~ok, fstep, div)
+    f[_TH + j] = _sel(ok, tn, t)
     # --- streaming metrics (accepted steps only) ---
     ep = t - ref
     jump = abs(tn - t)
     mj = f[_MJ + j]
     mjs = f[_MJSTEP + j]
     up = ok & (jump > mj)
-    f[_MJ + j] = jump if up else mj
-    f[_MJSTEP + j] = fstep if up else mjs
+    f[_MJ + j] = _sel(up, jump, mj)
+    f[_MJSTEP + j] = _sel(up, fstep, mjs)
     mae = f[_MAE + j]
     maes = f[_MAESTEP + j]
     up = ok & (aen > mae)
-    f[_MAE + j] = aen if up else mae
-    f[_MAESTEP + j] = fstep if up else maes
+    f[_MAE + j] = _sel(up, aen, mae)
+    f[_MAESTEP + j] = _sel(up, fstep, maes)
     lv = f[_LASTVIOL + j]
-    f[_LASTVIOL + j] = fstep if (ok & (aen > f[_THR + j])) else lv
+    f[_LASTVIOL + j] = _sel(ok & (aen > f[_THR + j]), fstep, lv)
     fl = f[_FLOOR + j]
     ex = f[_EXITSTEP + j]
     exe = f[_EXITERR + j]
     hit = ok & (aen <= fl) & (ex < 0.0)
-    f[_EXITSTEP + j] = fstep if hit else ex
-    f[_EXITERR + j] = aen if hit else exe
+    f[_EXITSTEP + j] = _sel(hit, fstep, ex)
+    f[_EXITERR + j] = _sel(hit, aen, exe)
     # Sign change of e above the floor. fl >= 0 (sign_floor >= 0), so both
     # |e| > fl make e nonzero and not NaN: "opposite signs" is then exactly
     # (en < 0) != (ep < 0), the seed test (en<0 & ep>0) | (en>0 & ep<0).
     flip = ok & ((en < 0.0) ^ (ep < 0.0)) & (abs(ep) > fl) & (aen > fl)
     sc = f[_SC + j]
-    f[_SC + j] = sc + 1.0 if flip else sc  # a masked add (+= float(flip) took 4 instructions)
+    f[_SC + j] = _sel(flip, sc + 1.0, sc)  # a masked add (+= float(flip) took 4 instructions)
     return ok, flip, z2
 
 
@@ -213,11 +233,11 @@ def _last_epoch(f, j, ok, flip, z2, zig_ok):  # pragma: no cover - compiled
     """The last-epoch statistics of lane ``j`` (after :func:`_step`)."""
     loss = z2 * z2
     scl = f[_SCLAST + j]
-    f[_SCLAST + j] = scl + 1.0 if flip else scl
-    f[_LSUM + j] += loss if ok else 0.0
+    f[_SCLAST + j] = _sel(flip, scl + 1.0, scl)
+    f[_LSUM + j] += _sel(ok, loss, 0.0)
     d = loss - f[_LPREV + j]
     zig = f[_ZIG + j]
-    f[_ZIG + j] = zig + 1.0 if (ok & zig_ok & (d * f[_DPREV + j] < 0.0)) else zig
+    f[_ZIG + j] = _sel(ok & zig_ok & (d * f[_DPREV + j] < 0.0), zig + 1.0, zig)
     f[_DPREV + j] = d
     f[_LPREV + j] = loss
 
