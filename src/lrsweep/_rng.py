@@ -61,6 +61,10 @@ from numba.np.random._constants import (
 )
 
 _jit = nb.njit(cache=True, error_model="numpy")
+# Helpers with one call site: inlined into it as numba IR, so that the first
+# call compiles one function instead of two (each njit function is typed,
+# lowered and optimised on its own, then again as part of its caller).
+_inline = nb.njit(cache=True, error_model="numpy", inline="always")
 
 # All integer constants are uint64: numba types a mixed uint64/int64 operation
 # as float64, which would silently lose bits.
@@ -377,13 +381,14 @@ def sample_orders(seeds, n, shuffle, epochs, off, out):
     ``data.sample_order("shuffle" if shuffle[d] else "replacement", n[d],
     epochs, seeds[d])`` (int32; ``n[d] < 2**31``).
     """
+    stream = np.int64(STREAM_ORDER)  # not a literal: no extra specialisation of pcg64_seed
     for d in range(seeds.shape[0]):
         o = off[d]
         e = o + epochs * n[d]
         if shuffle[d]:
-            fill_permuted(seeds[d], STREAM_ORDER, n[d], epochs, out[o:e])
+            fill_permuted(seeds[d], stream, n[d], epochs, out[o:e])
         else:
-            fill_integers(seeds[d], STREAM_ORDER, n[d], out[o:e])
+            fill_integers(seeds[d], stream, n[d], out[o:e])
 
 
 # ------------------------------------------------------------------- datasets
@@ -445,13 +450,30 @@ def _smallest_k(u, k, out):
 
 
 @_jit
-def _one_dataset(seed, x_scale, noise, leverage, k, scale, shift, coef, intercept, x, y, out_idx):
-    """One ``data="gaussian"`` dataset into ``x``, ``y`` (length m) and ``out_idx`` (length k).
+def _outlier_indices(seeds, off, m, k, koff, out_idx):
+    """The sorted outlier indices (stream 2) of every dataset with ``k[d] > 0``.
 
-    The operations and their order are those of :func:`lrsweep.data._generate`.
+    A separate function so that a sweep without outliers never compiles the
+    stream-2 draws and the merge sort (about a second of the first compile).
+    """
+    stream = np.int64(STREAM_OUTLIER)  # not a literal: no extra specialisation of pcg64_seed
+    for d in range(seeds.shape[0]):
+        if k[d] > 0:
+            u = np.empty(m[d])
+            fill_random(seeds[d], stream, u)
+            _smallest_k(u, k[d], out_idx[koff[d]:koff[d] + k[d]])
+
+
+@_inline
+def _one_dataset(seed, x_scale, noise, leverage, k, scale, shift, coef, intercept, x, y, out_idx,
+                 branches):
+    """One ``data="gaussian"`` dataset into ``x``, ``y`` (length m), given its outliers ``out_idx``.
+
+    The operations and their order are those of :func:`lrsweep.data._generate`
+    (the outlier indices come from their own stream, so computing them first,
+    in :func:`_outlier_indices`, changes no bit).
     """
     m = x.shape[0]
-    branches = np.zeros(4, dtype=np.int64)
     # y = coef * x + intercept + noise * z, left to right. With noise == 0 the
     # term noise * z is a signed zero, and s + (+-0) == s unless s is -0.0,
     # which needs intercept == -0.0: only then is the noise stream drawn.
@@ -462,13 +484,9 @@ def _one_dataset(seed, x_scale, noise, leverage, k, scale, shift, coef, intercep
     for stream in range(2 if draw_noise else 1):
         target = x if stream == STREAM_X else y
         fill_standard_normal(seed, stream, x_scale if stream == STREAM_X else noise, target, branches)
-        if stream == STREAM_X and k > 0:
-            u = np.empty(m)
-            fill_random(seed, STREAM_OUTLIER, u)
-            _smallest_k(u, k, out_idx)
-            if leverage:
-                for j in range(k):
-                    x[out_idx[j]] *= scale
+        if stream == STREAM_X and k > 0 and leverage:
+            for j in range(k):
+                x[out_idx[j]] *= scale
     if draw_noise:
         for i in range(m):
             y[i] = (coef * x[i] + intercept) + y[i]  # y held noise * z
@@ -481,9 +499,19 @@ def _one_dataset(seed, x_scale, noise, leverage, k, scale, shift, coef, intercep
 
 
 @_jit
+def _gaussian_datasets(seeds, off, m, x_scale, noise, leverage, k, koff, scale, shift,
+                       coef, intercept, x_out, y_out, out_idx, branches):
+    for d in range(seeds.shape[0]):
+        o = off[d]
+        e = o + m[d]
+        _one_dataset(seeds[d], x_scale[d], noise[d], leverage[d], k[d], scale[d], shift[d],
+                     coef, intercept, x_out[o:e], y_out[o:e], out_idx[koff[d]:koff[d] + k[d]],
+                     branches)
+
+
 def gaussian_datasets(seeds, off, m, x_scale, noise, leverage, k, koff, scale, shift,
                       coef, intercept, x_out, y_out, out_idx):
-    """Many ``data="gaussian"`` datasets in one call.
+    """Many ``data="gaussian"`` datasets in two numba calls.
 
     Serial on purpose: about 0.7 us per dataset of 100 samples, small next
     to the kernel's ~10 us per trajectory; ``parallel=True`` could at best
@@ -497,16 +525,16 @@ def gaussian_datasets(seeds, off, m, x_scale, noise, leverage, k, koff, scale, s
     ``floor(outlier_frac * m + 0.5)`` and ``shift[d]`` the response shift
     ``outlier_scale * sqrt((coef * x_scale)**2 + noise**2)``, both computed by
     the caller in Python exactly as :func:`lrsweep.data._generate` does.
+    The outlier indices are drawn (and compiled) only if some ``k[d] > 0``.
     """
-    for d in range(seeds.shape[0]):
-        o = off[d]
-        e = o + m[d]
-        _one_dataset(seeds[d], x_scale[d], noise[d], leverage[d], k[d], scale[d], shift[d],
-                     coef, intercept, x_out[o:e], y_out[o:e], out_idx[koff[d]:koff[d] + k[d]])
+    if np.any(k > 0):
+        _outlier_indices(seeds, off, m, k, koff, out_idx)
+    _gaussian_datasets(seeds, off, m, x_scale, noise, leverage, k, koff, scale, shift,
+                       coef, intercept, x_out, y_out, out_idx, np.zeros(4, dtype=np.int64))
 
 
 # ---------------------------------------------------------- NumPy reductions
-@_jit
+@_inline
 def _block_sum(a, lo, n):
     """The leaves of NumPy's pairwise sum (n <= 128): 8 accumulators, then the rest."""
     if n < 8:
@@ -541,7 +569,7 @@ def _block_sum(a, lo, n):
     return res
 
 
-@_jit
+@_inline
 def _pairwise_sum(a, lo, n, stack, vals):
     """NumPy's ``DOUBLE_pairwise_sum`` (``add.reduce`` on a contiguous float64 array).
 
@@ -600,6 +628,7 @@ def dataset_stats(x, y, off, m, ref, out):
     """
     stack = np.empty((3, 128), dtype=np.int64)
     vals = np.empty(128)
+    zero = np.int64(0)  # not a literal 0: one specialisation of _pairwise_sum (as the tests call it)
     longest = 0
     for d in range(m.shape[0]):
         longest = max(longest, m[d])
@@ -615,7 +644,7 @@ def dataset_stats(x, y, off, m, ref, out):
             terms[1, i] = xi * r
             terms[2, i] = xi * xi
         for q in range(3):  # one call site (compile time)
-            out[q, d] = _pairwise_sum(terms[q], 0, n, stack, vals) / n
+            out[q, d] = _pairwise_sum(terms[q], zero, n, stack, vals) / n
 
 
 # ------------------------------------------------- least squares with NumPy's BLAS

@@ -11,8 +11,9 @@ The trajectories of one chunk are numbered ``t = 0 .. T-1``. Trajectories that
 share a dataset and a sample order (a *group*) and differ only in ``lr`` and
 ``theta0`` are contiguous *lanes*; a *block* is a run of at most
 ``BLOCK_LANES`` lanes that advance together, step by step. Blocks run in
-parallel (``prange``); the lane loop is branch-free (selects, not jumps) so
-that LLVM vectorises it. Two kinds of blocks (:func:`lrsweep.grid.plan_chunk`):
+parallel (a range of blocks per thread, :meth:`lrsweep.runner._ChunkCall.run`);
+the lane loop is branch-free (selects, not jumps) so that LLVM vectorises it.
+Two kinds of blocks (:func:`lrsweep.grid.plan_chunk`):
 
 * *shared*: lanes of one group (groups of >= ``GATHER_BELOW`` lanes, e.g. an
   lr sweep); each sample is loaded once and broadcast to all lanes;
@@ -64,7 +65,7 @@ output arrays is :data:`lrsweep.metrics.FLOAT_FIELDS` and
 from __future__ import annotations
 
 import numpy as np
-from numba import carray, njit, prange, types
+from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -87,13 +88,17 @@ N_INT = 8
 BLOCK_LANES = 64
 #: Lanes per 512-bit vector: lane loops are padded to a multiple of this.
 VEC_LANES = 8
+#: The field constants below are offsets (field number * BLOCK_LANES): one
+#: ``f[_TH + j]`` per access instead of ``f[field * B + j]``, a third less numba
+#: IR to type and lower in each inlined copy of the lane loop (first compile).
 (_TH, _LR, _BOUND, _FLOOR, _THR, _REF, _MAE, _MJ, _EXITERR, _LSUM, _LPREV, _DPREV, _ESTART,
- _XS, _YS, _LREC) = range(16)
+ _XS, _YS, _LREC) = range(0, 16 * BLOCK_LANES, BLOCK_LANES)
 # Counters and step numbers are kept as float64 in the same buffer (exact below
 # 2**53 steps): one underlying object means no runtime alias checks at all.
 # "Alive" is _DIV < 0 (no separate flag), and the sample of the largest jump is
 # derived at the end from its step (no per-step store).
-(_DIV, _MAESTEP, _MJSTEP, _LASTVIOL, _SC, _SCLAST, _ZIG, _EXITSTEP) = range(16, 24)
+(_DIV, _MAESTEP, _MJSTEP, _LASTVIOL, _SC, _SCLAST, _ZIG, _EXITSTEP) = range(
+    16 * BLOCK_LANES, 24 * BLOCK_LANES, BLOCK_LANES)
 N_STATE = 24
 
 
@@ -146,6 +151,26 @@ def _prefer_512bit_vectors(typingctx):
     return sig, codegen
 
 
+@intrinsic
+def _sel(typingctx, c, a, b):
+    """``a if c else b`` as one LLVM ``select`` (both operands are evaluated).
+
+    The lane loops need selects anyway (see :func:`_step`); LLVM turns
+    numba's ternary (a branch, two blocks and a phi) into the same select.
+    Written as an intrinsic, each select is one call in numba's IR instead of
+    three blocks: a smaller function to type, lower and optimise at the
+    first compile (the lane loop is inlined six times), same machine code.
+    """
+    if not (isinstance(c, types.Boolean) and a == b):
+        return None
+    sig = a(c, a, b)
+
+    def codegen(context, builder, signature, args):
+        return builder.select(args[0], args[1], args[2])
+
+    return sig, codegen
+
+
 @njit(inline="always", error_model="numpy")
 def _step(f, j, xi, yi, ref, fstep):  # pragma: no cover - compiled
     """One update of lane ``j`` and the metrics of every step; returns (ok, flip, z2).
@@ -153,70 +178,68 @@ def _step(f, j, xi, yi, ref, fstep):  # pragma: no cover - compiled
     Inlined (numba IR) into each lane loop. Bitwise & | ^ and selects, no
     branches, so that the lane loop vectorises.
     """
-    B = BLOCK_LANES
-    t = f[_TH * B + j]
+    t = f[_TH + j]
     # --- the seed's node graph, in its operation order ---
     z1 = t * xi
     z2 = yi - z1
     dz2 = 2.0 * z2
     dz1 = -dz2
     dth = dz1 * xi
-    tn = t - f[_LR * B + j] * dth
+    tn = t - f[_LR + j] * dth
     # --- divergence: freeze at the last in-bound theta ---
     en = tn - ref
     aen = abs(en)
-    div = f[_DIV * B + j]
+    div = f[_DIV + j]
     alive = div < 0.0
-    ok = alive & (aen <= f[_BOUND * B + j])  # False for NaN too
+    ok = alive & (aen <= f[_BOUND + j])  # False for NaN too
     # Each field is loaded before its select, `f[i] = v if c else old`: LLVM
     # then emits one masked store (with the load inside the ternary it made a
     # masked load, a mask negation and a blend). `if c: f[i] = v` blocks are
     # not vectorised at all ("Control flow cannot be substituted for a select").
-    f[_DIV * B + j] = fstep if (alive & ~ok) else div
-    f[_TH * B + j] = tn if ok else t
+    f[_DIV + j] = _sel(alive & ~ok, fstep, div)
+    f[_TH + j] = _sel(ok, tn, t)
     # --- streaming metrics (accepted steps only) ---
     ep = t - ref
     jump = abs(tn - t)
-    mj = f[_MJ * B + j]
-    mjs = f[_MJSTEP * B + j]
+    mj = f[_MJ + j]
+    mjs = f[_MJSTEP + j]
     up = ok & (jump > mj)
-    f[_MJ * B + j] = jump if up else mj
-    f[_MJSTEP * B + j] = fstep if up else mjs
-    mae = f[_MAE * B + j]
-    maes = f[_MAESTEP * B + j]
+    f[_MJ + j] = _sel(up, jump, mj)
+    f[_MJSTEP + j] = _sel(up, fstep, mjs)
+    mae = f[_MAE + j]
+    maes = f[_MAESTEP + j]
     up = ok & (aen > mae)
-    f[_MAE * B + j] = aen if up else mae
-    f[_MAESTEP * B + j] = fstep if up else maes
-    lv = f[_LASTVIOL * B + j]
-    f[_LASTVIOL * B + j] = fstep if (ok & (aen > f[_THR * B + j])) else lv
-    fl = f[_FLOOR * B + j]
-    ex = f[_EXITSTEP * B + j]
-    exe = f[_EXITERR * B + j]
+    f[_MAE + j] = _sel(up, aen, mae)
+    f[_MAESTEP + j] = _sel(up, fstep, maes)
+    lv = f[_LASTVIOL + j]
+    f[_LASTVIOL + j] = _sel(ok & (aen > f[_THR + j]), fstep, lv)
+    fl = f[_FLOOR + j]
+    ex = f[_EXITSTEP + j]
+    exe = f[_EXITERR + j]
     hit = ok & (aen <= fl) & (ex < 0.0)
-    f[_EXITSTEP * B + j] = fstep if hit else ex
-    f[_EXITERR * B + j] = aen if hit else exe
+    f[_EXITSTEP + j] = _sel(hit, fstep, ex)
+    f[_EXITERR + j] = _sel(hit, aen, exe)
     # Sign change of e above the floor. fl >= 0 (sign_floor >= 0), so both
     # |e| > fl make e nonzero and not NaN: "opposite signs" is then exactly
     # (en < 0) != (ep < 0), the seed test (en<0 & ep>0) | (en>0 & ep<0).
     flip = ok & ((en < 0.0) ^ (ep < 0.0)) & (abs(ep) > fl) & (aen > fl)
-    sc = f[_SC * B + j]
-    f[_SC * B + j] = sc + 1.0 if flip else sc  # a masked add (+= float(flip) took 4 instructions)
+    sc = f[_SC + j]
+    f[_SC + j] = _sel(flip, sc + 1.0, sc)  # a masked add (+= float(flip) took 4 instructions)
     return ok, flip, z2
 
 
 @njit(inline="always", error_model="numpy")
 def _last_epoch(f, j, ok, flip, z2, zig_ok):  # pragma: no cover - compiled
     """The last-epoch statistics of lane ``j`` (after :func:`_step`)."""
-    B = BLOCK_LANES
     loss = z2 * z2
-    scl = f[_SCLAST * B + j]
-    f[_SCLAST * B + j] = scl + 1.0 if flip else scl
-    f[_LSUM * B + j] += loss if ok else 0.0
-    d = loss - f[_LPREV * B + j]
-    zig = f[_ZIG * B + j]
-    f[_ZIG * B + j] = zig + 1.0 if (ok & zig_ok & (d * f[_DPREV * B + j] < 0.0)) else zig
-    f[_DPREV * B + j] = d
-    f[_LPREV * B + j] = loss
+    scl = f[_SCLAST + j]
+    f[_SCLAST + j] = _sel(flip, scl + 1.0, scl)
+    f[_LSUM + j] += _sel(ok, loss, 0.0)
+    d = loss - f[_LPREV + j]
+    zig = f[_ZIG + j]
+    f[_ZIG + j] = _sel(ok & zig_ok & (d * f[_DPREV + j] < 0.0), zig + 1.0, zig)
+    f[_DPREV + j] = d
+    f[_LPREV + j] = loss
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -263,17 +286,17 @@ def _run_block_nb(
         scale = max(abs(e0), abs(ref))
         if scale == 0.0:
             scale = 1.0
-        f[_TH * B + j] = t0
-        f[_LR * B + j] = lr[js]
-        f[_REF * B + j] = ref
-        f[_BOUND * B + j] = div_factor * scale
-        f[_FLOOR * B + j] = sign_floor * scale
-        f[_THR * B + j] = tol * abs(e0)
-        f[_MAE * B + j] = abs(e0)
-        f[_ESTART * B + j] = e0
-        f[_DIV * B + j] = -1
-        f[_LASTVIOL * B + j] = 0 if abs(e0) > tol * abs(e0) else -1
-        f[_EXITSTEP * B + j] = -1
+        f[_TH + j] = t0
+        f[_LR + j] = lr[js]
+        f[_REF + j] = ref
+        f[_BOUND + j] = div_factor * scale
+        f[_FLOOR + j] = sign_floor * scale
+        f[_THR + j] = tol * abs(e0)
+        f[_MAE + j] = abs(e0)
+        f[_ESTART + j] = e0
+        f[_DIV + j] = -1
+        f[_LASTVIOL + j] = 0 if abs(e0) > tol * abs(e0) else -1
+        f[_EXITSTEP + j] = -1
     n_rec = 0
     for j in range(L):
         if rec_row[j] >= 0:
@@ -293,13 +316,13 @@ def _run_block_nb(
                 if implicit:
                     for j in range(L):
                         p = np.uint64(l_doff[j] + i)  # unsigned: no negative-index wraparound code
-                        f[_XS * B + j] = x[p]
-                        f[_YS * B + j] = y[p]
+                        f[_XS + j] = x[p]
+                        f[_YS + j] = y[p]
                 else:
                     for j in range(L):
                         p = np.uint64(l_doff[j] + np.int64(idx[np.uint64(l_ioff[j] + k)]))
-                        f[_XS * B + j] = x[p]
-                        f[_YS * B + j] = y[p]
+                        f[_XS + j] = x[p]
+                        f[_YS + j] = y[p]
             else:
                 if implicit:
                     xi = x[doff0 + i]
@@ -315,14 +338,14 @@ def _run_block_nb(
             if rec:  # the loss of this step, from theta before it (same operations)
                 for j in range(L):
                     if rec_row[j] >= 0:
-                        xj = f[_XS * B + j] if gather else xi
-                        yj = f[_YS * B + j] if gather else yi
-                        z2 = yj - f[_TH * B + j] * xj
-                        f[_LREC * B + j] = z2 * z2
+                        xj = f[_XS + j] if gather else xi
+                        yj = f[_YS + j] if gather else yi
+                        z2 = yj - f[_TH + j] * xj
+                        f[_LREC + j] = z2 * z2
             if phase == 0:
                 if gather:
                     for j in range(Lp):
-                        _step(f, j, f[_XS * B + j], f[_YS * B + j], f[_REF * B + j], fstep)
+                        _step(f, j, f[_XS + j], f[_YS + j], f[_REF + j], fstep)
                 else:
                     for j in range(Lp):
                         _step(f, j, xi, yi, ref0, fstep)
@@ -330,7 +353,7 @@ def _run_block_nb(
                 zig_ok = k >= last_start + 2
                 if gather:
                     for j in range(Lp):
-                        ok, flip, z2 = _step(f, j, f[_XS * B + j], f[_YS * B + j], f[_REF * B + j], fstep)
+                        ok, flip, z2 = _step(f, j, f[_XS + j], f[_YS + j], f[_REF + j], fstep)
                         _last_epoch(f, j, ok, flip, z2, zig_ok)
                 else:
                     for j in range(Lp):
@@ -340,41 +363,41 @@ def _run_block_nb(
                 slot = step // rec_every - 1
                 for j in range(L):
                     r = rec_row[j]
-                    if r >= 0 and f[_DIV * B + j] < 0.0:
-                        rec_theta[r, slot] = f[_TH * B + j]
-                        rec_loss[r, slot] = f[_LREC * B + j]
+                    if r >= 0 and f[_DIV + j] < 0.0:
+                        rec_theta[r, slot] = f[_TH + j]
+                        rec_loss[r, slot] = f[_LREC + j]
         if phase == 0 and last_start > 0:
             # e when the last epoch starts (theta is frozen if diverged).
             for j in range(L):
-                f[_ESTART * B + j] = f[_TH * B + j] - f[_REF * B + j]
+                f[_ESTART + j] = f[_TH + j] - f[_REF + j]
     # --- per-lane results ---
     for j in range(L):
         ref = l_ref[j]
-        th = f[_TH * B + j]
+        th = f[_TH + j]
         e = th - ref
         e0 = theta0[j] - ref
-        div = np.int64(f[_DIV * B + j])
-        exit_step = np.int64(f[_EXITSTEP * B + j])
+        div = np.int64(f[_DIV + j])
+        exit_step = np.int64(f[_EXITSTEP + j])
         out_f[F_THETA, j] = th
-        out_f[F_MAX_ABS_ERROR, j] = f[_MAE * B + j]
-        out_f[F_MAX_JUMP, j] = f[_MJ * B + j]
+        out_f[F_MAX_ABS_ERROR, j] = f[_MAE + j]
+        out_f[F_MAX_JUMP, j] = f[_MJ + j]
         if div >= 0 or n < 3:
             out_f[F_LOSS_ZIGZAG, j] = np.nan
         else:
-            out_f[F_LOSS_ZIGZAG, j] = f[_ZIG * B + j] / (n - 2)
-        out_f[F_LOSS_LAST, j] = np.nan if div >= 0 else f[_LSUM * B + j] / n
+            out_f[F_LOSS_ZIGZAG, j] = f[_ZIG + j] / (n - 2)
+        out_f[F_LOSS_LAST, j] = np.nan if div >= 0 else f[_LSUM + j] / n
         if div >= 0:
             if e0 == 0.0:
                 out_f[F_GROWTH, j] = np.inf
             else:
-                out_f[F_GROWTH, j] = (np.log(f[_BOUND * B + j]) - np.log(abs(e0))) * n / div
+                out_f[F_GROWTH, j] = (np.log(f[_BOUND + j]) - np.log(abs(e0))) * n / div
         elif exit_step >= 0:
-            out_f[F_GROWTH, j] = (np.log(f[_EXITERR * B + j]) - np.log(abs(e0))) * n / exit_step
-        elif f[_ESTART * B + j] == 0.0:
+            out_f[F_GROWTH, j] = (np.log(f[_EXITERR + j]) - np.log(abs(e0))) * n / exit_step
+        elif f[_ESTART + j] == 0.0:
             out_f[F_GROWTH, j] = np.nan
         else:
-            out_f[F_GROWTH, j] = np.log(abs(e)) - np.log(abs(f[_ESTART * B + j]))
-        last_viol = np.int64(f[_LASTVIOL * B + j])
+            out_f[F_GROWTH, j] = np.log(abs(e)) - np.log(abs(f[_ESTART + j]))
+        last_viol = np.int64(f[_LASTVIOL + j])
         if div >= 0:
             status = DIVERGED
             conv = -1
@@ -383,8 +406,8 @@ def _run_block_nb(
             conv = last_viol + 1
         else:
             conv = -1
-            status = OSCILLATING if np.int64(f[_SCLAST * B + j]) >= osc_min else SLOW
-        mj_step = np.int64(f[_MJSTEP * B + j])
+            status = OSCILLATING if np.int64(f[_SCLAST + j]) >= osc_min else SLOW
+        mj_step = np.int64(f[_MJSTEP + j])
         if mj_step == 0:
             mj_sample = -1
         elif l_ioff[j] < 0:
@@ -394,22 +417,28 @@ def _run_block_nb(
         out_i[I_STATUS, j] = status
         out_i[I_CONVERGED, j] = conv
         out_i[I_DIVERGED, j] = div
-        out_i[I_SIGN, j] = np.int64(f[_SC * B + j])
-        out_i[I_SIGN_LAST, j] = np.int64(f[_SCLAST * B + j])
-        out_i[I_MAX_ABS_STEP, j] = np.int64(f[_MAESTEP * B + j])
+        out_i[I_SIGN, j] = np.int64(f[_SC + j])
+        out_i[I_SIGN_LAST, j] = np.int64(f[_SCLAST + j])
+        out_i[I_MAX_ABS_STEP, j] = np.int64(f[_MAESTEP + j])
         out_i[I_MAX_JUMP_STEP, j] = mj_step
         out_i[I_MAX_JUMP_SAMPLE, j] = mj_sample
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def run_chunk_nb(
     x, y, l_doff, l_ioff, l_ref, idx, epochs,
     b_start, b_len, b_m, b_n, b_gather,
     lr, theta0, tol, div_factor, sign_floor, osc_min,
     rec_row, rec_every, rec_theta, rec_loss,
-    out_f, out_i,
+    out_f, out_i, b_lo, b_hi,
 ):  # pragma: no cover - compiled
-    """Run every block of a chunk; blocks in parallel, results into ``out_*``.
+    """Run blocks ``b_lo .. b_hi - 1`` of a chunk; results into ``out_*``.
+
+    Serial and ``nogil``: the caller (:meth:`lrsweep.runner._ChunkCall.run`)
+    splits the blocks into equal contiguous ranges, one per thread, as a
+    ``prange`` with its static schedule would. No ``parallel=True``: numba's
+    parfor passes cost ~2.5 s of the first compile (and loading a parallel
+    function from the cache starts numba's threading layer).
 
     Parameters are plain arrays: datasets concatenated in ``x``/``y``; per
     lane (trajectory of the chunk) ``t``: its dataset starts at
@@ -421,7 +450,7 @@ def run_chunk_nb(
     one dataset and order unless ``b_gather[b]``; outputs ``out_f``
     (N_FLOAT, T) and ``out_i`` (N_INT, T).
     """
-    for b in prange(b_start.shape[0]):
+    for b in range(b_lo, b_hi):
         s = b_start[b]
         e = s + b_len[b]
         _run_block_nb(

@@ -101,7 +101,15 @@ class _ChunkData:
     bit) and the per-dataset statistics from another. Lecture and user data
     are built per dataset by :func:`lrsweep.data.dataset_for`. The bits are
     those of :func:`lrsweep.make_dataset` whatever the chunking.
+
+    Chunks with at most ``NUMPY_DATASETS`` datasets (or sample orders) build
+    them with NumPy instead, one :func:`lrsweep.data.dataset_for` each
+    (~0.1 ms; the numba ports take ~1 us each but ~4 s to compile on an
+    empty numba cache): the first call of a small sweep compiles only the
+    kernel. Same bits either way (tests/test_rng.py).
     """
+
+    NUMPY_DATASETS = 32
 
     def __init__(self, config: SweepConfig, groups: np.ndarray):
         import math
@@ -143,7 +151,7 @@ class _ChunkData:
         self.x = np.empty(total)
         self.y = np.empty(total)
         d_ref = np.empty(n_ds)
-        if config.user_data is None and config.data == "gaussian":
+        if config.user_data is None and config.data == "gaussian" and n_ds > self.NUMPY_DATASETS:
             frac = vals("outlier_frac", np.float64)
             # k = floor(frac * m + 1/2) as in data._outlier_index (float64, m exact).
             k = np.where(frac > 0, np.floor(frac * d_m + 0.5), 0).astype(np.int64)
@@ -188,7 +196,13 @@ class _ChunkData:
                 d_ref[d] = ds.theta_ref
         # mean r^2, mean x r, mean x^2 (np.mean's pairwise sums, in numba).
         d_stats = np.empty((3, n_ds))
-        _rng.dataset_stats(self.x, self.y, d_off, d_m, d_ref, d_stats)
+        if n_ds > self.NUMPY_DATASETS:
+            _rng.dataset_stats(self.x, self.y, d_off, d_m, d_ref, d_stats)
+        else:
+            for d in range(n_ds):
+                xd = self.x[d_off[d]:d_off[d] + d_m[d]]
+                r = self.y[d_off[d]:d_off[d] + d_m[d]] - d_ref[d] * xd
+                d_stats[:, d] = np.mean(r * r), np.mean(xd * r), np.mean(xd * xd)
         self.g_doff = d_off[g_ds]
         self.g_m = d_m[g_ds]
         self.g_n = d_n[g_ds]
@@ -212,9 +226,9 @@ class _ChunkData:
             o_off = np.zeros(len(ofirst), dtype=np.int64)
             np.cumsum(o_len[:-1], out=o_off[1:])
             self.idx = np.empty(int(o_len.sum()), dtype=np.int32)
-            if o_n.max() < 2**31:
+            if o_n.max() < 2**31 and len(ofirst) > self.NUMPY_DATASETS:
                 _rng.sample_orders(o_seed, o_n, shuffle[ofirst], config.epochs, o_off, self.idx)
-            else:  # int64 sample indices: NumPy (unreachable in memory anyway)
+            else:  # few orders (or int64 indices, unreachable in memory): NumPy
                 for u, g in enumerate(ofirst):
                     o = sample_order(orders[g], int(o_n[u]), config.epochs, int(o_seed[u]))
                     self.idx[o_off[u]:o_off[u] + o_len[u]] = o
@@ -249,11 +263,47 @@ class _ChunkCall:
             rec_row, record_every, self.rec_theta, self.rec_loss, self.out_f, self.out_i,
         )
 
+    # Worker threads for run(), kept between calls (starting threads per call
+    # cost ~0.1 ms); rebuilt in a forked child, where they do not exist.
+    _pool = None
+    _pool_key: tuple[int, int] = (0, 0)
+
+    @classmethod
+    def _workers(cls, n: int):
+        import concurrent.futures
+
+        key = (os.getpid(), n)
+        if cls._pool is None or cls._pool_key != key:
+            cls._pool = concurrent.futures.ThreadPoolExecutor(n, thread_name_prefix="lrsweep-kernel")
+            cls._pool_key = key
+        return cls._pool
+
     def run(self) -> None:
-        """Call the kernel; fills ``out_f``, ``out_i`` and the recording arrays."""
+        """Call the kernel; fills ``out_f``, ``out_i`` and the recording arrays.
+
+        The blocks are split into ``numba.get_num_threads()`` equal contiguous
+        ranges (a ``prange``'s static schedule), each run by the ``nogil``
+        kernel in a worker thread; this thread runs the first range.
+        """
+        import itertools
+
+        import numba
+
         from . import kernel
 
-        kernel.run_chunk_nb(*self.args)
+        n_b = len(self.plan.b_start)
+        n_t = max(1, min(numba.get_num_threads(), n_b))
+        cuts = [n_b * i // n_t for i in range(n_t + 1)]
+        futures = []
+        if n_t > 1:
+            pool = self._workers(n_t - 1)
+            futures = [pool.submit(kernel.run_chunk_nb, *self.args, lo, hi)
+                       for lo, hi in itertools.pairwise(cuts[1:])]
+        try:
+            kernel.run_chunk_nb(*self.args, cuts[0], cuts[1])
+        finally:
+            for f in futures:
+                f.result()  # waits; re-raises a worker's exception here
 
 
 def _plan(config, record, record_every, chunk_size, *, out=None, collect=True, concurrent=1,
