@@ -33,10 +33,10 @@ from ._validation import ParameterTypeError
 
 __all__ = ["check_client", "connect", "local_cluster", "run_chunks"]
 
-# Numba's default threading layer (workqueue) aborts the process when two
-# threads launch parallel kernels at once; a dask worker with several threads
-# would do that, so kernel calls in one process take turns (each call is
-# itself parallel over the process's numba threads).
+# A chunk's kernel call is itself parallel over the process's kernel threads
+# (numba.get_num_threads()), so a worker with several dask threads runs one
+# chunk at a time rather than oversubscribing its cores; the other threads
+# still receive tasks and send results meanwhile.
 _KERNEL_LOCK = threading.Lock()
 
 
