@@ -108,3 +108,12 @@ def test_config_is_frozen():
     cfg = lrsweep.SweepConfig()
     with pytest.raises(AttributeError):
         cfg.lr = 0.5  # type: ignore[misc]
+
+
+def test_axis_array_is_typed_read_only_and_built_once():
+    cfg = lrsweep.SweepConfig(lr=[0.1, 0.2], seed=range(3), order=["fixed", "shuffle"])
+    lr = cfg.axis_array("lr")
+    assert lr.dtype == np.float64 and not lr.flags.writeable and cfg.axis_array("lr") is lr
+    assert cfg.axis_array("seed").dtype == np.int64
+    assert list(cfg.axis_array("order")) == ["fixed", "shuffle"]
+    assert cfg == lrsweep.SweepConfig(lr=[0.1, 0.2], seed=range(3), order=["fixed", "shuffle"])

@@ -160,6 +160,7 @@ class SweepConfig:
     oscillation_min: int = SETTINGS["oscillation_min"][1]
     memory_limit: int | None = None
     _axes: dict = field(init=False, repr=False, compare=False)
+    _arrays: dict = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         owner = "SweepConfig"
@@ -238,6 +239,22 @@ class SweepConfig:
     def n_trajectories(self) -> int:
         """Number of trajectories in the grid."""
         return math.prod(self.shape)
+
+    def axis_array(self, name: str) -> np.ndarray:
+        """Values of axis ``name`` as a read-only array (float64 or int64), built once.
+
+        String axes give object arrays. Converting a million-value axis (a
+        tuple of Python numbers) takes ~25 ms, so the runner asks here.
+        """
+        arr = self._arrays.get(name)
+        if arr is None:
+            values = self.axes[name]
+            kind = AXES[name][0]
+            dtype = {"int": np.int64, "float": np.float64}.get(getattr(kind, "kind", ""), object)
+            arr = np.asarray(values, dtype=dtype)
+            arr.setflags(write=False)
+            self._arrays[name] = arr
+        return arr
 
     def steps(self, n_samples: int) -> int:
         """Steps of a trajectory with ``n_samples`` samples per epoch."""

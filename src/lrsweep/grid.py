@@ -54,8 +54,8 @@ def lane_values(config: SweepConfig, start: int, stop: int) -> tuple[np.ndarray,
     The lane axes are the innermost (``theta0``, then ``lr``), so the values
     repeat with the period of a group: no index arrays over all axes.
     """
-    lrs = np.asarray(config.axes["lr"], dtype=np.float64)
-    th0 = np.asarray(config.axes["theta0"], dtype=np.float64)
+    lrs = config.axis_array("lr")
+    th0 = config.axis_array("theta0")
     k = np.arange(start, stop, dtype=np.int64) % (len(lrs) * len(th0))
     return lrs[k % len(lrs)], th0[k // len(lrs)]
 

@@ -69,7 +69,7 @@ def _full_axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
             cats = list(_CATEGORIES[name])
             base = np.array([cats.index(v) for v in values], dtype=np.int8)
         else:
-            base = np.asarray(values, dtype=np.int64 if name in ("seed", "n_samples") else np.float64)
+            base = config.axis_array(name)
         col = np.tile(np.repeat(base, inner), n // (size * inner)) if n else base[:0]
         if name in _CATEGORIES:
             col = pd.Categorical.from_codes(col, categories=cats)
