@@ -85,3 +85,16 @@ def test_with_theory_puts_prediction_beside_simulation():
     simulated = (f["growth_rate"] > 0) | (f["status"] == "diverged")
     np.testing.assert_array_equal(simulated, f["predicted_diverges"])
     np.testing.assert_array_equal(f["sign_changes"], f["predicted_sign_changes"])
+
+
+def test_whole_grid_axis_columns_equal_the_general_lookup():
+    import pandas as pd
+
+    from lrsweep import results
+
+    cfg = lrsweep.SweepConfig(lr=[0.3, 0.01], theta0=[-1.0, 2.0], seed=[5, 1, 3], n_samples=[7, 4],
+                              order=["shuffle", "fixed"], outlier_kind=["response", "leverage"])
+    full = results.grid_frame(cfg)  # the repeat/tile path
+    ids = np.arange(1, cfg.n_trajectories, dtype=np.int64)
+    general = pd.DataFrame(results._axis_columns(cfg, ids))  # the axis_values path
+    pd.testing.assert_frame_equal(full.iloc[1:].reset_index(drop=True), general, check_exact=True)

@@ -57,7 +57,8 @@ def _full_axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
     """Axis columns of the whole grid, one allocation per column.
 
     Each column is the axis' values repeated (inner axes) and tiled (outer
-    axes): no index arrays, so 1e7 rows cost only the columns themselves.
+    axes), written in place: no index arrays or intermediate copies, so 1e7
+    rows cost only the columns themselves.
     """
     n = len(ids)
     cols: dict[str, Any] = {"trajectory_id": ids}
@@ -70,7 +71,10 @@ def _full_axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
             base = np.array([cats.index(v) for v in values], dtype=np.int8)
         else:
             base = config.axis_array(name)
-        col = np.tile(np.repeat(base, inner), n // (size * inner)) if n else base[:0]
+        # One allocation per column, filled by broadcasting (outer, axis, inner).
+        col = np.empty(n, dtype=base.dtype)
+        if n:
+            col.reshape(n // (size * inner), size, inner)[...] = base[None, :, None]
         if name in _CATEGORIES:
             col = pd.Categorical.from_codes(col, categories=cats)
         cols[name] = col
