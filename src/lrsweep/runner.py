@@ -458,13 +458,7 @@ def sweep(
             assembler.add(chunk, part)
             if bar is not None:
                 bar.update(len(chunk))
-        if client is None:
-            finished = _local_chunks(config, todo, rec_ids, record_every, n_slots, threads)
-        else:
-            from .distributed import run_chunks
-
-            finished = run_chunks(client, config, todo, rec_ids, record_every, n_slots, threads)
-        for chunk, part in finished:
+        for chunk, part in _compute(client, config, todo, rec_ids, record_every, n_slots, threads):
             if store is not None:
                 store.save(chunk.index, part)
             assembler.add(chunk, part)
@@ -482,8 +476,17 @@ def sweep(
     return Results(frame=frame, records=records, config=config, meta=meta)
 
 
-def _local_chunks(config, todo, rec_ids, record_every, n_slots, threads):
-    """Run ``todo`` here, one chunk at a time; yields ``(chunk, part)``."""
+def _compute(client, config, todo, rec_ids, record_every, n_slots, threads):
+    """Run the chunks ``todo``; yields ``(chunk, part)`` as each finishes.
+
+    Here, one chunk at a time (in order), or as tasks on the dask ``client``
+    (in any order).
+    """
+    if client is not None:
+        from .distributed import run_chunks
+
+        yield from run_chunks(client, config, todo, rec_ids, record_every, n_slots, threads)
+        return
     with _numba_threads(threads):
         for chunk in todo:
             yield chunk, _run_chunk(config, chunk, rec_ids, record_every, n_slots)
@@ -570,13 +573,7 @@ def sweep_shard(
             loaded += 1
         else:
             todo.append(chunk)
-    if client is None:
-        finished = _local_chunks(config, todo, rec_ids, record_every, n_slots, threads)
-    else:
-        from .distributed import run_chunks
-
-        finished = run_chunks(client, config, todo, rec_ids, record_every, n_slots, threads)
-    for chunk, part in finished:
+    for chunk, part in _compute(client, config, todo, rec_ids, record_every, n_slots, threads):
         store.save(chunk.index, part)
         computed += 1
     return ShardReport(i, n_shards, len(plan), computed, loaded, str(out), mplan.describe())
