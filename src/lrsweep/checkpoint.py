@@ -136,6 +136,12 @@ class ChunkStore:
             _atomic_write_table(rt, self._path(index, records=True))
         _atomic_write_table(pa.table(cols), self._path(index))
 
+    def plan(self) -> list:
+        """The sweep's chunks at this store's chunk size (:func:`lrsweep.grid.chunks`)."""
+        from .grid import chunks
+
+        return chunks(self.config, self.ident["chunk_size"])
+
     def exists(self, index: int, length: int) -> bool:
         """Whether the chunk's files are complete (reads only the Parquet footers)."""
         import pyarrow.parquet as pq
@@ -218,9 +224,7 @@ def _open_existing(directory: Path) -> tuple[ChunkStore, dict]:
 
 
 def _status(store: ChunkStore) -> CheckpointStatus:
-    from .grid import chunks
-
-    plan = chunks(store.config, store.ident["chunk_size"])
+    plan = store.plan()
     done = tuple(c.index for c in plan if store.exists(c.index, len(c)))
     return CheckpointStatus(store.dir, store.key, len(plan), done)
 
@@ -240,11 +244,10 @@ def load_results(directory: str | os.PathLike):
     sweep that wrote it. Raises :class:`~lrsweep.ParameterError` naming the
     missing chunks if some are not done yet.
     """
-    from .grid import chunks
     from .results import Assembler, Results
 
     store, _ = _open_existing(Path(directory))
-    plan = chunks(store.config, store.ident["chunk_size"])
+    plan = store.plan()
     assembler = Assembler(store.config, store.ident["record_every"], store.recorded)
     missing = []
     for c in plan:
@@ -292,19 +295,15 @@ def merge(sources: list[str | os.PathLike], into: str | os.PathLike) -> list[Che
             dest = ChunkStore(dest_dir, store.config, store.ident["chunk_size"], store.rec_ids,
                               store.ident["record_every"])
             dest.open()  # refuses a foreign sweep
-            for index in _status(store).done:
-                if dest.exists(index, _chunk_len(store, index)):
+            for c in store.plan():
+                if not store.exists(c.index, len(c)) or dest.exists(c.index, len(c)):
                     continue
                 # Records first, as in save(): a chunk file never exists without its records.
                 for records in ((True, False) if store.recorded else (False,)):
-                    target = dest._path(index, records)
+                    target = dest._path(c.index, records)
                     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-                    shutil.copyfile(store._path(index, records), tmp)
+                    shutil.copyfile(store._path(c.index, records), tmp)
                     os.replace(tmp, target)
             touched[dest_dir] = dest
     return [_status(s) for s in touched.values()]
 
-
-def _chunk_len(store: ChunkStore, index: int) -> int:
-    size = store.ident["chunk_size"]
-    return min(size, store.config.n_trajectories - index * size)
