@@ -51,16 +51,24 @@ LIBRARY_BYTES = 260 * 2**20
 DEFAULT_FRACTION = 0.5
 
 
-def available_memory() -> int:
-    """Bytes of memory available to new allocations (``MemAvailable``), or physical memory."""
+def _proc_kb(path: str, key: str) -> int | None:
+    """The ``key:  N kB`` line of a /proc file, in bytes (None if absent or not Linux)."""
     try:
-        with open("/proc/meminfo") as fh:
+        with open(path) as fh:
             for line in fh:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:  # pragma: no cover - not Linux
         pass
-    try:
+    return None
+
+
+def available_memory() -> int:
+    """Bytes of memory available to new allocations (``MemAvailable``), or physical memory."""
+    avail = _proc_kb("/proc/meminfo", "MemAvailable")
+    if avail is not None:
+        return avail
+    try:  # pragma: no cover - not Linux
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover
         return 8 * 2**30
@@ -82,14 +90,7 @@ def peak_rss() -> int:
     ``exec``; ``resource.getrusage(...).ru_maxrss`` does not: in a child of a
     large process (a test runner) it reports the parent's size at ``fork``.
     """
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:  # pragma: no cover - not Linux
-        pass
-    return 0
+    return _proc_kb("/proc/self/status", "VmHWM") or 0
 
 
 def _baseline() -> int:
