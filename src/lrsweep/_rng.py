@@ -97,10 +97,14 @@ STREAM_X, STREAM_NOISE, STREAM_OUTLIER, STREAM_ORDER = 0, 1, 2, 3
 
 # --------------------------------------------------------------- SeedSequence
 @_jit
-def _hashmix(value, hash_const):
-    """``hashmix``: returns (mixed value, next hash constant), 32-bit arithmetic."""
+def _hashmix(value, hash_const, mult):
+    """One 32-bit mixing step of SeedSequence: returns (mixed value, next hash constant).
+
+    ``mult`` is ``_MULT_A`` for ``hashmix`` (pool mixing) and ``_MULT_B`` for a
+    word of ``generate_state``: NumPy's two loops differ only in it.
+    """
     value = (value ^ hash_const) & _M32
-    hash_const = (hash_const * _MULT_A) & _M32
+    hash_const = (hash_const * mult) & _M32
     value = (value * hash_const) & _M32
     value ^= value >> _S16
     return value, hash_const
@@ -114,16 +118,6 @@ def _mix(x, y):
 
 
 @_jit
-def _state_word(v, hb):
-    """One word of ``generate_state``: returns (word, next hash constant)."""
-    v = (v ^ hb) & _M32
-    hb = (hb * _MULT_B) & _M32
-    v = (v * hb) & _M32
-    v ^= v >> _S16
-    return v, hb
-
-
-@_jit
 def seed_words(seed, stream):
     """``SeedSequence([seed, stream]).generate_state(4, np.uint64)`` as a 4-tuple of uint64.
 
@@ -133,46 +127,46 @@ def seed_words(seed, stream):
     """
     hc = _INIT_A
     # mix_entropy: the pool of 4 words, entropy [seed, stream] padded with 0 ...
-    p0, hc = _hashmix(_U(seed) & _M32, hc)
-    p1, hc = _hashmix(_U(stream) & _M32, hc)
-    p2, hc = _hashmix(_U(0), hc)
-    p3, hc = _hashmix(_U(0), hc)
+    p0, hc = _hashmix(_U(seed) & _M32, hc, _MULT_A)
+    p1, hc = _hashmix(_U(stream) & _M32, hc, _MULT_A)
+    p2, hc = _hashmix(_U(0), hc, _MULT_A)
+    p3, hc = _hashmix(_U(0), hc, _MULT_A)
     # ... then every word mixed into every other (i_src outer, i_dst inner).
-    h, hc = _hashmix(p0, hc)
+    h, hc = _hashmix(p0, hc, _MULT_A)
     p1 = _mix(p1, h)
-    h, hc = _hashmix(p0, hc)
+    h, hc = _hashmix(p0, hc, _MULT_A)
     p2 = _mix(p2, h)
-    h, hc = _hashmix(p0, hc)
+    h, hc = _hashmix(p0, hc, _MULT_A)
     p3 = _mix(p3, h)
-    h, hc = _hashmix(p1, hc)
+    h, hc = _hashmix(p1, hc, _MULT_A)
     p0 = _mix(p0, h)
-    h, hc = _hashmix(p1, hc)
+    h, hc = _hashmix(p1, hc, _MULT_A)
     p2 = _mix(p2, h)
-    h, hc = _hashmix(p1, hc)
+    h, hc = _hashmix(p1, hc, _MULT_A)
     p3 = _mix(p3, h)
-    h, hc = _hashmix(p2, hc)
+    h, hc = _hashmix(p2, hc, _MULT_A)
     p0 = _mix(p0, h)
-    h, hc = _hashmix(p2, hc)
+    h, hc = _hashmix(p2, hc, _MULT_A)
     p1 = _mix(p1, h)
-    h, hc = _hashmix(p2, hc)
+    h, hc = _hashmix(p2, hc, _MULT_A)
     p3 = _mix(p3, h)
-    h, hc = _hashmix(p3, hc)
+    h, hc = _hashmix(p3, hc, _MULT_A)
     p0 = _mix(p0, h)
-    h, hc = _hashmix(p3, hc)
+    h, hc = _hashmix(p3, hc, _MULT_A)
     p1 = _mix(p1, h)
-    h, hc = _hashmix(p3, hc)
+    h, hc = _hashmix(p3, hc, _MULT_A)
     p2 = _mix(p2, h)
     # generate_state(4, uint64): 8 uint32 words cycling over the pool, read
     # as little-endian uint64 (word 2i low, word 2i + 1 high).
     hb = _INIT_B
-    w0, hb = _state_word(p0, hb)
-    w1, hb = _state_word(p1, hb)
-    w2, hb = _state_word(p2, hb)
-    w3, hb = _state_word(p3, hb)
-    w4, hb = _state_word(p0, hb)
-    w5, hb = _state_word(p1, hb)
-    w6, hb = _state_word(p2, hb)
-    w7, hb = _state_word(p3, hb)
+    w0, hb = _hashmix(p0, hb, _MULT_B)
+    w1, hb = _hashmix(p1, hb, _MULT_B)
+    w2, hb = _hashmix(p2, hb, _MULT_B)
+    w3, hb = _hashmix(p3, hb, _MULT_B)
+    w4, hb = _hashmix(p0, hb, _MULT_B)
+    w5, hb = _hashmix(p1, hb, _MULT_B)
+    w6, hb = _hashmix(p2, hb, _MULT_B)
+    w7, hb = _hashmix(p3, hb, _MULT_B)
     return w0 | (w1 << _S32), w2 | (w3 << _S32), w4 | (w5 << _S32), w6 | (w7 << _S32)
 
 
