@@ -24,6 +24,22 @@ def run(config: lrsweep.SweepConfig, **kw):
     return lrsweep.sweep(config, **kw)
 
 
+def wait_for_chunks(proc, directory, pattern: str, count: int = 1, timeout: float = 300.0) -> None:
+    """Block until ``count`` files match ``pattern`` under ``directory`` (to kill ``proc`` mid-run).
+
+    Fails the test if ``proc`` exits first (nothing left to interrupt) or on timeout.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while len(list(directory.glob(pattern))) < count:
+        if proc.poll() is not None:
+            pytest.fail("the run finished before it could be interrupted")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {count} files {pattern} in {directory} after {timeout} s")
+        time.sleep(0.02)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -6,11 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
-from conftest import run
+from conftest import run, wait_for_chunks
 
 import lrsweep
 
@@ -61,13 +60,7 @@ def test_sigkill_then_rerun_is_identical_and_recomputes_only_the_rest(tmp_path):
     out = tmp_path / "ck"
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(out)])
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            if len(list(out.glob("chunk-*.parquet"))) >= 2:
-                break
-            if proc.poll() is not None:
-                pytest.fail("the sweep finished before it could be killed")
-            time.sleep(0.02)
+        wait_for_chunks(proc, out, "chunk-*.parquet", count=2, timeout=240)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=60)

@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import wait_for_chunks
 
 from lrsweep import study
 
@@ -243,7 +244,6 @@ KILL_ARGV = ["divergence", "--quick", "--set", "seed=0:6000", "--set", "n_sample
 def test_a_study_killed_mid_sweep_resumes_to_the_identical_table(tmp_path):
     import os
     import signal
-    import time
 
     import lrsweep
 
@@ -251,11 +251,7 @@ def test_a_study_killed_mid_sweep_resumes_to_the_identical_table(tmp_path):
     cmd = [sys.executable, "-m", "lrsweep.study", *KILL_ARGV, "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and not list(out.glob("chunks/*/chunk-*.parquet")):
-            if proc.poll() is not None:
-                pytest.fail("the study finished before it could be killed")
-            time.sleep(0.02)
+        wait_for_chunks(proc, out, "chunks/*/chunk-*.parquet")
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=60)
@@ -281,14 +277,11 @@ def test_a_study_killed_mid_sweep_resumes_to_the_identical_table(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_keeps_the_finished_chunks_and_says_so_in_one_line(tmp_path):
     import signal
-    import time
 
     out = tmp_path / "o"
     cmd = [sys.executable, "-m", "lrsweep.study", *KILL_ARGV, "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not list(out.glob("chunks/*/chunk-*.parquet")):
-        time.sleep(0.02)
+    wait_for_chunks(proc, out, "chunks/*/chunk-*.parquet")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
