@@ -117,3 +117,11 @@ def test_axis_array_is_typed_read_only_and_built_once():
     assert cfg.axis_array("seed").dtype == np.int64
     assert list(cfg.axis_array("order")) == ["fixed", "shuffle"]
     assert cfg == lrsweep.SweepConfig(lr=[0.1, 0.2], seed=range(3), order=["fixed", "shuffle"])
+
+
+def test_grid_hash_is_computed_once_and_ignores_memory_limit():
+    cfg = lrsweep.SweepConfig(lr=[0.1, 0.2], seed=range(3))
+    h = cfg.grid_hash()
+    assert cfg.grid_hash() is h  # cached: a million-value axis takes ~1 s to hash
+    assert cfg.replace(memory_limit=10**9).grid_hash() == h
+    assert cfg.replace(epochs=6).grid_hash() != h

@@ -160,7 +160,7 @@ class SweepConfig:
     oscillation_min: int = SETTINGS["oscillation_min"][1]
     memory_limit: int | None = None
     _axes: dict = field(init=False, repr=False, compare=False)
-    _arrays: dict = field(init=False, repr=False, compare=False, default_factory=dict)
+    _cache: dict = field(init=False, repr=False, compare=False, default_factory=dict)  # derived values
 
     def __post_init__(self) -> None:
         owner = "SweepConfig"
@@ -246,14 +246,14 @@ class SweepConfig:
         String axes give object arrays. Converting a million-value axis (a
         tuple of Python numbers) takes ~25 ms, so the runner asks here.
         """
-        arr = self._arrays.get(name)
+        arr = self._cache.get(name)
         if arr is None:
             values = self.axes[name]
             kind = AXES[name][0]
             dtype = {"int": np.int64, "float": np.float64}.get(getattr(kind, "kind", ""), object)
             arr = np.asarray(values, dtype=dtype)
             arr.setflags(write=False)
-            self._arrays[name] = arr
+            self._cache[name] = arr
         return arr
 
     def steps(self, n_samples: int) -> int:
@@ -291,10 +291,17 @@ class SweepConfig:
         return json.dumps(self.to_dict(), sort_keys=True, allow_nan=False)
 
     def grid_hash(self) -> str:
-        """SHA-256 of the canonical JSON, less settings that do not change results."""
-        d = self.to_dict()
-        d.pop("memory_limit", None)
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+        """SHA-256 of the canonical JSON, less settings that do not change results.
+
+        Computed once per (immutable) config: for a million-value axis the JSON
+        takes about a second, and checkpoints and tasks ask for it repeatedly.
+        """
+        h = self._cache.get("grid_hash")
+        if h is None:
+            d = self.to_dict()
+            d.pop("memory_limit", None)
+            h = self._cache["grid_hash"] = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+        return h
 
     def replace(self, **changes: Any) -> SweepConfig:
         """A copy with some fields changed (validated again)."""

@@ -80,10 +80,11 @@ def run_chunks(client: Any, config: Any, todo: list, rec_ids: np.ndarray, record
         return
     [cfg] = client.scatter([config], broadcast=False, hash=True)
     futures = {}
+    prefix = f"lrsweep-chunk-{config.grid_hash()[:12]}-{os.getpid()}"
     for chunk in todo:
         lo, hi = np.searchsorted(rec_ids, [chunk.start, chunk.stop])
         fut = client.submit(_chunk_task, cfg, chunk, rec_ids[lo:hi], record_every, n_slots, threads,
-                            key=f"lrsweep-chunk-{config.grid_hash()[:12]}-{chunk.index}-{os.getpid()}",
+                            key=f"{prefix}-{chunk.index}",
                             pure=False)
         futures[fut] = chunk
     try:
