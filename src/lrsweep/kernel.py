@@ -18,8 +18,12 @@ Two kinds of blocks (:func:`lrsweep.grid.plan_chunk`):
 * *shared*: lanes of one group (groups of >= ``GATHER_BELOW`` lanes, e.g. an
   lr sweep); each sample is loaded once and broadcast to all lanes;
 * *gathered*: lanes of different small groups (e.g. one lane per seed) with
-  equal ``n`` and order kind; each step first copies every lane's own sample
-  into the state buffer (``vgatherqpd``), then runs the same lane loop.
+  equal ``n`` and order kind. With the implicit order (``"fixed"``, the
+  default) each block first copies its lanes' datasets lane-interleaved into
+  a scratch tile (once per block, not once per epoch), and each step loads
+  whole vectors from it; with an explicit order (shuffled, with replacement)
+  each step copies every lane's own sample into the tile's first row
+  (``vgatherqpd``). Then the same lane loop runs.
 
 What LLVM emits (checked with ``inspect_asm`` on a Sapphire-Rapids-class
 AVX-512 CPU, numba 0.68 / LLVM via llvmlite 0.50)
@@ -45,8 +49,15 @@ AVX-512 CPU, numba 0.68 / LLVM via llvmlite 0.50)
   written out), so the scalar remainder loop LLVM emits is never entered.
 * Gathered blocks: the staging loops vectorise to ``vgatherqpd`` (and
   ``vpgatherqd`` for int32 sample orders) because the indices are unsigned
-  (signed indices add numba's negative-index wraparound code). Fusing the
-  gathers into the lane loop measured slower than staging.
+  (signed indices add numba's negative-index wraparound code; in the lane
+  loop a signed ``tile[row + j]`` turned the contiguous loads into gathers
+  and the kernel 1.5x slower). Fusing the gathers into the lane loop
+  measured slower than staging. The tile (fixed order) made per-trajectory
+  datasets 1.34-1.44x faster than per-step gathers (``/tmp`` A/B probe,
+  same process, T = 1e5 and 16384, 1 thread); copying lane by lane
+  (sequential reads, strided stores) instead of sample by sample (gathers)
+  was slower (1.13-1.16x).
+* The state buffer and the tile start on a cache line (64 bytes).
 
 The update is the seed's node graph, in the seed's operation order
 (:mod:`lrsweep.reference` is the oracle, equal to the last bit)::
@@ -88,18 +99,23 @@ N_INT = 8
 BLOCK_LANES = 64
 #: Lanes per 512-bit vector: lane loops are padded to a multiple of this.
 VEC_LANES = 8
+#: Gathered blocks with the implicit sample order and datasets of at most this
+#: many samples copy them lane-interleaved into a scratch tile once per block
+#: (2 * BLOCK_LANES * TILE_ROWS float64 = 1 MiB at most, within L2), so each
+#: step loads whole vectors; longer datasets gather every step.
+TILE_ROWS = 1024
 #: The field constants below are offsets (field number * BLOCK_LANES): one
 #: ``f[_TH + j]`` per access instead of ``f[field * B + j]``, a third less numba
 #: IR to type and lower in each inlined copy of the lane loop (first compile).
 (_TH, _LR, _BOUND, _FLOOR, _THR, _REF, _MAE, _MJ, _EXITERR, _LSUM, _LPREV, _DPREV, _ESTART,
- _XS, _YS, _LREC) = range(0, 16 * BLOCK_LANES, BLOCK_LANES)
+ _LREC) = range(0, 14 * BLOCK_LANES, BLOCK_LANES)
 # Counters and step numbers are kept as float64 in the same buffer (exact below
 # 2**53 steps): one underlying object means no runtime alias checks at all.
 # "Alive" is _DIV < 0 (no separate flag), and the sample of the largest jump is
 # derived at the end from its step (no per-step store).
 (_DIV, _MAESTEP, _MJSTEP, _LASTVIOL, _SC, _SCLAST, _ZIG, _EXITSTEP) = range(
-    16 * BLOCK_LANES, 24 * BLOCK_LANES, BLOCK_LANES)
-N_STATE = 24
+    14 * BLOCK_LANES, 22 * BLOCK_LANES, BLOCK_LANES)
+N_STATE = 22
 
 
 @intrinsic
@@ -115,6 +131,7 @@ def _state_buffer(typingctx):
     def codegen(context, builder, signature, args):
         dbl = context.get_value_type(types.float64)
         buf = cgutils.alloca_once(builder, dbl, size=N_STATE * BLOCK_LANES)
+        buf.align = 64  # whole zmm vectors never straddle a cache line
         return buf
 
     return sig, codegen
@@ -247,7 +264,7 @@ def _run_block_nb(
     x, y, l_doff, l_ioff, l_ref, m, n, idx, epochs, gather,
     lr, theta0, tol, div_factor, sign_floor, osc_min,
     rec_row, rec_every, rec_theta, rec_loss,
-    out_f, out_i,
+    out_f, out_i, tile,
 ):  # pragma: no cover - compiled
     """Run the lanes ``lr``/``theta0`` (views of one block).
 
@@ -260,7 +277,12 @@ def _run_block_nb(
     order (a sample is loaded once and broadcast); ``gather=True``: each lane
     may have its own (the samples of a step are first copied into the state
     buffer, then the lane loop reads them contiguously). At most
-    ``BLOCK_LANES`` lanes.
+    ``BLOCK_LANES`` lanes. ``tile`` is scratch for gathered blocks (at least
+    ``2 * BLOCK_LANES`` float64): with the implicit order and
+    ``2 * BLOCK_LANES * m <= tile.size``, every lane's dataset is first copied
+    into it lane-interleaved (sample ``i`` of lane ``j`` at
+    ``tile[i * BLOCK_LANES + j]``, y after the m x rows), so each step reads
+    whole vectors instead of gathering; otherwise row 0 is the staging row.
     """
     _prefer_512bit_vectors()
     B = BLOCK_LANES
@@ -297,6 +319,22 @@ def _run_block_nb(
         f[_DIV + j] = -1
         f[_LASTVIOL + j] = 0 if abs(e0) > tol * abs(e0) else -1
         f[_EXITSTEP + j] = -1
+    # Gathered blocks read their samples from `tile`: x rows then y rows,
+    # sample i of lane j at row i, column j. Tiled: all m samples, copied once
+    # here (the gathers of a step then happen once per dataset, not once per
+    # epoch); otherwise row 0 is refilled every step. Padding lanes read 0.
+    tiled = gather and implicit and 2 * B * m <= tile.shape[0]
+    rows = m if tiled else 1
+    ty = rows * B  # start of the y rows
+    if gather:
+        for r in range(rows):
+            for j in range(L):
+                p = np.uint64(l_doff[j] + r)  # unsigned: no negative-index wraparound code
+                tile[r * B + j] = x[p]
+                tile[ty + r * B + j] = y[p]
+            for j in range(L, Lp):
+                tile[r * B + j] = 0.0
+                tile[ty + r * B + j] = 0.0
     n_rec = 0
     for j in range(L):
         if rec_row[j] >= 0:
@@ -312,17 +350,20 @@ def _run_block_nb(
             fstep = np.float64(step)
             xi = 0.0
             yi = 0.0
+            row = 0  # offset of this step's samples in `tile`
             if gather:
-                if implicit:
+                if tiled:
+                    row = i * B
+                elif implicit:
                     for j in range(L):
-                        p = np.uint64(l_doff[j] + i)  # unsigned: no negative-index wraparound code
-                        f[_XS + j] = x[p]
-                        f[_YS + j] = y[p]
+                        p = np.uint64(l_doff[j] + i)
+                        tile[j] = x[p]
+                        tile[ty + j] = y[p]
                 else:
                     for j in range(L):
                         p = np.uint64(l_doff[j] + np.int64(idx[np.uint64(l_ioff[j] + k)]))
-                        f[_XS + j] = x[p]
-                        f[_YS + j] = y[p]
+                        tile[j] = x[p]
+                        tile[ty + j] = y[p]
             else:
                 if implicit:
                     xi = x[doff0 + i]
@@ -338,14 +379,14 @@ def _run_block_nb(
             if rec:  # the loss of this step, from theta before it (same operations)
                 for j in range(L):
                     if rec_row[j] >= 0:
-                        xj = f[_XS + j] if gather else xi
-                        yj = f[_YS + j] if gather else yi
+                        xj = tile[row + j] if gather else xi
+                        yj = tile[ty + row + j] if gather else yi
                         z2 = yj - f[_TH + j] * xj
                         f[_LREC + j] = z2 * z2
             if phase == 0:
                 if gather:
                     for j in range(Lp):
-                        _step(f, j, f[_XS + j], f[_YS + j], f[_REF + j], fstep)
+                        _step(f, j, tile[np.uint64(row + j)], tile[np.uint64(ty + row + j)], f[_REF + j], fstep)
                 else:
                     for j in range(Lp):
                         _step(f, j, xi, yi, ref0, fstep)
@@ -353,7 +394,7 @@ def _run_block_nb(
                 zig_ok = k >= last_start + 2
                 if gather:
                     for j in range(Lp):
-                        ok, flip, z2 = _step(f, j, f[_XS + j], f[_YS + j], f[_REF + j], fstep)
+                        ok, flip, z2 = _step(f, j, tile[np.uint64(row + j)], tile[np.uint64(ty + row + j)], f[_REF + j], fstep)
                         _last_epoch(f, j, ok, flip, z2, zig_ok)
                 else:
                     for j in range(Lp):
@@ -450,6 +491,14 @@ def run_chunk_nb(
     one dataset and order unless ``b_gather[b]``; outputs ``out_f``
     (N_FLOAT, T) and ``out_i`` (N_INT, T).
     """
+    rows = 1  # scratch for gathered blocks, reused by every block of the range
+    for b in range(b_lo, b_hi):
+        if b_gather[b] != 0:
+            rows = max(rows, min(b_m[b], TILE_ROWS))
+    size = 2 * BLOCK_LANES * rows
+    raw = np.empty(size + 8)
+    a = (-raw.ctypes.data) % 64 // 8  # start on a cache line, like the state buffer
+    tile = raw[a:a + size]
     for b in range(b_lo, b_hi):
         s = b_start[b]
         e = s + b_len[b]
@@ -457,5 +506,5 @@ def run_chunk_nb(
             x, y, l_doff[s:e], l_ioff[s:e], l_ref[s:e], b_m[b], b_n[b], idx, epochs, b_gather[b] != 0,
             lr[s:e], theta0[s:e], tol, div_factor, sign_floor, osc_min,
             rec_row[s:e], rec_every, rec_theta, rec_loss,
-            out_f[:, s:e], out_i[:, s:e],
+            out_f[:, s:e], out_i[:, s:e], tile,
         )
