@@ -386,7 +386,9 @@ def _run_block_nb(
             if phase == 0:
                 if gather:
                     for j in range(Lp):
-                        _step(f, j, tile[np.uint64(row + j)], tile[np.uint64(ty + row + j)], f[_REF + j], fstep)
+                        xj = tile[np.uint64(row + j)]
+                        yj = tile[np.uint64(ty + row + j)]
+                        _step(f, j, xj, yj, f[_REF + j], fstep)
                 else:
                     for j in range(Lp):
                         _step(f, j, xi, yi, ref0, fstep)
@@ -394,7 +396,9 @@ def _run_block_nb(
                 zig_ok = k >= last_start + 2
                 if gather:
                     for j in range(Lp):
-                        ok, flip, z2 = _step(f, j, tile[np.uint64(row + j)], tile[np.uint64(ty + row + j)], f[_REF + j], fstep)
+                        xj = tile[np.uint64(row + j)]
+                        yj = tile[np.uint64(ty + row + j)]
+                        ok, flip, z2 = _step(f, j, xj, yj, f[_REF + j], fstep)
                         _last_epoch(f, j, ok, flip, z2, zig_ok)
                 else:
                     for j in range(Lp):
