@@ -197,14 +197,11 @@ GATHER_MIX = dict(lr=[0.003, 0.02, 0.3, 1.1, 2.5], seed=[0, 5, 9], n_samples=[3,
                   order=["fixed", "shuffle", "replacement", "online"], theta0=[-1.0, 7.0], epochs=3)
 
 
-@pytest.mark.parametrize("chunk_size", [None, 13])
-def test_gathered_blocks_equal_shared_blocks(monkeypatch, chunk_size):
-    """The same trajectories run as shared blocks (one dataset per block) and as gathered
-    blocks (every lane its own dataset and order): identical frames and records, bit for bit."""
+def _assert_gathered_equals_shared(monkeypatch, cfg, chunk_size=None):
+    """Run ``cfg`` as shared blocks and, with every block gathered, compare bit for bit."""
     from lrsweep import grid
 
-    cfg = lrsweep.SweepConfig(**GATHER_MIX, outlier_frac=0.1)
-    assert grid.lanes_per_group(cfg) >= grid.GATHER_BELOW  # default: shared blocks of 10 lanes
+    assert grid.lanes_per_group(cfg) >= grid.GATHER_BELOW  # default: shared blocks
     shared = run(cfg, record="all", record_every=2, chunk_size=chunk_size)
     monkeypatch.setattr(grid, "GATHER_BELOW", 10**9)  # every block gathered
     plan = grid.plan_chunk(cfg, grid.chunks(cfg, cfg.n_trajectories)[0])
@@ -214,6 +211,26 @@ def test_gathered_blocks_equal_shared_blocks(monkeypatch, chunk_size):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
         for c in a.select_dtypes("float").columns:
             assert np.array_equal(a[c].to_numpy().view(np.int64), b[c].to_numpy().view(np.int64)), c
+
+
+@pytest.mark.parametrize("chunk_size", [None, 13])
+def test_gathered_blocks_equal_shared_blocks(monkeypatch, chunk_size):
+    """The same trajectories run as shared blocks (one dataset per block) and as gathered
+    blocks (every lane its own dataset and order): identical frames and records, bit for bit.
+    Fixed and online orders run from the lane-interleaved tile, shuffled orders stage a row
+    per step; 10 lanes per block (chunk 13: 3) also exercise the padding lanes."""
+    _assert_gathered_equals_shared(monkeypatch, lrsweep.SweepConfig(**GATHER_MIX, outlier_frac=0.1),
+                                   chunk_size)
+
+
+def test_gathered_blocks_longer_than_the_tile(monkeypatch):
+    """Datasets longer than kernel.TILE_ROWS samples are gathered step by step (no tile)."""
+    from lrsweep import kernel
+
+    n = kernel.TILE_ROWS + 77
+    cfg = lrsweep.SweepConfig(lr=[0.003, 0.02, 0.3, 1.1, 2.5], seed=[0, 5], n_samples=n, noise=0.3,
+                              order=["fixed", "online"], epochs=2, theta0=[-1.0, 7.0])
+    _assert_gathered_equals_shared(monkeypatch, cfg)
 
 
 def test_plan_chunk_blocks():
