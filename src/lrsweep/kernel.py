@@ -480,8 +480,8 @@ def run_chunk_nb(
     """Run blocks ``b_lo .. b_hi - 1`` of a chunk; results into ``out_*``.
 
     Serial and ``nogil``: the caller (:meth:`lrsweep.runner._ChunkCall.run`)
-    splits the blocks into equal contiguous ranges, one per thread, as a
-    ``prange`` with its static schedule would. No ``parallel=True``: numba's
+    cuts the blocks into contiguous ranges (four per thread) that its
+    threads take as they finish the previous one. No ``parallel=True``: numba's
     parfor passes cost ~2.5 s of the first compile (and loading a parallel
     function from the cache starts numba's threading layer).
 

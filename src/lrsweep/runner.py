@@ -278,14 +278,21 @@ class _ChunkCall:
             cls._pool_key = key
         return cls._pool
 
+    #: Pieces per thread: block ranges are handed out as each thread finishes
+    #: its last one, so a thread slowed by another process does not hold up
+    #: the chunk (a static split waits for the slowest thread).
+    PIECES_PER_THREAD = 4
+
     def run(self) -> None:
         """Call the kernel; fills ``out_f``, ``out_i`` and the recording arrays.
 
-        The blocks are split into ``numba.get_num_threads()`` equal contiguous
-        ranges (a ``prange``'s static schedule), each run by the ``nogil``
-        kernel in a worker thread; this thread runs the first range.
+        The blocks are cut into ``PIECES_PER_THREAD * numba.get_num_threads()``
+        contiguous ranges, taken in order by this thread and
+        ``numba.get_num_threads() - 1`` pool threads, each running the
+        ``nogil`` kernel on one range at a time. Blocks are independent, so
+        the results do not depend on the split.
         """
-        import itertools
+        import threading
 
         import numba
 
@@ -293,14 +300,29 @@ class _ChunkCall:
 
         n_b = len(self.plan.b_start)
         n_t = max(1, min(numba.get_num_threads(), n_b))
-        cuts = [n_b * i // n_t for i in range(n_t + 1)]
-        futures = []
-        if n_t > 1:
-            pool = self._workers(n_t - 1)
-            futures = [pool.submit(kernel.run_chunk_nb, *self.args, lo, hi)
-                       for lo, hi in itertools.pairwise(cuts[1:])]
+        if n_t == 1:
+            kernel.run_chunk_nb(*self.args, 0, n_b)
+            return
+        n_p = min(n_b, self.PIECES_PER_THREAD * n_t)
+        pieces = iter([(n_b * i // n_p, n_b * (i + 1) // n_p) for i in range(n_p)])
+        lock = threading.Lock()
+        failed = threading.Event()
+
+        def work() -> None:
+            try:
+                while not failed.is_set():
+                    with lock:
+                        piece = next(pieces, None)
+                    if piece is None:
+                        return
+                    kernel.run_chunk_nb(*self.args, *piece)
+            except BaseException:  # incl. Ctrl-C in this thread
+                failed.set()  # the other threads stop after their current piece
+                raise
+
+        futures = [self._workers(n_t - 1).submit(work) for _ in range(n_t - 1)]
         try:
-            kernel.run_chunk_nb(*self.args, cuts[0], cuts[1])
+            work()
         finally:
             for f in futures:
                 f.result()  # waits; re-raises a worker's exception here
