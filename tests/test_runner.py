@@ -131,3 +131,68 @@ def test_user_data():
     th, _ = lrsweep.reference.run_trajectory(x, 3 * x, lr=0.1, theta0=-1, epochs=5)
     rec = res.records[res.records.trajectory_id == 1]
     np.testing.assert_array_equal(rec["theta"], th)
+
+
+def _counting_kernel(monkeypatch, fail_on_call=None, delay=0.0):
+    """Wrap the kernel: counts calls and calls still running, may fail or sleep."""
+    import threading
+    import time
+
+    from lrsweep import kernel
+
+    real = kernel.run_chunk_nb
+    state = {"calls": 0, "active": 0}
+    lock = threading.Lock()
+
+    def fake(*args):
+        with lock:
+            state["calls"] += 1
+            state["active"] += 1
+            n = state["calls"]
+        try:
+            if delay:
+                time.sleep(delay)
+            if n == fail_on_call:
+                raise RuntimeError("kernel failed on purpose")
+            return real(*args)
+        finally:
+            with lock:
+                state["active"] -= 1
+
+    monkeypatch.setattr(kernel, "run_chunk_nb", fake)
+    return state
+
+
+def test_pipelined_chunks_raise_a_kernel_error(monkeypatch):
+    """With threads > 1 the next chunk is laid out while the kernel runs (runner._compute):
+    an exception in a kernel thread reaches the caller, and the pool stays usable."""
+    cfg = lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, 40), seed=[0, 1, 2])
+    state = _counting_kernel(monkeypatch, fail_on_call=5)
+    with pytest.raises(RuntimeError, match="on purpose"):
+        lrsweep.sweep(cfg, chunk_size=8, threads=2, progress=False)
+    assert state["active"] == 0
+    monkeypatch.undo()
+    _bits_equal(run(cfg, chunk_size=8, threads=2).frame, run(cfg, threads=1).frame)
+
+
+def test_pipelined_chunks_stop_when_the_caller_stops(monkeypatch):
+    """Closing the chunk generator (Ctrl-C in the caller, or an error while storing a chunk)
+    returns only after the running kernel pieces have finished: nothing writes afterwards."""
+    import time
+
+    from lrsweep import grid, runner
+
+    cfg = lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, 200), seed=[0, 1])
+    state = _counting_kernel(monkeypatch, delay=0.2)
+    todo = grid.chunks(cfg, 128)
+    gen = runner._compute(None, cfg, todo, np.zeros(0, dtype=np.int64), 1, 0, 2)
+    chunk, part = next(gen)  # chunk 0 done, chunk 1 started
+    assert chunk.index == 0 and part[0].shape == (6, 128)
+    deadline = time.monotonic() + 10
+    while state["active"] == 0 and time.monotonic() < deadline:  # chunk 1's pieces are sleeping
+        time.sleep(0.001)
+    assert state["active"] > 0
+    gen.close()
+    assert state["active"] == 0
+    # 2 blocks per chunk -> 2 pieces: chunk 0's and at most chunk 1's; chunks 2 and 3 never ran.
+    assert state["calls"] <= 4
