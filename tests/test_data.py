@@ -126,3 +126,27 @@ def test_chunk_data_is_make_dataset_bit_for_bit(kw):
                 np.testing.assert_array_equal(data.idx[i0:i0 + len(idx)], idx)
             else:
                 assert data.g_ioff[li] == -1
+
+
+def test_chunk_data_does_not_depend_on_threads():
+    """_ChunkData splits its datasets and sample orders over threads (runner._in_parallel):
+    the same bits with 1 and 2 threads, ranges cut anywhere."""
+    import numba
+
+    from lrsweep import grid, runner
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 numba threads")
+    cfg = lrsweep.SweepConfig(lr=[0.01, 0.02], seed=range(150), n_samples=[3, 40], noise=[0.0, 0.4],
+                              outlier_kind=["leverage", "response"], outlier_frac=[0.0, 0.1],
+                              order=["fixed", "online", "shuffle", "replacement"], epochs=2)
+    groups = np.arange(cfg.n_trajectories // grid.lanes_per_group(cfg))
+    assert len(groups) > 4 * 256  # several pieces per thread
+    built = []
+    for threads in (1, 2):
+        with runner._numba_threads(threads):
+            built.append(runner._ChunkData(cfg, groups))
+    one, two = built
+    for name in ("x", "y", "g_ref", "g_stats", "idx", "g_doff", "g_ioff"):
+        a, b = (np.ascontiguousarray(getattr(d, name)) for d in (one, two))
+        assert a.dtype == b.dtype and np.array_equal(a.view(np.uint8), b.view(np.uint8)), name

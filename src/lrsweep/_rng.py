@@ -60,7 +60,8 @@ from numba.np.random._constants import (
     ziggurat_nor_r,
 )
 
-_jit = nb.njit(cache=True, error_model="numpy")
+# nogil: lrsweep.runner._ChunkData runs them on several threads (disjoint datasets).
+_jit = nb.njit(cache=True, error_model="numpy", nogil=True)
 # Helpers with one call site: inlined into it as numba IR, so that the first
 # call compiles one function instead of two (each njit function is typed,
 # lowered and optimised on its own, then again as part of its caller).
@@ -507,10 +508,10 @@ def gaussian_datasets(seeds, off, m, x_scale, noise, leverage, k, koff, scale, s
                       coef, intercept, x_out, y_out, out_idx):
     """Many ``data="gaussian"`` datasets in two numba calls.
 
-    Serial on purpose: about 0.7 us per dataset of 100 samples, small next
-    to the kernel's ~10 us per trajectory; ``parallel=True`` could at best
-    divide that by the thread count and costs compile time and per-thread
-    scratch space. Results never depend on the thread count.
+    Serial and ``nogil``: the caller (:class:`lrsweep.runner._ChunkData`)
+    runs disjoint ranges of datasets on several threads (no ``parallel=True``:
+    its compile time and per-thread scratch space). Each dataset depends only
+    on its own seed, so results never depend on the split.
 
     Dataset ``d`` (``seeds[d]``, ``m[d]`` samples, ...) goes to
     ``x_out[off[d]:off[d] + m[d]]``, ``y_out[...]`` and its ``k[d]`` sorted

@@ -92,13 +92,94 @@ def _numba_threads(threads: int | None) -> Iterator[None]:
         numba.set_num_threads(old)
 
 
+# ------------------------------------------------------------ threads
+# The kernel and the data generators are nogil numba functions; they run on a
+# pool of Python threads kept for the process (starting threads per call cost
+# ~0.1 ms), rebuilt in a forked child, where its threads do not exist.
+_POOL: list = [None, 0, 0]  # executor, pid, size
+
+
+def _pool(n: int):
+    """A thread pool of at least ``n`` threads."""
+    import concurrent.futures
+
+    pool, pid, size = _POOL
+    if pool is None or pid != os.getpid() or size < n:
+        if pool is not None and pid == os.getpid():
+            pool.shutdown(wait=False)  # its idle threads exit
+        _POOL[:] = [concurrent.futures.ThreadPoolExecutor(n, thread_name_prefix="lrsweep"), os.getpid(), n]
+    return _POOL[0]
+
+
+def _start_pieces(pieces: list[tuple[int, int]], fn, n_pool: int):
+    """Start ``n_pool`` pool threads calling ``fn(lo, hi)`` on the pieces, each taken once.
+
+    Returns ``(work, stop, futures)``: ``work()`` takes pieces in the calling
+    thread too, until none is left; ``stop()`` makes every thread stop after
+    its current piece. Pieces are handed out as threads become free, so a
+    thread slowed by another process does not hold the others up.
+    """
+    import threading
+
+    it = iter(pieces)
+    lock = threading.Lock()
+    stopped = threading.Event()
+
+    def work() -> None:
+        try:
+            while not stopped.is_set():
+                with lock:
+                    piece = next(it, None)
+                if piece is None:
+                    return
+                fn(*piece)
+        except BaseException:  # incl. Ctrl-C in this thread
+            stopped.set()  # the other threads stop after their current piece
+            raise
+
+    futures = [_pool(n_pool).submit(work) for _ in range(n_pool)] if n_pool else []
+    return work, stopped.set, futures
+
+
+def _work_and_wait(work, futures) -> None:
+    """Run ``work()`` here, then wait for the pool threads that took pieces.
+
+    A future that has not started when no piece is left (its pool thread
+    was busy, e.g. with the kernel of the previous chunk) is cancelled
+    rather than waited for.
+    """
+    try:
+        work()
+    finally:
+        for f in futures:
+            if not f.cancel():
+                f.result()  # waits; re-raises a worker's exception here
+
+
+def _in_parallel(n_items: int, fn, min_piece: int = 256) -> None:
+    """``fn(lo, hi)`` over ``[0, n_items)`` in contiguous pieces on ``numba.get_num_threads()``
+    threads (this one included); in this thread alone below ``2 * min_piece`` items."""
+    import numba
+
+    n_t = numba.get_num_threads()
+    n_p = min(2 * n_t, n_items // min_piece)
+    if n_t == 1 or n_p < 2:
+        fn(0, n_items)
+        return
+    pieces = [(n_items * i // n_p, n_items * (i + 1) // n_p) for i in range(n_p)]
+    work, _stop, futures = _start_pieces(pieces, fn, n_t - 1)
+    _work_and_wait(work, futures)
+
+
 class _ChunkData:
     """Plain arrays for one chunk: concatenated datasets and sample orders.
 
     Vectorised over the chunk's groups: the data keys come from one
-    ``unravel_index``, the ``data="gaussian"`` datasets from one numba call
-    (:func:`lrsweep._rng.gaussian_datasets`, NumPy's generators ported bit for
-    bit) and the per-dataset statistics from another. Lecture and user data
+    ``unravel_index``, the ``data="gaussian"`` datasets from nogil numba
+    calls (:func:`lrsweep._rng.gaussian_datasets`, NumPy's generators ported
+    bit for bit) on ranges of datasets split over the threads
+    (:func:`_in_parallel`), and so do the per-dataset statistics and the
+    sample orders. Lecture and user data
     are built per dataset by :func:`lrsweep.data.dataset_for`. The bits are
     those of :func:`lrsweep.make_dataset` whatever the chunking.
 
@@ -168,23 +249,29 @@ class _ChunkData:
                 if t not in cache:
                     cache[t] = t[2] * math.sqrt((coef * t[0]) ** 2 + t[1] ** 2)
                 shift[d] = cache[t]
-            _rng.gaussian_datasets(
-                vals("seed", np.int64), d_off, d_m, x_scale, noise, leverage, k, koff, scale,
-                shift, coef, float(config.intercept), self.x, self.y,
-                np.empty(int(k.sum()), dtype=np.int64))
+            seeds = vals("seed", np.int64)
+            out_idx = np.empty(int(k.sum()), dtype=np.int64)
+            icpt = float(config.intercept)
             # theta_ref = data.least_squares, whose np.dot is BLAS: NumPy's own
             # ddot called from numba, else np.dot in Python (~3 us per dataset).
             d_ref[:] = coef  # online streams: the population fit
-            fit = np.flatnonzero(~d_online)
             ddot = _rng.numpy_ddot()
-            if ddot is not None:
-                ref = np.empty(len(fit))
-                _rng.least_squares_many(ddot, self.x, self.y, d_off[fit], d_m[fit], ref)
-                d_ref[fit] = ref
-            else:
-                x, y = self.x, self.y
-                for d in fit:
-                    d_ref[d] = least_squares(x[d_off[d]:d_off[d] + d_m[d]], y[d_off[d]:d_off[d] + d_m[d]])
+            x, y = self.x, self.y
+
+            def build(a: int, b: int) -> None:  # datasets a .. b-1: disjoint slices of x, y
+                r = slice(a, b)
+                _rng.gaussian_datasets(seeds[r], d_off[r], d_m[r], x_scale[r], noise[r], leverage[r],
+                                       k[r], koff[r], scale[r], shift[r], coef, icpt, x, y, out_idx)
+                fit = a + np.flatnonzero(~d_online[r])
+                if ddot is not None:
+                    ref = np.empty(len(fit))
+                    _rng.least_squares_many(ddot, x, y, d_off[fit], d_m[fit], ref)
+                    d_ref[fit] = ref
+                else:
+                    for d in fit:
+                        d_ref[d] = least_squares(x[d_off[d]:d_off[d] + d_m[d]], y[d_off[d]:d_off[d] + d_m[d]])
+
+            _in_parallel(n_ds, build)
         else:
             key_vals = {a: [axes[a][int(i)] for i in rix[a]] for a in DATA_AXES}
             for d in range(n_ds):
@@ -197,7 +284,10 @@ class _ChunkData:
         # mean r^2, mean x r, mean x^2 (np.mean's pairwise sums, in numba).
         d_stats = np.empty((3, n_ds))
         if n_ds > self.NUMPY_DATASETS:
-            _rng.dataset_stats(self.x, self.y, d_off, d_m, d_ref, d_stats)
+            def stats(a: int, b: int) -> None:
+                _rng.dataset_stats(self.x, self.y, d_off[a:b], d_m[a:b], d_ref[a:b], d_stats[:, a:b])
+
+            _in_parallel(n_ds, stats)
         else:
             for d in range(n_ds):
                 xd = self.x[d_off[d]:d_off[d] + d_m[d]]
@@ -227,7 +317,13 @@ class _ChunkData:
             np.cumsum(o_len[:-1], out=o_off[1:])
             self.idx = np.empty(int(o_len.sum()), dtype=np.int32)
             if o_n.max() < 2**31 and len(ofirst) > self.NUMPY_DATASETS:
-                _rng.sample_orders(o_seed, o_n, shuffle[ofirst], config.epochs, o_off, self.idx)
+                o_shuffle = shuffle[ofirst]
+
+                def draw(a: int, b: int) -> None:
+                    _rng.sample_orders(o_seed[a:b], o_n[a:b], o_shuffle[a:b], config.epochs, o_off[a:b],
+                                       self.idx)
+
+                _in_parallel(len(ofirst), draw)
             else:  # few orders (or int64 indices, unreachable in memory): NumPy
                 for u, g in enumerate(ofirst):
                     o = sample_order(orders[g], int(o_n[u]), config.epochs, int(o_seed[u]))
@@ -273,57 +369,19 @@ class _ChunkCall:
             rec_row, record_every, self.rec_theta, self.rec_loss, self.out_f, self.out_i,
         )
 
-    # Worker threads for the kernel, kept between calls (starting threads per
-    # call cost ~0.1 ms); rebuilt in a forked child, where they do not exist.
-    _pool = None
-    _pool_key: tuple[int, int] = (0, 0)
-
-    @classmethod
-    def _workers(cls, n: int):
-        """A thread pool of at least ``n`` threads."""
-        import concurrent.futures
-
-        pid, size = cls._pool_key
-        if cls._pool is None or pid != os.getpid() or size < n:
-            cls._pool = concurrent.futures.ThreadPoolExecutor(n, thread_name_prefix="lrsweep-kernel")
-            cls._pool_key = (os.getpid(), n)
-        return cls._pool
-
     #: Pieces per thread: block ranges are handed out as each thread finishes
     #: its last one, so a thread slowed by another process does not hold up
     #: the chunk (a static split waits for the slowest thread).
     PIECES_PER_THREAD = 4
 
     def _launch(self, n_t: int, n_pool: int):
-        """Start ``n_pool`` pool threads on the pieces; returns (work, stop, futures).
-
-        ``work()`` runs pieces in the calling thread until none is left;
-        ``stop()`` makes every thread stop after its current piece.
-        """
-        import threading
-
         from . import kernel
 
         n_b = len(self.plan.b_start)
         n_p = min(n_b, self.PIECES_PER_THREAD * n_t)
-        pieces = iter([(n_b * i // n_p, n_b * (i + 1) // n_p) for i in range(n_p)])
-        lock = threading.Lock()
-        stopped = threading.Event()
-
-        def work() -> None:
-            try:
-                while not stopped.is_set():
-                    with lock:
-                        piece = next(pieces, None)
-                    if piece is None:
-                        return
-                    kernel.run_chunk_nb(*self.args, *piece)
-            except BaseException:  # incl. Ctrl-C in this thread
-                stopped.set()  # the other threads stop after their current piece
-                raise
-
-        futures = [self._workers(n_pool).submit(work) for _ in range(n_pool)] if n_pool else []
-        return work, stopped.set, futures
+        pieces = [(n_b * i // n_p, n_b * (i + 1) // n_p) for i in range(n_p)]
+        args = self.args
+        return _start_pieces(pieces, lambda lo, hi: kernel.run_chunk_nb(*args, lo, hi), n_pool)
 
     def run(self) -> None:
         """Call the kernel; fills ``out_f``, ``out_i`` and the recording arrays.
@@ -344,11 +402,7 @@ class _ChunkCall:
             kernel.run_chunk_nb(*self.args, 0, n_b)
             return
         work, _stop, futures = self._launch(n_t, n_t - 1)
-        try:
-            work()
-        finally:
-            for f in futures:
-                f.result()  # waits; re-raises a worker's exception here
+        _work_and_wait(work, futures)
 
     def start(self, n_t: int) -> _Running:
         """Run the kernel on ``n_t`` pool threads and return at once (see :func:`_compute`)."""
