@@ -47,13 +47,15 @@ def check_chunk(config: lrsweep.SweepConfig, data: runner._ChunkData, groups: np
         assert bits(data.g_ref[li]) == bits(ds.theta_ref)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("T", T_CHUNK)
 @pytest.mark.benchmark(group="data: chunk datasets, runner._ChunkData (numba generators)")
-def test_chunk_data(benchmark, warm, T):
+def test_chunk_data(benchmark, warm, T, threads):
     cfg = seed_config(T)
     groups = np.arange(T)
-    data = benchmark(runner._ChunkData, cfg, groups)
-    benchmark.extra_info.update(datasets=T, engine="numba")
+    with runner._numba_threads(threads):  # datasets are split over the threads
+        data = benchmark(runner._ChunkData, cfg, groups)
+    benchmark.extra_info.update(datasets=T, engine="numba", threads=threads)
     check_chunk(cfg, data, groups)
 
 
@@ -73,12 +75,13 @@ def test_numpy_recipe(benchmark, warm):
         np.testing.assert_array_equal(bits(data.y[o:o + 100]), bits(sets[s].y))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("T", T_SWEEP)
 @pytest.mark.benchmark(group="data: lrsweep.sweep, per-trajectory datasets (lr=0.01, seed=range(T))")
-def test_sweep_per_trajectory_data(benchmark, warm, T):
+def test_sweep_per_trajectory_data(benchmark, warm, T, threads):
     cfg = seed_config(T)
-    res = benchmark(lrsweep.sweep, cfg, progress=False)
-    record_rate(benchmark, T * STEPS, T=T, datasets=T, engine="sweep")
+    res = benchmark(lrsweep.sweep, cfg, progress=False, threads=threads)
+    record_rate(benchmark, T * STEPS, T=T, datasets=T, engine="sweep", threads=threads)
     pick = [0, 1, T // 2, T - 1]
     ref = lrsweep.sweep(lrsweep.SweepConfig(lr=0.01, seed=pick), progress=False).frame
     frame = res.frame
@@ -90,13 +93,15 @@ def test_sweep_per_trajectory_data(benchmark, warm, T):
 T_ORDERS = 10_000 if FULL else 500
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("order", ["shuffle", "replacement"])
 @pytest.mark.benchmark(group="data: chunk sample orders, runner._ChunkData (numba generators)")
-def test_chunk_orders(benchmark, warm, order):
+def test_chunk_orders(benchmark, warm, order, threads):
     cfg = lrsweep.SweepConfig(lr=0.01, seed=range(T_ORDERS), order=order)
     groups = np.arange(T_ORDERS)
-    data = benchmark(runner._ChunkData, cfg, groups)
-    benchmark.extra_info.update(datasets=T_ORDERS, orders=T_ORDERS, engine="numba")
+    with runner._numba_threads(threads):
+        data = benchmark(runner._ChunkData, cfg, groups)
+    benchmark.extra_info.update(datasets=T_ORDERS, orders=T_ORDERS, engine="numba", threads=threads)
     for li in np.unique(np.linspace(0, T_ORDERS - 1, 25).astype(np.int64)):
         ref = sample_order(order, 100, cfg.epochs, int(li))
         np.testing.assert_array_equal(data.idx[data.g_ioff[li]:data.g_ioff[li] + len(ref)], ref)
