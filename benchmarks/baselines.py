@@ -27,6 +27,8 @@ exceed ``sign_floor * scale``.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 
 import numpy as np
@@ -211,6 +213,40 @@ def python_sweep(
         th, _loss = run_trajectory(x, y, lr=float(a), theta0=theta0, epochs=epochs)
         out[j] = th[-1]
     return out
+
+
+def _task_ids() -> set[int]:
+    return {int(os.path.basename(t)) for t in glob.glob("/proc/self/task/*")}
+
+
+class OneCPU:
+    """Context manager: pin this thread to one CPU; threads started inside inherit it.
+
+    ``cpu`` is the CPU (None where affinity cannot be set); after the block,
+    ``new_thread_cpus`` holds the CPUs allowed to the threads started inside
+    it that are still alive (Linux ``/proc``). This thread's affinity is
+    restored on exit; the new threads keep the one CPU.
+    """
+
+    def __init__(self):
+        self.cpu: int | None = None
+        self.new_thread_cpus: set[int] = set()
+
+    def __enter__(self) -> OneCPU:
+        if hasattr(os, "sched_setaffinity"):
+            self._old = os.sched_getaffinity(0)
+            self._before = _task_ids()
+            self.cpu = min(self._old)
+            os.sched_setaffinity(0, {self.cpu})
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.cpu is None:
+            return
+        os.sched_setaffinity(0, self._old)
+        for tid in _task_ids() - self._before:
+            with contextlib.suppress(OSError):  # the thread exited
+                self.new_thread_cpus |= os.sched_getaffinity(tid)
 
 
 def make_jax_sweep(x: np.ndarray, y: np.ndarray, *, theta_ref: float, theta0: float = -1.0,
