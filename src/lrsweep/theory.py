@@ -518,10 +518,17 @@ def _interval_upper_bounds(
     for i0 in range(0, k.size, step):
         kb = k[i0 : i0 + step, None]
         a, b = p[kb], p[kb + 1]
+        # Left terms only in the columns left of the block's largest k, right terms
+        # only right of its smallest k + 1 (about half the logs of the full matrix
+        # for a batch of consecutive intervals); the same terms, so the same sum.
+        lo_k, hi_k = int(kb.min()), int(kb.max())
+        terms = np.zeros((kb.shape[0], p.size))
+        r = slice(lo_k + 2, None)
         with np.errstate(divide="ignore", invalid="ignore"):
-            left = np.log(np.abs(b / p - 1.0))
-            right = np.log1p(-np.minimum(a / p, 1.0))
-        terms = np.where(j < kb, left, np.where(j > kb + 1, right, 0.0))
+            left = np.log(np.abs(b / p[:hi_k] - 1.0))
+            terms[:, :hi_k] = np.where(j[:hi_k] < kb, left, 0.0)
+            right = np.log1p(-np.minimum(a / p[r], 1.0))
+            terms[:, r] = np.where(j[r] > kb + 1, right, terms[:, r])
         ca, cb = cnt[kb[:, 0]], cnt[kb[:, 0] + 1]
         w = (b - a)[:, 0] / (ca + cb)
         adj = ca * np.log(ca * w / a[:, 0]) + cb * np.log(cb * w / b[:, 0])
