@@ -21,6 +21,19 @@ def test_lane_values_equal_axis_values(start, stop):
     np.testing.assert_array_equal(th, vals["theta0"].astype(np.float64))
 
 
+@pytest.mark.parametrize("n_lr", [1, 3, 50])
+@pytest.mark.parametrize(("start", "stop"), [(0, 1), (0, 100), (7, 93), (49, 51), (40, 140), (149, 150)])
+def test_lane_values_one_theta0(n_lr, start, stop):
+    """One theta0: lr from slices of the lr axis (within it, wrapping once, or tiled)."""
+    cfg = lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, n_lr), seed=range(150))
+    stop = min(stop, cfg.n_trajectories)
+    lr, th = grid.lane_values(cfg, start, stop)
+    vals = grid.axis_values(cfg, np.arange(start, stop))
+    assert lr.dtype == th.dtype == np.float64 and lr.flags.writeable
+    np.testing.assert_array_equal(lr, vals["lr"].astype(np.float64))
+    np.testing.assert_array_equal(th, vals["theta0"].astype(np.float64))
+
+
 def test_default_chunks_split_a_group_bigger_than_a_chunk():
     # One group of 40,000 learning rates: chunks of CHUNK_TRAJECTORIES lanes, not one 40,000-lane chunk.
     cfg = lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, 40_000))

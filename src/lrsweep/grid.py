@@ -56,8 +56,23 @@ def lane_values(config: SweepConfig, start: int, stop: int) -> tuple[np.ndarray,
     """
     lrs = config.axis_array("lr")
     th0 = config.axis_array("theta0")
+    n = stop - start
+    lr = _periodic(lrs, start, n)
+    if len(th0) == 1:
+        return lr, np.full(n, th0[0])
     k = np.arange(start, stop, dtype=np.int64) % (len(lrs) * len(th0))
-    return lrs[k % len(lrs)], th0[k // len(lrs)]
+    return lr, th0[k // len(lrs)]
+
+
+def _periodic(base: np.ndarray, start: int, n: int) -> np.ndarray:
+    """``base[(start + arange(n)) % len(base)]`` from slices (no per-element modulo)."""
+    size = len(base)
+    s = start % size
+    if s + n <= size:
+        return base[s:s + n].copy()
+    if size >= n:  # wraps once
+        return np.concatenate([base[s:], base[:s + n - size]])
+    return np.tile(base, -(-(s + n) // size))[s:s + n]
 
 
 def group_key(config: SweepConfig, group: int) -> tuple[tuple, str]:

@@ -336,7 +336,15 @@ class _ChunkCall:
 
     def __init__(self, config, chunk, rec_ids, record_every, n_slots, reuse=None):
         self.plan = plan = _grid.plan_chunk(config, chunk)
-        groups, self.lane_group = np.unique(plan.lane_group, return_inverse=True)
+        # The chunk's groups and each lane's index among them: lane_group is
+        # non-decreasing (ids are contiguous, groups are id // lanes per group),
+        # so np.unique's sort is not needed.
+        lg = plan.lane_group
+        new = np.empty(len(lg), dtype=bool)
+        new[:1] = True
+        np.not_equal(lg[1:], lg[:-1], out=new[1:])
+        groups = lg[new]
+        self.lane_group = np.cumsum(new) - 1
         # `reuse` (a dict kept by the caller for one sweep) holds the previous
         # chunk's data: consecutive chunks of one group (an lr sweep split into
         # chunks) then build its dataset once, not once per chunk.
