@@ -523,8 +523,11 @@ def sweep(
         ``out`` was started with, else the memory planner's choice
         (:func:`lrsweep.planner.plan_memory`). Results do not depend on it.
     threads : int, optional
-        Numba threads per kernel call (default: numba's setting; on dask
-        workers, the worker process's). Results do not depend on it.
+        Threads for the kernel and the data generation (default: numba's
+        setting, ``numba.get_num_threads()``; on dask workers, the worker
+        process's). With more than one, the calling thread lays out the next
+        chunk and stores the previous one while the kernel runs. Results do
+        not depend on it.
     progress : bool, optional
         Show a tqdm bar ticking per finished chunk; default: when stderr is a
         terminal.
