@@ -23,7 +23,7 @@ import json, lrsweep
 res = lrsweep.sweep(lrsweep.SweepConfig(lr=[0.01, 0.5], seed=range(3)), progress=False)
 from lrsweep import kernel
 stats = {name: {"hits": sum(f.stats.cache_hits.values()), "misses": sum(f.stats.cache_misses.values())}
-         for name, f in (("chunk", kernel.run_chunk_nb), ("block", kernel._run_block_nb))}
+         for name, f in (("chunk", kernel.run_chunk_gathered_nb), ("block", kernel._run_block_gathered))}
 print(json.dumps(stats))
 """
 

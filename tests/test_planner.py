@@ -93,7 +93,8 @@ else:
     with tempfile.TemporaryDirectory() as d:
         lrsweep.sweep_shard(cfg, (0, 1), out=d)
 peak = peak_rss()
-misses = sum(sum(f.stats.cache_misses.values()) for f in (lrsweep.kernel.run_chunk_nb,))
+k = lrsweep.kernel
+misses = sum(sum(f.stats.cache_misses.values()) for f in (k.run_chunk_shared_nb, k.run_chunk_gathered_nb))
 print(json.dumps({"estimate": plan.peak_bytes, "peak": peak, "plan": plan.describe(),
                   "kernel_cache_misses": misses}))
 """
