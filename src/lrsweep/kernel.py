@@ -25,6 +25,11 @@ Two kinds of blocks (:func:`lrsweep.grid.plan_chunk`):
   each step copies every lane's own sample into the tile's first row
   (``vgatherqpd``). Then the same lane loop runs.
 
+All blocks of a chunk are of one kind, and each kind is its own compiled
+function (:data:`run_chunk_shared_nb`, :data:`run_chunk_gathered_nb`, made
+from one source by :func:`_make_block` / :func:`_make_chunk`), so that a
+sweep compiles only the kind it runs; :func:`run_chunk_nb` picks one.
+
 What LLVM emits (checked with ``inspect_asm`` on a Sapphire-Rapids-class
 AVX-512 CPU, numba 0.68 / LLVM via llvmlite 0.50)
 ---------------------------------------------------------------------------
