@@ -1,6 +1,7 @@
 """Divergence probability of per-sample SGD versus learning rate and dataset size.
 
-The main job until ``python -m lrsweep.study divergence`` exists: 40 learning
+A plain-script version of ``python -m lrsweep.study divergence`` (which adds
+the exact theory, figures and a report): 40 learning
 rates x 1000 seeds x 3 dataset sizes = 120,000 trajectories of the seed's
 problem (y = 5x, theta0 = -1, 5 epochs, fixed order), a table of divergence
 rates with Wilson 95 % intervals, and the tidy results in
