@@ -217,6 +217,14 @@ def test_shuffle_order(seed, n, epochs):
     np.testing.assert_array_equal(out, sample_order("shuffle", n, epochs, seed))
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 255, 256, 257, 1024, 1025, 4097])
+def test_shuffle_order_at_powers_of_two(n):
+    """The Fisher-Yates mask halves as i crosses powers of two: same draws as NumPy."""
+    out = np.empty(n * 3, dtype=np.int32)
+    _rng.fill_permuted(11, 3, n, 3, out)
+    np.testing.assert_array_equal(out, sample_order("shuffle", n, 3, 11))
+
+
 @FAST
 @given(SEEDS, st.integers(1, 2000), st.integers(1, 4))
 def test_replacement_order(seed, n, epochs):

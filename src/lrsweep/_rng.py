@@ -301,19 +301,25 @@ def fill_permuted(seed, stream, n, epochs, out):
     sh, sl, ih, il = pcg64_seed(seed, stream)
     has32 = False
     buf32 = _U(0)
+    # The mask for i = n - 1 (smallest all-ones value >= n - 1); as i falls it
+    # halves whenever i drops to half of it, which gives the same mask as
+    # recomputing it for every i (12 operations per element).
+    top = _U(max(n - 1, 1))
+    top |= top >> _U(1)
+    top |= top >> _U(2)
+    top |= top >> _U(4)
+    top |= top >> _U(8)
+    top |= top >> _U(16)
+    top |= top >> _U(32)
     for e in range(epochs):
         row = out[e * n:(e + 1) * n]
         for i in range(n):
             row[i] = i
+        mask = top
         for i in range(n - 1, 0, -1):
             mx = _U(i)
-            mask = mx
-            mask |= mask >> _U(1)
-            mask |= mask >> _U(2)
-            mask |= mask >> _U(4)
-            mask |= mask >> _U(8)
-            mask |= mask >> _U(16)
-            mask |= mask >> _U(32)
+            if mx <= (mask >> _ONE):
+                mask >>= _ONE
             while True:
                 if has32:
                     v = buf32
