@@ -31,7 +31,10 @@ from one source by :func:`_make_block` / :func:`_make_chunk`), so that a
 sweep compiles only the kind it runs; :func:`run_chunk_nb` picks one.
 
 What LLVM emits (checked with ``inspect_asm`` on a Sapphire-Rapids-class
-AVX-512 CPU, numba 0.68 / LLVM via llvmlite 0.50)
+AVX-512 CPU, numba 0.68 / LLVM via llvmlite 0.50; on AVX-512 machines
+``tests/test_kernel.py::test_lane_loops_are_512_bit_vector_loops`` checks
+that both variants' lane loops are zmm loops with masked stores and no
+scalar arithmetic)
 ---------------------------------------------------------------------------
 * LLVM's default there is ``prefer-vector-width=256`` (AVX-512 instructions
   on ymm, 4 lanes). :func:`_prefer_512bit_vectors` sets the function
