@@ -629,8 +629,9 @@ _IN_FLIGHT = 2
 def _compute(client, config, todo, rec_ids, record_every, n_slots, threads):
     """Run the chunks ``todo``; yields ``(chunk, part)`` as each finishes.
 
-    Here, one chunk at a time (in order), or as tasks on the dask ``client``
-    (in any order).
+    Here, in order (with more than one thread, the next chunk's kernel is
+    already running while the caller handles a yielded one), or as tasks on
+    the dask ``client`` (in any order).
     """
     if client is not None:
         from .distributed import run_chunks
