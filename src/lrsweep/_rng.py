@@ -287,6 +287,20 @@ def fill_standard_normal(seed, stream, scale, out, branches):
 
 
 # -------------------------------------------------------------- sample orders
+@_inline
+def _next_uint32(sh, sl, ih, il, has32, buf32):
+    """PCG64's ``next_uint32``: the buffered high half of the last uint64 if there
+    is one, else the low half of a fresh uint64 (whose high half is buffered).
+
+    Returns ``(value, sh, sl, has32, buf32)``, the new state and buffer.
+    """
+    if has32:
+        return buf32, sh, sl, False, buf32
+    sh, sl = _step(sh, sl, ih, il)
+    r = _output(sh, sl)
+    return r & _M32, sh, sl, True, r >> _S32
+
+
 @_jit
 def fill_permuted(seed, stream, n, epochs, out):
     """``default_rng([seed, stream]).permuted(broadcast_to(arange(n), (epochs, n)), axis=1).ravel()``.
@@ -294,9 +308,8 @@ def fill_permuted(seed, stream, n, epochs, out):
     NumPy's ``permuted`` shuffles each row in turn with ``_shuffle_raw``: Fisher-Yates
     from the last position down to 1, ``j = random_interval(i)`` (the smallest
     all-ones mask >= i, ``next_uint32 & mask`` until <= i; NumPy switches to
-    ``next_uint64`` for i >= 2**32, unreachable here: ``n < 2**31``). PCG64's
-    ``next_uint32`` returns the low half of a fresh uint64 and keeps the high
-    half for the next call (``has_uint32``).
+    ``next_uint64`` for i >= 2**32, unreachable here: ``n < 2**31``), with
+    PCG64's buffered ``next_uint32`` (:func:`_next_uint32`).
     """
     sh, sl, ih, il = pcg64_seed(seed, stream)
     has32 = False
@@ -321,15 +334,7 @@ def fill_permuted(seed, stream, n, epochs, out):
             if mx <= (mask >> _ONE):
                 mask >>= _ONE
             while True:
-                if has32:
-                    v = buf32
-                    has32 = False
-                else:
-                    sh, sl = _step(sh, sl, ih, il)
-                    r = _output(sh, sl)
-                    buf32 = r >> _S32
-                    has32 = True
-                    v = r & _M32
+                v, sh, sl, has32, buf32 = _next_uint32(sh, sl, ih, il, has32, buf32)
                 v &= mask
                 if v <= mx:
                     break
@@ -358,15 +363,7 @@ def fill_integers(seed, stream, n, out):
     threshold = (_M32 - (rng_excl - _ONE)) % rng_excl
     for i in range(out.shape[0]):
         while True:
-            if has32:
-                v = buf32
-                has32 = False
-            else:
-                sh, sl = _step(sh, sl, ih, il)
-                r = _output(sh, sl)
-                buf32 = r >> _S32
-                has32 = True
-                v = r & _M32
+            v, sh, sl, has32, buf32 = _next_uint32(sh, sl, ih, il, has32, buf32)
             m = v * rng_excl
             leftover = m & _M32
             if leftover >= threshold:
