@@ -156,19 +156,28 @@ def _work_and_wait(work, futures) -> None:
                 f.result()  # waits; re-raises a worker's exception here
 
 
+def _cut(n_items: int, n_pieces: int) -> list[tuple[int, int]]:
+    """``[0, n_items)`` as ``n_pieces`` contiguous ranges of (nearly) equal length."""
+    return [(n_items * i // n_pieces, n_items * (i + 1) // n_pieces) for i in range(n_pieces)]
+
+
+def _on_threads(n_items: int, n_pieces: int, fn, n_t: int) -> None:
+    """``fn(lo, hi)`` over ``[0, n_items)`` cut into ``n_pieces``, taken by this thread
+    and ``n_t - 1`` pool threads; here alone if ``n_t == 1`` or ``n_pieces < 2``."""
+    if n_t == 1 or n_pieces < 2:
+        fn(0, n_items)
+        return
+    work, _stop, futures = _start_pieces(_cut(n_items, n_pieces), fn, n_t - 1)
+    _work_and_wait(work, futures)
+
+
 def _in_parallel(n_items: int, fn, min_piece: int = 256) -> None:
-    """``fn(lo, hi)`` over ``[0, n_items)`` in contiguous pieces on ``numba.get_num_threads()``
-    threads (this one included); in this thread alone below ``2 * min_piece`` items."""
+    """``fn(lo, hi)`` over ``[0, n_items)`` on ``numba.get_num_threads()`` threads (this
+    one included), two pieces per thread; here alone below ``2 * min_piece`` items."""
     import numba
 
     n_t = numba.get_num_threads()
-    n_p = min(2 * n_t, n_items // min_piece)
-    if n_t == 1 or n_p < 2:
-        fn(0, n_items)
-        return
-    pieces = [(n_items * i // n_p, n_items * (i + 1) // n_p) for i in range(n_p)]
-    work, _stop, futures = _start_pieces(pieces, fn, n_t - 1)
-    _work_and_wait(work, futures)
+    _on_threads(n_items, min(2 * n_t, n_items // min_piece), fn, n_t)
 
 
 class _ChunkData:
@@ -205,7 +214,8 @@ class _ChunkData:
         groups = np.asarray(groups, dtype=np.int64)
         n_g = len(groups)
         ix = dict(zip(group_axes, np.unravel_index(groups, shape), strict=True))
-        g_online = np.asarray(axes["order"], dtype=object)[ix["order"]] == "online"
+        orders = np.asarray(axes["order"], dtype=object)[ix["order"]]  # of each group
+        g_online = orders == "online"
         # One dataset per (data key, online), numbered in order of first use.
         dshape = (*(len(axes[a]) for a in DATA_AXES), 2)
         dcode = np.ravel_multi_index((*(ix[a] for a in DATA_AXES), g_online), dshape)
@@ -301,7 +311,6 @@ class _ChunkData:
         # Sample orders, shared by (seed, n, order); none for fixed and online.
         # One numba call (stream 3 ported like the datasets) for all of them.
         self.g_ioff = np.full(n_g, -1, dtype=np.int64)
-        orders = np.asarray(axes["order"], dtype=object)[ix["order"]]
         shuffle = orders == "shuffle"
         need = np.flatnonzero(shuffle | (orders == "replacement"))
         self.idx = np.zeros(1, dtype=np.int32)
@@ -382,14 +391,13 @@ class _ChunkCall:
     #: the chunk (a static split waits for the slowest thread).
     PIECES_PER_THREAD = 4
 
-    def _launch(self, n_t: int, n_pool: int):
+    def _kernel(self, lo: int, hi: int) -> None:
         from . import kernel
 
-        n_b = len(self.plan.b_start)
-        n_p = min(n_b, self.PIECES_PER_THREAD * n_t)
-        pieces = [(n_b * i // n_p, n_b * (i + 1) // n_p) for i in range(n_p)]
-        args = self.args
-        return _start_pieces(pieces, lambda lo, hi: kernel.run_chunk_nb(*args, lo, hi), n_pool)
+        kernel.run_chunk_nb(*self.args, lo, hi)
+
+    def _n_pieces(self, n_t: int) -> int:
+        return min(len(self.plan.b_start), self.PIECES_PER_THREAD * n_t)
 
     def run(self) -> None:
         """Call the kernel; fills ``out_f``, ``out_i`` and the recording arrays.
@@ -402,20 +410,15 @@ class _ChunkCall:
         """
         import numba
 
-        from . import kernel
-
         n_b = len(self.plan.b_start)
         n_t = max(1, min(numba.get_num_threads(), n_b))
-        if n_t == 1:
-            kernel.run_chunk_nb(*self.args, 0, n_b)
-            return
-        work, _stop, futures = self._launch(n_t, n_t - 1)
-        _work_and_wait(work, futures)
+        _on_threads(n_b, self._n_pieces(n_t), self._kernel, n_t)
 
     def start(self, n_t: int) -> _Running:
         """Run the kernel on ``n_t`` pool threads and return at once (see :func:`_compute`)."""
         n_t = max(1, min(n_t, len(self.plan.b_start)))
-        _work, stop, futures = self._launch(n_t, n_t)
+        _work, stop, futures = _start_pieces(_cut(len(self.plan.b_start), self._n_pieces(n_t)),
+                                             self._kernel, n_t)
         return _Running(self, stop, futures)
 
 
