@@ -159,7 +159,7 @@ def test_interleaved_ratios(benchmark, warm, lecture, request):
     import time
 
     T = T_RATIO
-    lr = lrs(T)
+    lr, lr_python = lrs(T), lrs(T_PYTHON)
     call = KernelCall(shared_config(T))
     try:
         jax_run = request.getfixturevalue("jax_sweep")
@@ -168,10 +168,10 @@ def test_interleaved_ratios(benchmark, warm, lecture, request):
     engines = {
         "kernel": call,
         "numpy": lambda: baselines.numpy_sweep(lecture.x, lecture.y, lr, theta_ref=lecture.theta_ref),
-        "python": lambda: baselines.python_sweep(lecture.x, lecture.y, lrs(T_PYTHON)),
+        "python": lambda: baselines.python_sweep(lecture.x, lecture.y, lr_python),
         **({"jax": lambda: jax_run(T)} if jax_run else {}),
     }
-    per_step = {"kernel": T, "numpy": T, "python": T_PYTHON, "jax": T}  # trajectories per call
+    trajectories = {"kernel": T, "numpy": T, "python": T_PYTHON, "jax": T}  # per call
     rounds = 5 if FULL else 1
     times: dict[str, list[float]] = {k: [] for k in engines}
 
@@ -188,7 +188,7 @@ def test_interleaved_ratios(benchmark, warm, lecture, request):
 
     benchmark.pedantic(run_rounds, rounds=1, iterations=1)
     # seconds per trajectory-step, per round; ratio = engine's / kernel's
-    sec = {k: np.array(v) / (per_step[k] * STEPS) for k, v in times.items()}
+    sec = {k: np.array(v) / (trajectories[k] * STEPS) for k, v in times.items()}
     ratios = {f"kernel_vs_{k}": float(np.median(sec[k] / sec["kernel"])) for k in engines if k != "kernel"}
     rates = {f"{k}_traj_steps_per_s": float(1.0 / np.median(v)) for k, v in sec.items()}
     benchmark.extra_info.update(T=T, rounds=rounds, **ratios, **rates)
