@@ -34,7 +34,11 @@ import os
 import numpy as np
 
 import lrsweep
-from lrsweep import grid, runner
+from lrsweep import grid
+from lrsweep.engine.chunk import ChunkCall
+
+# The runner's own thread switch, so benchmarks set threads exactly as sweep() does.
+from lrsweep.engine.threads import numba_threads  # noqa: F401
 from lrsweep.reference import run_trajectory
 
 __all__ = ["make_jax_sweep", "numpy_sweep", "python_sweep"]
@@ -65,20 +69,16 @@ def seed_config(T: int) -> lrsweep.SweepConfig:
     return lrsweep.SweepConfig(lr=0.01, seed=range(int(T)), n_samples=N_SAMPLES, epochs=EPOCHS)
 
 
-# The runner's own thread switch, so benchmarks set threads exactly as sweep() does.
-numba_threads = runner._numba_threads
-
-
 class KernelCall:
-    """The arrays of one whole-sweep chunk, laid out by ``runner._ChunkCall``.
+    """The arrays of one whole-sweep chunk, laid out by ``ChunkCall``.
 
-    Calling it runs only ``lrsweep.kernel.run_chunk_nb`` (datasets, sample
+    Calling it runs only ``lrsweep.engine.kernel.run_chunk_nb`` (datasets, sample
     orders and outputs are built once, outside the timed region).
     """
 
     def __init__(self, config: lrsweep.SweepConfig):
         chunk = grid.chunks(config, config.n_trajectories)[0]
-        self._call = runner._ChunkCall(config, chunk, np.zeros(0, dtype=np.int64), 1, 0)
+        self._call = ChunkCall(config, chunk, np.zeros(0, dtype=np.int64), 1, 0)
         self.n_trajectories = len(chunk)
 
     def __call__(self) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Dataset generation: the runner's chunk data (numba ports of NumPy's
-generators, ``lrsweep._rng``) against the NumPy recipe of ``make_dataset``,
+generators, ``lrsweep.engine.generators``) against the NumPy recipe of ``make_dataset``,
 and ``lrsweep.sweep`` over per-trajectory datasets end to end.
 
 Workload: ``SweepConfig(lr=0.01, seed=range(T))`` (``data="gaussian"``, 100
@@ -16,8 +16,10 @@ import pytest
 from baselines import FULL, STEPS, record_rate, seed_config, warm_up
 
 import lrsweep
-from lrsweep import grid, runner
+from lrsweep import grid
 from lrsweep.data import dataset_for, sample_order
+from lrsweep.engine.chunkdata import ChunkData
+from lrsweep.engine.threads import numba_threads
 
 T_CHUNK = [10_000, 100_000] if FULL else [2_000]
 T_NUMPY = 10_000 if FULL else 200
@@ -28,7 +30,7 @@ T_SWEEP = [10_000, 100_000] if FULL else [2_000]
 def warm():
     """Compile (or load from cache) the kernel and the generators outside every timed region."""
     warm_up()
-    runner._ChunkData(seed_config(4), np.arange(4))
+    ChunkData(seed_config(4), np.arange(4))
     return True
 
 
@@ -36,7 +38,7 @@ def bits(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64).view(np.int64)
 
 
-def check_chunk(config: lrsweep.SweepConfig, data: runner._ChunkData, groups: np.ndarray) -> None:
+def check_chunk(config: lrsweep.SweepConfig, data: ChunkData, groups: np.ndarray) -> None:
     """A strided sample of the chunk's datasets equals make_dataset (x, y, theta_ref)."""
     for li in np.unique(np.linspace(0, len(groups) - 1, 25).astype(np.int64)):
         key, order = grid.group_key(config, int(groups[li]))
@@ -49,12 +51,12 @@ def check_chunk(config: lrsweep.SweepConfig, data: runner._ChunkData, groups: np
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("T", T_CHUNK)
-@pytest.mark.benchmark(group="data: chunk datasets, runner._ChunkData (numba generators)")
+@pytest.mark.benchmark(group="data: chunk datasets, ChunkData (numba generators)")
 def test_chunk_data(benchmark, warm, T, threads):
     cfg = seed_config(T)
     groups = np.arange(T)
-    with runner._numba_threads(threads):  # datasets are split over the threads
-        data = benchmark(runner._ChunkData, cfg, groups)
+    with numba_threads(threads):  # datasets are split over the threads
+        data = benchmark(ChunkData, cfg, groups)
     benchmark.extra_info.update(datasets=T, engine="numba", threads=threads)
     check_chunk(cfg, data, groups)
 
@@ -68,7 +70,7 @@ def test_numpy_recipe(benchmark, warm):
 
     sets = benchmark(build)
     benchmark.extra_info.update(datasets=T_NUMPY, engine="numpy")
-    data = runner._ChunkData(cfg, np.arange(T_NUMPY))
+    data = ChunkData(cfg, np.arange(T_NUMPY))
     for s in np.unique(np.linspace(0, T_NUMPY - 1, 25).astype(np.int64)):
         o = data.g_doff[s]
         np.testing.assert_array_equal(bits(data.x[o:o + 100]), bits(sets[s].x))
@@ -95,12 +97,12 @@ T_ORDERS = 10_000 if FULL else 500
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("order", ["shuffle", "replacement"])
-@pytest.mark.benchmark(group="data: chunk sample orders, runner._ChunkData (numba generators)")
+@pytest.mark.benchmark(group="data: chunk sample orders, ChunkData (numba generators)")
 def test_chunk_orders(benchmark, warm, order, threads):
     cfg = lrsweep.SweepConfig(lr=0.01, seed=range(T_ORDERS), order=order)
     groups = np.arange(T_ORDERS)
-    with runner._numba_threads(threads):
-        data = benchmark(runner._ChunkData, cfg, groups)
+    with numba_threads(threads):
+        data = benchmark(ChunkData, cfg, groups)
     benchmark.extra_info.update(datasets=T_ORDERS, orders=T_ORDERS, engine="numba", threads=threads)
     for li in np.unique(np.linspace(0, T_ORDERS - 1, 25).astype(np.int64)):
         ref = sample_order(order, 100, cfg.epochs, int(li))
@@ -114,6 +116,6 @@ def test_numpy_orders(benchmark, warm, order):
     orders = benchmark(lambda: [sample_order(order, 100, 5, s) for s in range(n_seeds)])
     benchmark.extra_info.update(orders=n_seeds, engine="numpy")
     cfg = lrsweep.SweepConfig(lr=0.01, seed=range(n_seeds), order=order)
-    data = runner._ChunkData(cfg, np.arange(n_seeds))
+    data = ChunkData(cfg, np.arange(n_seeds))
     for s in (0, n_seeds - 1):
         np.testing.assert_array_equal(data.idx[data.g_ioff[s]:data.g_ioff[s] + 500], orders[s])

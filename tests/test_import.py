@@ -15,13 +15,13 @@ t = time.perf_counter()
 import lrsweep
 dt = time.perf_counter() - t
 print(json.dumps({"seconds": dt, "loaded": sorted(m for m in ("numba", "pandas", "matplotlib",
-       "seaborn", "scipy", "lrsweep.kernel") if m in sys.modules)}))
+       "seaborn", "scipy", "lrsweep.engine.kernel") if m in sys.modules)}))
 """
 
 RUN_PROBE = """
 import json, lrsweep
 res = lrsweep.sweep(lrsweep.SweepConfig(lr=[0.01, 0.5], seed=range(3)), progress=False)
-from lrsweep import kernel
+from lrsweep.engine import kernel
 stats = {name: {"hits": sum(f.stats.cache_hits.values()), "misses": sum(f.stats.cache_misses.values())}
          for name, f in (("chunk", kernel.run_chunk_gathered_nb), ("block", kernel._run_block_gathered))}
 print(json.dumps(stats))
@@ -111,4 +111,5 @@ def test_every_module_is_reachable_as_an_attribute():
 
     src = pathlib.Path(lrsweep.__file__).parent
     public = {p.stem for p in src.glob("*.py") if not p.stem.startswith("_")}
+    public |= {p.parent.name for p in src.glob("*/__init__.py")}
     assert public == set(lrsweep._SUBMODULES)

@@ -205,11 +205,12 @@ GATHER_MIX = dict(lr=[0.003, 0.02, 0.3, 1.1, 2.5], seed=[0, 5, 9], n_samples=[3,
 def _assert_gathered_equals_shared(monkeypatch, cfg, chunk_size=None):
     """Run ``cfg`` as shared blocks and, with every block gathered, compare bit for bit."""
     from lrsweep import grid
+    from lrsweep.engine import layout
 
-    assert grid.lanes_per_group(cfg) >= grid.GATHER_BELOW  # default: shared blocks
+    assert grid.lanes_per_group(cfg) >= layout.GATHER_BELOW  # default: shared blocks
     shared = run(cfg, record="all", record_every=2, chunk_size=chunk_size)
-    monkeypatch.setattr(grid, "GATHER_BELOW", 10**9)  # every block gathered
-    plan = grid.plan_chunk(cfg, grid.chunks(cfg, cfg.n_trajectories)[0])
+    monkeypatch.setattr(layout, "GATHER_BELOW", 10**9)  # every block gathered
+    plan = layout.plan_chunk(cfg, grid.chunks(cfg, cfg.n_trajectories)[0])
     assert plan.b_gather.all()
     gathered = run(cfg, record="all", record_every=2, chunk_size=chunk_size)
     for a, b in ((shared.frame, gathered.frame), (shared.records, gathered.records)):
@@ -230,7 +231,7 @@ def test_gathered_blocks_equal_shared_blocks(monkeypatch, chunk_size):
 
 def test_gathered_blocks_longer_than_the_tile(monkeypatch):
     """Datasets longer than kernel.TILE_ROWS samples are gathered step by step (no tile)."""
-    from lrsweep import kernel
+    from lrsweep.engine import kernel
 
     n = kernel.TILE_ROWS + 77
     cfg = lrsweep.SweepConfig(lr=[0.003, 0.02, 0.3, 1.1, 2.5], seed=[0, 5], n_samples=n, noise=0.3,
@@ -238,37 +239,11 @@ def test_gathered_blocks_longer_than_the_tile(monkeypatch):
     _assert_gathered_equals_shared(monkeypatch, cfg)
 
 
-def test_plan_chunk_blocks():
-    """Blocks cover the chunk in order, hold at most BLOCK_LANES lanes, and gathered blocks
-    only mix groups of equal n_samples and order (hence equal steps and order kind)."""
-    from lrsweep import grid
-
-    cfg = lrsweep.SweepConfig(lr=[0.01, 0.1], seed=range(40), n_samples=[5, 30],
-                              order=["fixed", "shuffle"])
-    assert grid.lanes_per_group(cfg) < grid.GATHER_BELOW
-    for chunk in grid.chunks(cfg, 77):
-        plan = grid.plan_chunk(cfg, chunk)
-        assert plan.b_gather.all()
-        np.testing.assert_array_equal(plan.b_start, np.concatenate([[0], np.cumsum(plan.b_len)[:-1]]))
-        assert plan.b_len.sum() == len(chunk) and (plan.b_len >= 1).all()
-        assert (plan.b_len <= grid.BLOCK_LANES).all()
-        vals = grid.axis_values(cfg, np.arange(chunk.start, chunk.stop))
-        for s, n in zip(plan.b_start, plan.b_len, strict=True):
-            assert len(set(vals["n_samples"][s:s + n])) == 1
-            assert len(set(vals["order"][s:s + n])) == 1
-    # Shared blocks: one group each.
-    cfg = lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, 150), seed=[0, 1])
-    plan = grid.plan_chunk(cfg, grid.chunks(cfg, cfg.n_trajectories)[0])
-    assert not plan.b_gather.any()
-    assert all(len(set(plan.lane_group[s:s + n])) == 1 for s, n in zip(plan.b_start, plan.b_len, strict=True))
-    np.testing.assert_array_equal(plan.b_len, [64, 64, 22, 64, 64, 22])
-
-
 ASM_PROBE = r"""
 import json, re
 import numpy as np
 import lrsweep
-from lrsweep import kernel
+from lrsweep.engine import kernel
 from llvmlite import binding as llvm
 
 lrsweep.sweep(lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, 16), data="lecture"), progress=False)  # shared

@@ -138,7 +138,7 @@ def _counting_kernel(monkeypatch, fail_on_call=None, delay=0.0):
     import threading
     import time
 
-    from lrsweep import kernel
+    from lrsweep.engine import kernel
 
     real = kernel.run_chunk_nb
     state = {"calls": 0, "active": 0}
@@ -186,8 +186,8 @@ def test_pipelined_chunks_stop_when_the_caller_stops(monkeypatch):
     state = _counting_kernel(monkeypatch, delay=0.2)
     todo = grid.chunks(cfg, 128)
     gen = runner._compute(None, cfg, todo, np.zeros(0, dtype=np.int64), 1, 0, 2)
-    chunk, part = next(gen)  # chunk 0 done, chunk 1 started
-    assert chunk.index == 0 and part[0].shape == (6, 128)
+    result = next(gen)  # chunk 0 done, chunk 1 started
+    assert result.chunk.index == 0 and result.out_f.shape == (6, 128)
     deadline = time.monotonic() + 10
     while state["active"] == 0 and time.monotonic() < deadline:  # chunk 1's pieces are sleeping
         time.sleep(0.001)

@@ -39,7 +39,7 @@ _LAZY = {
     "Status": "metrics",
     "METRICS": "metrics",
 }
-_SUBMODULES = {"checkpoint", "cli", "config", "data", "distributed", "grid", "kernel", "metrics", "planner",
+_SUBMODULES = {"checkpoint", "cli", "config", "data", "distributed", "engine", "grid", "metrics", "planner",
                "plots", "reference", "results", "runner", "study", "theory"}
 
 __all__ = ["ParameterError", "ParameterTypeError", "SweepConfig", "__version__", *_LAZY, *sorted(_SUBMODULES)]
@@ -60,7 +60,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import config, data, grid, kernel, metrics, reference, results, runner, theory  # noqa: F401
+    from . import config, data, engine, grid, metrics, reference, results, runner, theory  # noqa: F401
     from .data import Dataset, make_dataset, sample_order  # noqa: F401
     from .metrics import METRICS, Status  # noqa: F401
     from .results import Results, load, wilson_interval  # noqa: F401

@@ -32,11 +32,11 @@ import numpy as np
 
 from ._validation import ParameterError
 from .config import SweepConfig
-from .metrics import FLOAT_FIELDS, INT_FIELDS
+from .engine.layout import ChunkResult
+from .grid import Chunk, chunks
+from .metrics import DERIVED_FIELDS, FLOAT_FIELDS, INT_FIELDS
 
 __all__ = ["CheckpointStatus", "ChunkStore", "find_checkpoints", "load_results", "merge"]
-
-_DERIVED = ("theta_ref", "abs_error_final", "loss_final")
 
 
 def _atomic_write_table(table, path: Path) -> None:
@@ -120,34 +120,34 @@ class ChunkStore:
     def _path(self, index: int, records: bool = False) -> Path:
         return self.dir / (f"chunk-{index:06d}" + (".records" if records else "") + ".parquet")
 
-    def save(self, index: int, part: tuple) -> None:
-        """Write one finished chunk (the runner's per-chunk tuple)."""
+    def save(self, result: ChunkResult) -> None:
+        """Write one finished chunk."""
         import pyarrow as pa
 
-        out_f, out_i, derived, chunk_rec, rec_theta, rec_loss = part
-        cols = {name: out_f[r] for r, name in enumerate(FLOAT_FIELDS)}
-        cols.update({name: out_i[r] for r, name in enumerate(INT_FIELDS)})
-        cols.update({name: derived[name] for name in _DERIVED})
+        index = result.chunk.index
+        cols = {name: result.out_f[r] for r, name in enumerate(FLOAT_FIELDS)}
+        cols.update({name: result.out_i[r] for r, name in enumerate(INT_FIELDS)})
+        cols.update({name: result.derived[name] for name in DERIVED_FIELDS})
         if self.recorded:
             # Records first, so a chunk file never exists without its records.
-            rec = {"trajectory_id": np.repeat(chunk_rec, rec_theta.shape[1]),
-                   "theta": rec_theta.ravel(), "loss": rec_loss.ravel()}
-            rt = pa.table(rec).replace_schema_metadata({b"slots": str(rec_theta.shape[1]).encode()})
+            slots = result.rec_theta.shape[1]
+            rec = {"trajectory_id": np.repeat(result.rec_ids, slots),
+                   "theta": result.rec_theta.ravel(), "loss": result.rec_loss.ravel()}
+            rt = pa.table(rec).replace_schema_metadata({b"slots": str(slots).encode()})
             _atomic_write_table(rt, self._path(index, records=True))
         _atomic_write_table(pa.table(cols), self._path(index))
 
-    def plan(self) -> list:
+    def plan(self) -> list[Chunk]:
         """The sweep's chunks at this store's chunk size (:func:`lrsweep.grid.chunks`)."""
-        from .grid import chunks
-
         return chunks(self.config, self.ident["chunk_size"])
 
-    def exists(self, index: int, length: int) -> bool:
+    def exists(self, chunk: Chunk) -> bool:
         """Whether the chunk's files are complete (reads only the Parquet footers)."""
         import pyarrow.parquet as pq
 
+        index = chunk.index
         try:
-            if pq.read_metadata(self._path(index)).num_rows != length:
+            if pq.read_metadata(self._path(index)).num_rows != len(chunk):
                 return False
             if self.recorded:
                 pq.read_metadata(self._path(index, records=True))
@@ -155,22 +155,22 @@ class ChunkStore:
             return False
         return True
 
-    def load(self, index: int, length: int) -> tuple | None:
-        """The chunk's tuple if its files are complete, else ``None``."""
+    def load(self, chunk: Chunk) -> ChunkResult | None:
+        """The chunk's result if its files are complete, else ``None``."""
         import pyarrow.parquet as pq
 
-        path = self._path(index)
+        path = self._path(chunk.index)
         if not path.exists():
             return None
         try:
             t = pq.read_table(path)
-            if t.num_rows != length:
+            if t.num_rows != len(chunk):
                 return None
             out_f = np.stack([t.column(n).to_numpy() for n in FLOAT_FIELDS])
             out_i = np.stack([t.column(n).to_numpy() for n in INT_FIELDS]).astype(np.int64)
-            derived = {n: t.column(n).to_numpy() for n in _DERIVED}
+            derived = {n: t.column(n).to_numpy() for n in DERIVED_FIELDS}
             if self.recorded:
-                rt = pq.read_table(self._path(index, records=True))
+                rt = pq.read_table(self._path(chunk.index, records=True))
                 slots = int(rt.schema.metadata[b"slots"])
                 ids = rt.column("trajectory_id").to_numpy()
                 n_rec = len(ids) // slots if slots else 0
@@ -180,9 +180,9 @@ class ChunkStore:
             else:
                 chunk_rec = np.zeros(0, dtype=np.int64)
                 rec_theta = rec_loss = np.zeros((0, 0))
+            return ChunkResult(chunk, out_f, out_i, derived, chunk_rec, rec_theta, rec_loss)
         except Exception:  # any unreadable or truncated file is recomputed
             return None
-        return out_f, out_i, derived, chunk_rec, rec_theta, rec_loss
 
 
 @dataclass(frozen=True)
@@ -225,7 +225,7 @@ def _open_existing(directory: Path) -> tuple[ChunkStore, dict]:
 
 def _status(store: ChunkStore) -> CheckpointStatus:
     plan = store.plan()
-    done = tuple(c.index for c in plan if store.exists(c.index, len(c)))
+    done = tuple(c.index for c in plan if store.exists(c))
     return CheckpointStatus(store.dir, store.key, len(plan), done)
 
 
@@ -251,11 +251,11 @@ def load_results(directory: str | os.PathLike):
     assembler = Assembler(store.config, store.ident["record_every"], store.recorded)
     missing = []
     for c in plan:
-        part = store.load(c.index, len(c))
-        if part is None:
+        found = store.load(c)
+        if found is None:
             missing.append(c.index)
             continue
-        assembler.add(c, part)
+        assembler.add(found)
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
         raise ParameterError(
@@ -296,7 +296,7 @@ def merge(sources: list[str | os.PathLike], into: str | os.PathLike) -> list[Che
                               store.ident["record_every"])
             dest.open()  # refuses a foreign sweep
             for c in store.plan():
-                if not store.exists(c.index, len(c)) or dest.exists(c.index, len(c)):
+                if not store.exists(c) or dest.exists(c):
                     continue
                 # Records first, as in save(): a chunk file never exists without its records.
                 for records in ((True, False) if store.recorded else (False,)):

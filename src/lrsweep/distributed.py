@@ -60,17 +60,19 @@ def check_client(client: Any, owner: str) -> None:
         )
 
 
-def _chunk_task(config, chunk, rec_ids, record_every, n_slots, threads):
+def _chunk_task(config: Any, chunk: Any, rec_ids: np.ndarray, record_every: int, n_slots: int,
+                threads: int | None) -> Any:
     """Run one chunk on a worker (module-level so workers import it by name)."""
-    from .runner import _numba_threads, _run_chunk
+    from .engine.chunk import run_chunk
+    from .engine.threads import numba_threads
 
-    with _KERNEL_LOCK, _numba_threads(threads):
-        return _run_chunk(config, chunk, rec_ids, record_every, n_slots)
+    with _KERNEL_LOCK, numba_threads(threads):
+        return run_chunk(config, chunk, rec_ids, record_every, n_slots)
 
 
 def run_chunks(client: Any, config: Any, todo: list, rec_ids: np.ndarray, record_every: int,
-               n_slots: int, threads: int | None) -> Iterator[tuple[Any, tuple]]:
-    """Submit ``todo`` to ``client``; yield ``(chunk, part)`` as tasks finish.
+               n_slots: int, threads: int | None) -> Iterator[Any]:
+    """Submit ``todo`` to ``client``; yield each chunk's ``ChunkResult`` as its task finishes.
 
     Tasks finish in any order; the caller places each chunk by its id range.
     Unfinished tasks are cancelled if the caller stops early (an interrupt).
@@ -89,7 +91,8 @@ def run_chunks(client: Any, config: Any, todo: list, rec_ids: np.ndarray, record
         futures[fut] = chunk
     try:
         for fut in distributed.as_completed(futures):
-            yield futures.pop(fut), fut.result()
+            futures.pop(fut)
+            yield fut.result()
     finally:
         if futures:
             client.cancel(list(futures))

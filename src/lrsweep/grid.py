@@ -1,31 +1,27 @@
-"""The grid: trajectory ids, their axis values, groups, blocks and chunks.
+"""The grid: trajectory ids, their axis values, groups and chunks.
 
 Trajectory ``t`` of a sweep is element ``t`` of the Cartesian product of the
 axes in canonical order (:data:`lrsweep.config.AXES`, C order, ``lr``
 innermost). Consecutive trajectories that differ only in the *lane axes*
 (``theta0``, ``lr``) form a *group*: they share a dataset and a sample order.
 A *chunk* is a contiguous id range ``[start, stop)`` run as one unit; it may
-start or end inside a group.
+start or end inside a group. How a chunk's lanes are cut into kernel
+*blocks* is the engine's business (:mod:`lrsweep.engine.layout`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
 from .config import AXES, DATA_AXES, LANE_AXES, SweepConfig
 
 __all__ = [
-    "BLOCK_LANES", "GATHER_BELOW", "Chunk", "ChunkPlan", "axis_values", "chunks", "default_chunk_size",
-    "plan_chunk",
+    "CHUNK_TRAJECTORIES", "Chunk", "axis_values", "chunks", "default_chunk_size", "group_key",
+    "group_n_order", "lane_values", "lanes_per_group",
 ]
-
-#: Most lanes advanced together in one kernel block (their state fits in L1).
-BLOCK_LANES = 64
-
 
 def lanes_per_group(config: SweepConfig) -> int:
     """Trajectories per group: the product of the lane axes' sizes."""
@@ -97,63 +93,13 @@ class Chunk:
         return self.stop - self.start
 
 
-#: Groups with fewer lanes than this run *gathered*: lanes of different groups
-#: (equal n_samples and order) share a block, each loading its own samples.
-GATHER_BELOW = 8
-
-
-class ChunkPlan(NamedTuple):
-    """Lanes and blocks of a chunk (see :func:`plan_chunk`)."""
-
-    lane_group: np.ndarray  #: group of each lane (trajectory ``chunk.start + t``)
-    b_start: np.ndarray  #: first lane of each block (index into the chunk)
-    b_len: np.ndarray  #: lanes of each block
-    b_gather: np.ndarray  #: 1 if the block's lanes may have different groups
-
-
-def _group_n_order(config: SweepConfig, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def group_n_order(config: SweepConfig, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index into the n_samples and order axes of each group (vectorised ``group_key``)."""
     axes = config.axes
     group_axes = [a for a in AXES if a not in LANE_AXES]
     shape = tuple(len(axes[a]) for a in group_axes)
     ix = np.unravel_index(groups, shape)
     return ix[group_axes.index("n_samples")], ix[group_axes.index("order")]
-
-
-def plan_chunk(config: SweepConfig, chunk: Chunk) -> ChunkPlan:
-    """Blocks of a chunk: lanes that step together in one kernel block.
-
-    Groups of at least :data:`GATHER_BELOW` lanes are split into blocks of at
-    most :data:`BLOCK_LANES` lanes of one group (shared samples). Smaller
-    groups (e.g. one lane per seed) are packed into gathered blocks of up to
-    ``BLOCK_LANES`` consecutive lanes with equal n_samples and order (hence
-    equal steps, epoch length and kind of sample order).
-    """
-    lpg = lanes_per_group(config)
-    T = len(chunk)
-    lane_group = np.arange(chunk.start, chunk.stop, dtype=np.int64) // lpg
-    starts: list[int] = []
-    if lpg >= GATHER_BELOW:
-        t = chunk.start
-        while t < chunk.stop:
-            g = t // lpg
-            end = min(chunk.stop, (g + 1) * lpg, t + BLOCK_LANES)
-            starts.append(t - chunk.start)
-            t = end
-        gather = 0
-    else:
-        n_ix, o_ix = _group_n_order(config, lane_group)
-        key = n_ix * len(config.axes["order"]) + o_ix
-        # A new block where the key changes, and every BLOCK_LANES lanes within a run.
-        brk = np.flatnonzero(np.diff(key)) + 1
-        run_starts = np.concatenate([[0], brk])
-        run_ends = np.concatenate([brk, [T]])
-        for a, z in zip(run_starts.tolist(), run_ends.tolist(), strict=True):
-            starts.extend(range(a, z, BLOCK_LANES))
-        gather = 1
-    b_start = np.asarray(starts, dtype=np.int64)
-    b_len = np.diff(np.append(b_start, T)).astype(np.int64)
-    return ChunkPlan(lane_group, b_start, b_len, np.full(len(b_start), gather, dtype=np.int64))
 
 
 #: Trajectories per chunk by default: enough work per kernel call to keep the

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["FLOAT_FIELDS", "INT_FIELDS", "METRICS", "Status"]
+__all__ = ["DERIVED", "DERIVED_FIELDS", "FLOAT_FIELDS", "INT_FIELDS", "METRICS", "METRIC_COLUMNS", "Status"]
 
 
 class Status(IntEnum):
     """Fate of a trajectory; the values are the kernel's integer codes.
+
+    The one definition of the codes: :mod:`lrsweep.engine.kernel` compiles
+    them in, the results table names them (lower case, categorical).
 
     CONVERGED
         ``|e_k| <= tol * |e_0|`` for every step from ``converged_step`` to the
@@ -84,11 +87,12 @@ METRICS: dict[str, str] = {
     "max_jump_sample": "dataset index of the sample of max_jump (-1 if no step was accepted).",
 }
 
-#: Float metric names in kernel row order (lrsweep.kernel.F_*).
+#: Float metric names: the rows of the kernel's float output, in order
+#: (:mod:`lrsweep.engine.kernel` takes its row numbers from here).
 FLOAT_FIELDS = (
     "theta_final", "max_abs_error", "max_jump", "loss_zigzag", "loss_last_epoch", "growth_rate",
 )
-#: Int metric names in kernel row order (lrsweep.kernel.I_*); status first.
+#: Int metric names: the rows of the kernel's int output, in order; status first.
 INT_FIELDS = (
     "status", "converged_step", "diverged_step", "sign_changes", "sign_changes_last_epoch",
     "max_abs_error_step", "max_jump_step", "max_jump_sample",
@@ -106,3 +110,14 @@ DERIVED: dict[str, str] = {
         "default)."
     ),
 }
+
+#: Names of the derived columns, in the order a chunk carries them.
+DERIVED_FIELDS = tuple(DERIVED)
+
+#: The metric columns of the results table, in table order (after the axis columns).
+METRIC_COLUMNS = (
+    "theta_ref", "theta_final", "abs_error_final", "loss_final", "status", "converged_step",
+    "diverged_step", "sign_changes", "sign_changes_last_epoch", "max_abs_error",
+    "max_abs_error_step", "max_jump", "max_jump_step", "max_jump_sample", "loss_zigzag",
+    "loss_last_epoch", "growth_rate",
+)

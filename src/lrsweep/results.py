@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,18 +22,15 @@ import pandas as pd
 from ._validation import ParameterError, message
 from .config import AXES, ORDERS, OUTLIER_KINDS, SweepConfig
 from .grid import axis_values
-from .metrics import FLOAT_FIELDS, INT_FIELDS, Status
+from .metrics import DERIVED_FIELDS, FLOAT_FIELDS, INT_FIELDS, METRIC_COLUMNS, Status
+
+if TYPE_CHECKING:
+    from .engine.layout import ChunkResult
 
 __all__ = ["Results", "grid_frame", "load", "wilson_interval"]
 
 STATUS_DTYPE = pd.CategoricalDtype([s.name.lower() for s in Status], ordered=False)
 _CATEGORIES = {"order": ORDERS, "outlier_kind": OUTLIER_KINDS}
-METRIC_COLUMNS = (
-    "theta_ref", "theta_final", "abs_error_final", "loss_final", "status", "converged_step",
-    "diverged_step", "sign_changes", "sign_changes_last_epoch", "max_abs_error",
-    "max_abs_error_step", "max_jump", "max_jump_step", "max_jump_sample", "loss_zigzag",
-    "loss_last_epoch", "growth_rate",
-)
 RECORD_COLUMNS = ("trajectory_id", "step", "theta", "loss")
 Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
 
@@ -87,9 +84,6 @@ def grid_frame(config: SweepConfig) -> pd.DataFrame:
     return pd.DataFrame(_axis_columns(config, ids), copy=False)
 
 
-_DERIVED = ("theta_ref", "abs_error_final", "loss_final")
-
-
 class Assembler:
     """Builds the tidy table from finished chunks, in any order.
 
@@ -105,14 +99,15 @@ class Assembler:
         self.config = config
         self.record_every = record_every
         self.recorded = recorded
-        self._cols: dict[str, np.ndarray] = {name: np.empty(n) for name in (*_DERIVED, *FLOAT_FIELDS)}
+        self._cols: dict[str, np.ndarray] = {name: np.empty(n) for name in (*DERIVED_FIELDS, *FLOAT_FIELDS)}
         self._cols.update({name: np.empty(n, dtype=np.int64) for name in INT_FIELDS if name != "status"})
         self._status = np.empty(n, dtype=np.int8)
         self._records: dict[int, pd.DataFrame] = {}
 
-    def add(self, chunk: Any, part: tuple) -> None:
-        """Copy one chunk's arrays (the runner's per-chunk tuple) into place."""
-        out_f, out_i, derived, chunk_rec, th, lo = part
+    def add(self, result: ChunkResult) -> None:
+        """Copy one finished chunk's arrays into place."""
+        chunk, out_f, out_i, derived = result.chunk, result.out_f, result.out_i, result.derived
+        chunk_rec, th, lo = result.rec_ids, result.rec_theta, result.rec_loss
         sl = slice(chunk.start, chunk.stop)
         for r, name in enumerate(FLOAT_FIELDS):
             self._cols[name][sl] = out_f[r]
@@ -121,7 +116,7 @@ class Assembler:
                 self._status[sl] = out_i[r]
             else:
                 self._cols[name][sl] = out_i[r]
-        for name in _DERIVED:
+        for name in DERIVED_FIELDS:
             self._cols[name][sl] = derived[name]
         if self.recorded and len(chunk_rec):
             slots = th.shape[1]

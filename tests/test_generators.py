@@ -1,4 +1,4 @@
-"""The numba generators of ``lrsweep._rng`` reproduce NumPy's bits exactly."""
+"""The numba generators of ``lrsweep.engine.generators`` reproduce NumPy's bits exactly."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lrsweep import _rng
 from lrsweep.data import _generate, least_squares, sample_order
+from lrsweep.engine import generators as _rng
 
 SEEDS = st.one_of(st.sampled_from([0, 1, 2**31 - 1, 2**31, 2**32 - 1]),
                   st.integers(0, 2**32 - 1))
@@ -26,10 +26,6 @@ RARE = {
     "tail": (14, 1, 20),
     "tail rejection": (139259, 0, 1),  # first draw: tail, first exponential pair rejected
 }
-
-
-#: Scratch space of _rng._pairwise_sum.
-SCRATCH = (np.empty((3, 128), dtype=np.int64), np.empty(128))
 
 
 def bits(a):
@@ -90,21 +86,6 @@ def test_long_streams_take_every_branch_many_times():
             _rng.fill_standard_normal(seed, stream, 1.0, out, branches)
             np.testing.assert_array_equal(bits(out), bits(numpy_normals(seed, stream, 200_000)))
     assert (branches >= 5).all(), branches
-
-
-@settings(max_examples=60, deadline=None, database=None)
-@given(st.integers(1, 20000))
-def test_pairwise_sum_is_numpys(n):
-    rng = np.random.default_rng(n)
-    a = rng.standard_normal(n) * 10.0 ** rng.integers(-8, 8, n)
-    assert bits(_rng._pairwise_sum(a, 0, n, *SCRATCH)) == bits(np.add.reduce(a))
-
-
-def test_pairwise_sum_every_small_length():
-    rng = np.random.default_rng(0)
-    for n in [*range(1, 1100), 8191, 8192, 8193, 16400, 100_000]:
-        a = rng.standard_normal(n) * 10.0 ** rng.integers(-8, 8, n)
-        assert bits(_rng._pairwise_sum(a, 0, n, *SCRATCH)) == bits(np.add.reduce(a)), n
 
 
 def reference_keys(draw_kinds=("leverage", "response")):
@@ -170,43 +151,6 @@ def test_gaussian_dataset_property(seed, m, kind_out, frac, noise, intercept):
     np.testing.assert_array_equal(bits(x), bits(ref.x))
     np.testing.assert_array_equal(bits(y), bits(ref.y))
     np.testing.assert_array_equal(out, ref.outliers)
-
-
-def test_dataset_stats_equal_numpy_means():
-    keys = reference_keys()
-    got = numba_datasets(keys, 5.0, 0.5)
-    x = np.concatenate([g[0] for g in got])
-    y = np.concatenate([g[1] for g in got])
-    m = np.array([len(g[0]) for g in got], dtype=np.int64)
-    off = np.concatenate([[0], np.cumsum(m)[:-1]]).astype(np.int64)
-    ref = np.array([least_squares(g[0], g[1]) for g in got])
-    out = np.empty((3, len(got)))
-    _rng.dataset_stats(x, y, off, m, ref, out)
-    for d, (xd, yd, _) in enumerate(got):
-        r = yd - ref[d] * xd
-        expect = np.array([np.mean(r * r), np.mean(xd * r), np.mean(xd * xd)])
-        np.testing.assert_array_equal(bits(out[:, d]), bits(expect))
-
-
-def test_numpy_ddot_is_found_and_equals_np_dot():
-    fn = _rng.numpy_ddot()
-    if fn is None:  # another BLAS layout: the runner falls back to np.dot in Python
-        pytest.skip("NumPy's OpenBLAS ddot not found")
-    rng = np.random.default_rng(3)
-    m = np.array([*range(1, 300), 1024, 5000, 30000], dtype=np.int64)
-    off = np.zeros(len(m), dtype=np.int64)
-    np.cumsum(m[:-1], out=off[1:])
-    x = rng.standard_normal(int(m.sum()))
-    y = rng.standard_normal(int(m.sum()))
-    x[:3] = [-2.0, 0.0, -0.0]  # signed zeros at lengths 1 and 2
-    y[:3] = [0.0, -0.0, 0.0]
-    got = np.empty(len(m))
-    _rng.least_squares_many(fn, x, y, off, m, got)
-    ref = [least_squares(x[o:o + k], y[o:o + k]) for o, k in zip(off, m, strict=True)]
-    np.testing.assert_array_equal(bits(got), bits(ref))
-    zeros = np.zeros(4)
-    _rng.least_squares_many(fn, zeros, zeros, np.array([0, 1]), np.array([1, 3]), got[:2])
-    assert bits(got[:2]).tolist() == [0, 0]  # all-zero x: theta_ref 0
 
 
 @FAST

@@ -1,7 +1,7 @@
 """The numba kernel: many per-sample SGD trajectories, metrics streamed in one pass.
 
 Pure numeric code on plain arrays; it checks nothing (the Python layer in
-:mod:`lrsweep.runner` validates, allocates and lays out the arrays). Importing
+:mod:`lrsweep.engine.chunk` validates, allocates and lays out the arrays). Importing
 this module imports numba but compiles nothing: the first call compiles (or
 loads the on-disk cache, ``cache=True``).
 
@@ -11,9 +11,9 @@ The trajectories of one chunk are numbered ``t = 0 .. T-1``. Trajectories that
 share a dataset and a sample order (a *group*) and differ only in ``lr`` and
 ``theta0`` are contiguous *lanes*; a *block* is a run of at most
 ``BLOCK_LANES`` lanes that advance together, step by step. Blocks run in
-parallel (a range of blocks per thread, :meth:`lrsweep.runner._ChunkCall.run`);
+parallel (a range of blocks per thread, :meth:`lrsweep.engine.chunk.ChunkCall.run`);
 the lane loop is branch-free (selects, not jumps) so that LLVM vectorises it.
-Two kinds of blocks (:func:`lrsweep.grid.plan_chunk`):
+Two kinds of blocks (:func:`lrsweep.engine.layout.plan_chunk`):
 
 * *shared*: lanes of one group (groups of >= ``GATHER_BELOW`` lanes, e.g. an
   lr sweep); each sample is loaded once and broadcast to all lanes;
@@ -88,30 +88,35 @@ from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-# Status codes (mirrored by lrsweep.metrics.Status).
-CONVERGED, SLOW, OSCILLATING, DIVERGED = 0, 1, 2, 3
+from ..metrics import FLOAT_FIELDS, INT_FIELDS, Status
+from .layout import BLOCK_LANES, TILE_ROWS, VEC_LANES
 
-# Output rows of the float and int result arrays (names in lrsweep.metrics).
-F_THETA, F_MAX_ABS_ERROR, F_MAX_JUMP, F_LOSS_ZIGZAG, F_LOSS_LAST, F_GROWTH = range(6)
-N_FLOAT = 6
-(I_STATUS, I_CONVERGED, I_DIVERGED, I_SIGN, I_SIGN_LAST, I_MAX_ABS_STEP, I_MAX_JUMP_STEP,
- I_MAX_JUMP_SAMPLE) = range(8)
-N_INT = 8
-
+# Status codes and output rows, compiled in as constants; defined once in
+# lrsweep.metrics (Status, FLOAT_FIELDS, INT_FIELDS).
+CONVERGED = int(Status.CONVERGED)
+SLOW = int(Status.SLOW)
+OSCILLATING = int(Status.OSCILLATING)
+DIVERGED = int(Status.DIVERGED)
+F_THETA = FLOAT_FIELDS.index("theta_final")
+F_MAX_ABS_ERROR = FLOAT_FIELDS.index("max_abs_error")
+F_MAX_JUMP = FLOAT_FIELDS.index("max_jump")
+F_LOSS_ZIGZAG = FLOAT_FIELDS.index("loss_zigzag")
+F_LOSS_LAST = FLOAT_FIELDS.index("loss_last_epoch")
+F_GROWTH = FLOAT_FIELDS.index("growth_rate")
+I_STATUS = INT_FIELDS.index("status")
+I_CONVERGED = INT_FIELDS.index("converged_step")
+I_DIVERGED = INT_FIELDS.index("diverged_step")
+I_SIGN = INT_FIELDS.index("sign_changes")
+I_SIGN_LAST = INT_FIELDS.index("sign_changes_last_epoch")
+I_MAX_ABS_STEP = INT_FIELDS.index("max_abs_error_step")
+I_MAX_JUMP_STEP = INT_FIELDS.index("max_jump_step")
+I_MAX_JUMP_SAMPLE = INT_FIELDS.index("max_jump_sample")
 
 # Per-lane state lives in one flat buffer, field-major with a compile-time
 # stride of BLOCK_LANES: field f of lane j is f[f * BLOCK_LANES + j]. With one
 # buffer and constant distances between fields, LLVM proves the lane loop free
 # of aliasing and vectorises it (with ~25 separate arrays it gave up: "too many
 # memory checks needed").
-BLOCK_LANES = 64
-#: Lanes per 512-bit vector: lane loops are padded to a multiple of this.
-VEC_LANES = 8
-#: Gathered blocks with the implicit sample order and datasets of at most this
-#: many samples copy them lane-interleaved into a scratch tile once per block
-#: (2 * BLOCK_LANES * TILE_ROWS float64 = 1 MiB at most, within L2), so each
-#: step loads whole vectors; longer datasets gather every step.
-TILE_ROWS = 1024
 #: The field constants below are offsets (field number * BLOCK_LANES): one
 #: ``f[_TH + j]`` per access instead of ``f[field * B + j]``, a third less numba
 #: IR to type and lower in each inlined copy of the lane loop (first compile).
@@ -540,13 +545,13 @@ def run_chunk_nb(
 
     Calls :data:`run_chunk_gathered_nb` if the chunk's blocks are gathered
     (``b_gather``: all blocks of a chunk are of one kind,
-    :func:`lrsweep.grid.plan_chunk`), else :data:`run_chunk_shared_nb`: two
+    :func:`lrsweep.engine.layout.plan_chunk`), else :data:`run_chunk_shared_nb`: two
     compiled functions, so that a sweep compiles only the kind it runs: the
     cold first call took 18-19 % less time than with one function for both
     (alternating runs with fresh numba caches, medians of 4: 7.4 -> 6.0 s for
     a 2-lr sweep, 5.6 -> 4.6 s for a 16-lr sweep).
 
-    Serial and ``nogil``: the caller (:meth:`lrsweep.runner._ChunkCall.run`)
+    Serial and ``nogil``: the caller (:meth:`lrsweep.engine.chunk.ChunkCall.run`)
     cuts the blocks into contiguous ranges (four per thread) that its
     threads take as they finish the previous one. No ``parallel=True``: numba's
     parfor passes cost ~2.5 s of the first compile (and loading a parallel
@@ -560,7 +565,7 @@ def run_chunk_nb(
     block ``b`` holds lanes ``b_start[b] .. b_start[b] + b_len[b] - 1``, all
     with ``b_n[b]`` steps per epoch and dataset length ``b_m[b]``, sharing
     one dataset and order unless ``b_gather[b]``; outputs ``out_f``
-    (N_FLOAT, T) and ``out_i`` (N_INT, T).
+    (len(FLOAT_FIELDS), T) and ``out_i`` (len(INT_FIELDS), T).
     """
     fn = run_chunk_gathered_nb if len(b_gather) and b_gather[0] else run_chunk_shared_nb
     fn(x, y, l_doff, l_ioff, l_ref, idx, epochs, b_start, b_len, b_m, b_n, b_gather,

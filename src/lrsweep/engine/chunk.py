@@ -1,0 +1,154 @@
+"""One chunk through the kernel: its arguments laid out, run on threads, its result.
+
+:class:`ChunkCall` turns a chunk of the grid into the kernel's plain arrays
+(block plan, datasets, sample orders, learning rates, recording rows,
+outputs); :meth:`ChunkCall.run` runs it on this thread and the pool,
+:meth:`ChunkCall.start` in the pool only (the runner pipelines chunks so);
+:meth:`ChunkCall.result` adds the derived columns and returns the
+:class:`~lrsweep.engine.layout.ChunkResult`. :func:`run_chunk` does all
+three (a dask worker runs exactly this).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import SweepConfig
+from ..grid import Chunk, lane_values
+from ..metrics import FLOAT_FIELDS, INT_FIELDS
+from . import kernel
+from .chunkdata import ChunkData
+from .layout import ChunkResult, plan_chunk
+from .threads import cut, on_threads, start_pieces
+
+__all__ = ["ChunkCall", "Running", "run_chunk"]
+
+
+class ChunkCall:
+    """The kernel's arguments for one chunk, laid out once (also used by the benchmarks)."""
+
+    def __init__(self, config, chunk, rec_ids, record_every, n_slots, reuse=None):
+        self.plan = plan = plan_chunk(config, chunk)
+        # The chunk's groups and each lane's index among them: lane_group is
+        # non-decreasing (ids are contiguous, groups are id // lanes per group),
+        # so np.unique's sort is not needed.
+        lg = plan.lane_group
+        new = np.empty(len(lg), dtype=bool)
+        new[:1] = True
+        np.not_equal(lg[1:], lg[:-1], out=new[1:])
+        groups = lg[new]
+        self.lane_group = np.cumsum(new) - 1
+        # `reuse` (a dict kept by the caller for one sweep) holds the previous
+        # chunk's data: consecutive chunks of one group (an lr sweep split into
+        # chunks) then build its dataset once, not once per chunk.
+        key = groups.tobytes()
+        if reuse is not None and reuse.get("groups") == key:
+            data = reuse["data"]
+        else:
+            data = ChunkData(config, groups)
+            if reuse is not None:
+                reuse.update(groups=key, data=data)
+        self.data = data
+        lr, theta0 = lane_values(config, chunk.start, chunk.stop)
+        T = len(chunk)
+        # Recording rows for the recorded trajectories of this chunk.
+        lo, hi = np.searchsorted(rec_ids, [chunk.start, chunk.stop])
+        self.chunk = chunk
+        self.chunk_rec = rec_ids[lo:hi]
+        rec_row = np.full(T, -1, dtype=np.int64)
+        rec_row[self.chunk_rec - chunk.start] = np.arange(len(self.chunk_rec))
+        self.rec_theta = np.full((len(self.chunk_rec), n_slots), np.nan)
+        self.rec_loss = np.full((len(self.chunk_rec), n_slots), np.nan)
+        self.out_f = np.empty((len(FLOAT_FIELDS), T))
+        self.out_i = np.empty((len(INT_FIELDS), T), dtype=np.int64)
+        lg = self.lane_group
+        first = lg[plan.b_start]  # group of each block's first lane
+        self.args = (
+            data.x, data.y, data.g_doff[lg], data.g_ioff[lg], data.g_ref[lg], data.idx,
+            config.epochs, plan.b_start, plan.b_len, data.g_m[first], data.g_n[first], plan.b_gather,
+            lr, theta0,
+            config.tol, config.diverge_factor, config.sign_floor, config.oscillation_min,
+            rec_row, record_every, self.rec_theta, self.rec_loss, self.out_f, self.out_i,
+        )
+
+    #: Pieces per thread: block ranges are handed out as each thread finishes
+    #: its last one, so a thread slowed by another process does not hold up
+    #: the chunk (a static split waits for the slowest thread).
+    PIECES_PER_THREAD = 4
+
+    def _kernel(self, lo: int, hi: int) -> None:
+        kernel.run_chunk_nb(*self.args, lo, hi)
+
+    def _n_pieces(self, n_t: int) -> int:
+        return min(len(self.plan.b_start), self.PIECES_PER_THREAD * n_t)
+
+    def result(self) -> ChunkResult:
+        """The finished chunk, with the derived columns computed from the kernel's output."""
+        # Per-lane group (local index) for the derived columns.
+        lane_group = self.lane_group
+        theta_ref = self.data.g_ref[lane_group]
+        e = self.out_f[FLOAT_FIELDS.index("theta_final")] - theta_ref
+        r2, xr, xx = self.data.g_stats[:, lane_group]
+        with np.errstate(over="ignore"):  # inf only beyond float64's range (documented)
+            loss_final = r2 - 2.0 * e * xr + e * e * xx
+        derived = {"theta_ref": theta_ref, "abs_error_final": np.abs(e), "loss_final": loss_final}
+        return ChunkResult(self.chunk, self.out_f, self.out_i, derived, self.chunk_rec, self.rec_theta,
+                           self.rec_loss)
+
+    def run(self) -> None:
+        """Call the kernel; fills ``out_f``, ``out_i`` and the recording arrays.
+
+        The blocks are cut into ``PIECES_PER_THREAD * numba.get_num_threads()``
+        contiguous ranges, taken in order by this thread and
+        ``numba.get_num_threads() - 1`` pool threads, each running the
+        ``nogil`` kernel on one range at a time. Blocks are independent, so
+        the results do not depend on the split.
+        """
+        import numba
+
+        n_b = len(self.plan.b_start)
+        n_t = max(1, min(numba.get_num_threads(), n_b))
+        on_threads(n_b, self._n_pieces(n_t), self._kernel, n_t)
+
+    def start(self, n_t: int) -> Running:
+        """Run the kernel on ``n_t`` pool threads and return at once (the runner pipelines chunks with it)."""
+        n_t = max(1, min(n_t, len(self.plan.b_start)))
+        _work, stop, futures = start_pieces(cut(len(self.plan.b_start), self._n_pieces(n_t)),
+                                             self._kernel, n_t)
+        return Running(self, stop, futures)
+
+
+class Running:
+    """A chunk whose kernel runs in the pool: ``wait()`` for it, or ``cancel()``."""
+
+    def __init__(self, call: ChunkCall, stop, futures):
+        self.call, self._stop, self._futures = call, stop, futures
+
+    def wait(self) -> ChunkCall:
+        try:
+            for f in self._futures:
+                f.result()  # re-raises a worker's exception
+        except BaseException:  # incl. Ctrl-C while waiting
+            self.cancel()
+            raise
+        return self.call
+
+    def cancel(self) -> None:
+        """Stop after the pieces in progress, and wait for them (nothing left writing)."""
+        import concurrent.futures
+
+        self._stop()
+        concurrent.futures.wait(self._futures)
+
+
+def run_chunk(config: SweepConfig, chunk: Chunk, rec_ids: np.ndarray, record_every: int, n_slots: int,
+              reuse: dict | None = None) -> ChunkResult:
+    """Lay out, run and collect one chunk on ``numba.get_num_threads()`` threads.
+
+    ``rec_ids`` are the sweep's recorded trajectory ids (sorted), recorded
+    every ``record_every`` steps into ``n_slots`` slots; ``reuse`` is a dict
+    kept by the caller for one sweep (see :class:`ChunkCall`).
+    """
+    call = ChunkCall(config, chunk, rec_ids, record_every, n_slots, reuse)
+    call.run()
+    return call.result()
