@@ -69,7 +69,7 @@ def test_load_rejects_foreign_parquet(tmp_path):
     import pandas as pd
 
     pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "x.parquet")
-    with pytest.raises(ValueError, match="not an lrsweep results file"):
+    with pytest.raises(lrsweep.ParameterError, match="must be an lrsweep results file"):
         lrsweep.load(tmp_path / "x.parquet")
 
 

@@ -96,12 +96,14 @@ def test_loss_final_is_the_full_batch_mse():
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"chunk_size": 0}, "The 'chunk_size' parameter of sweep must be an int in the range [1, inf)"),
-        ({"threads": 0}, "The 'threads' parameter of sweep must be an int in the range [1, "),
+        ({"chunk_size": 0},
+         "The 'chunk_size' parameter of sweep must be None or an int in the range [1, 2**63 - 1]. Got 0"),
+        ({"threads": 0}, "The 'threads' parameter of sweep must be None or an int in the range [1, "),
         ({"record_every": 0}, "The 'record_every' parameter of sweep"),
         ({"record": [5]}, "The 'record' parameter of sweep must be trajectory ids in [0, 1]. Got 5"),
         ({"record": "lr >>> 2"}, "The 'record' parameter of sweep must be None, 'all'"),
-        ({"progress": "yes"}, "The 'progress' parameter of sweep must be True, False or None"),
+        ({"progress": "yes"},
+         "The 'progress' parameter of sweep must be True, False or None. Got 'yes' instead."),
     ],
 )
 def test_bad_arguments(kwargs, fragment):
@@ -110,7 +112,7 @@ def test_bad_arguments(kwargs, fragment):
 
 
 def test_not_a_config():
-    msg = r"The 'config' parameter of sweep must be a SweepConfig\. Got 'dict'"
+    msg = r"The 'config' parameter of sweep must be a SweepConfig\. Got an object of type dict instead\."
     with pytest.raises(TypeError, match=msg):
         lrsweep.sweep({"lr": 0.1})
 

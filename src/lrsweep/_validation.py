@@ -104,6 +104,11 @@ class Constraint:
 def _fmt_bound(x: float) -> str:
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
+    if isinstance(x, int) and abs(x) >= 2**32:  # 2**63 - 1 reads better than 9223372036854775807
+        for k in range(32, 1100):
+            for off, text in ((0, f"2**{k}"), (-1, f"2**{k} - 1")):
+                if abs(x) == 2**k + off:
+                    return text if x > 0 else f"-({text})"
     return repr(int(x)) if float(x).is_integer() else repr(x)
 
 
@@ -209,6 +214,8 @@ class NoneOr(Constraint):
 
     @property
     def description(self) -> str:  # type: ignore[override]
+        if isinstance(self.inner, Boolean):
+            return "True, False or None"
         return f"None or {self.inner.description}"
 
     def check(self, name: str, owner: str, value: object) -> Any:

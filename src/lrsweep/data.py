@@ -52,8 +52,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import message
-from .config import AXES, ORDERS, SweepConfig
+from ._validation import Interval, NoneOr, OneOf, validate_params
+from .config import AXES, DATA_KINDS, ORDERS, SETTINGS, SweepConfig
 
 __all__ = ["Dataset", "make_dataset", "sample_order"]
 
@@ -99,6 +99,14 @@ def _outlier_index(seed: int, m: int, frac: float) -> np.ndarray:
     return np.sort(np.argsort(u, kind="stable")[:k]).astype(np.int64)
 
 
+@validate_params({
+    **{name: AXES[name][0] for name in ("seed", "n_samples", "x_scale", "noise", "outlier_frac",
+                                        "outlier_scale", "outlier_kind")},
+    "coef": SETTINGS["coef"][0],
+    "intercept": SETTINGS["intercept"][0],
+    "kind": OneOf(DATA_KINDS),
+    "online_epochs": NoneOr(Interval("int", 1, 2**62, "both")),
+})
 def make_dataset(
     seed: int = 0,
     n_samples: int = 100,
@@ -140,18 +148,9 @@ def make_dataset(
     >>> ds.x.shape, float(ds.theta_ref)
     ((100,), 5.0)
     """
-    # Validate with the same constraint table as SweepConfig.
-    owner = "make_dataset"
-    args = dict(seed=seed, n_samples=n_samples, x_scale=x_scale, noise=noise,
-                outlier_frac=outlier_frac, outlier_scale=outlier_scale, outlier_kind=outlier_kind)
-    v = {name: AXES[name][0].check(name, owner, val) for name, val in args.items()}
-    if kind not in ("gaussian", "lecture"):
-        raise ValueError(message("kind", owner, "one of 'gaussian', 'lecture'", kind))
-    if online_epochs is not None and (isinstance(online_epochs, bool) or online_epochs < 1):
-        raise ValueError(message("online_epochs", owner, "an int >= 1 or None", online_epochs))
-    return _generate(v["seed"], v["n_samples"], v["x_scale"], v["noise"], v["outlier_kind"],
-                     v["outlier_frac"], v["outlier_scale"], float(coef), float(intercept), kind,
-                     online_epochs)
+    # Validated (by the decorator) with the constraint tables of SweepConfig.
+    return _generate(seed, n_samples, float(x_scale), float(noise), outlier_kind, float(outlier_frac),
+                     float(outlier_scale), float(coef), float(intercept), kind, online_epochs)
 
 
 def _generate(seed, n, x_scale, noise, kind_out, frac, scale, coef, intercept, kind, online_epochs):
@@ -192,6 +191,8 @@ def dataset_for(config: SweepConfig, key: tuple, order: str) -> Dataset:
                      config.epochs if order == "online" else None)
 
 
+@validate_params({"order": OneOf(ORDERS), "n_samples": AXES["n_samples"][0], "epochs": SETTINGS["epochs"][0],
+                  "seed": AXES["seed"][0]})
 def sample_order(order: str, n_samples: int, epochs: int, seed: int) -> np.ndarray | None:
     """Sample index of every step, or ``None`` where it is implicit.
 
@@ -206,8 +207,6 @@ def sample_order(order: str, n_samples: int, epochs: int, seed: int) -> np.ndarr
         ``None`` for ``fixed`` (step k uses sample ``k mod n``) and ``online``
         (step k uses sample ``k`` of the stream).
     """
-    if order not in ORDERS:
-        raise ValueError(message("order", "sample_order", "one of " + ", ".join(map(repr, ORDERS)), order))
     if order in ("fixed", "online"):
         return None
     dtype = np.int32 if n_samples < 2**31 else np.int64

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._validation import ParameterError, message
+from ._validation import NoneOr, ParameterError, PathLike, StrList, message, validate_params
 from .config import AXES, ORDERS, OUTLIER_KINDS, SweepConfig
 from .grid import axis_values
 from .metrics import DERIVED_FIELDS, FLOAT_FIELDS, INT_FIELDS, METRIC_COLUMNS, Status
@@ -228,6 +228,7 @@ class Results:
     __hash__ = None  # type: ignore[assignment]
 
     # -------------------------------------------------------------- summaries
+    @validate_params({"by": NoneOr(StrList())}, owner="Results.summary")
     def summary(self, by: Sequence[str] | str | None = None) -> pd.DataFrame:
         """Rates and step statistics per group of trajectories.
 
@@ -248,12 +249,7 @@ class Results:
             converged) and of ``sign_changes`` and ``growth_rate`` over all.
         """
         frame = self.frame
-        if by is None:
-            by = list(self.config.swept)
-        elif isinstance(by, str):
-            by = [by]
-        else:
-            by = list(by)
+        by = list(self.config.swept) if by is None else by
         for col in by:
             if col not in frame.columns:
                 raise ParameterError(
@@ -297,6 +293,7 @@ class Results:
         return self.frame.join(trajectory_predictions(self.frame, self.config))
 
     # ------------------------------------------------------------------- I/O
+    @validate_params({"path": PathLike()}, owner="Results.to_parquet")
     def to_parquet(self, path: str | os.PathLike) -> Path:
         """Write the table to ``path`` (and records to ``<stem>.records.parquet``).
 
@@ -306,7 +303,6 @@ class Results:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path = Path(path)
         meta = {
             "config": self.config.to_dict(),
             "grid_hash": self.config.grid_hash(),
@@ -342,21 +338,22 @@ def versions() -> dict[str, str]:
     return out
 
 
+@validate_params({"path": PathLike()})
 def load(path: str | os.PathLike) -> Results:
     """Read a :class:`Results` written by :meth:`Results.to_parquet`.
 
     Raises
     ------
-    ValueError
+    lrsweep.ParameterError
         If the file was not written by lrsweep.
     """
     import pyarrow.parquet as pq
 
-    path = Path(path)
     table = pq.read_table(path)
     raw = (table.schema.metadata or {}).get(b"lrsweep")
     if raw is None:
-        raise ValueError(f"{path} is not an lrsweep results file (no 'lrsweep' metadata).")
+        raise ParameterError(message("path", "load", "an lrsweep results file (with 'lrsweep' metadata)",
+                                     str(path)))
     meta = json.loads(raw)
     config = SweepConfig.from_dict(meta["config"])
     frame = table.to_pandas()

@@ -19,8 +19,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import grid as _grid
-from ._validation import Interval, ParameterError, ParameterTypeError, message
+from ._validation import (
+    Boolean,
+    InstanceOf,
+    Interval,
+    NoneOr,
+    ParameterError,
+    ParameterTypeError,
+    PathLike,
+    message,
+    validate_params,
+)
 from .config import SweepConfig
+from .engine.threads import Threads
 
 if TYPE_CHECKING:
     from .engine.layout import ChunkResult
@@ -31,28 +42,27 @@ __all__ = ["ShardReport", "sweep", "sweep_shard"]
 
 #: Recorded (step, theta, loss) points allowed in one sweep (16 bytes each).
 MAX_RECORD_POINTS = 50_000_000
+#: Largest count a call may ask for (int64).
+MAX_INT = 2**63 - 1
 
 
-def _check_call(config, record, record_every, chunk_size, threads, progress):
-    owner = "sweep"
-    if not isinstance(config, SweepConfig):
-        raise ParameterTypeError(message("config", owner, "a SweepConfig", type(config).__name__))
-    record_every = Interval("int", 1, float("inf"), "left").check("record_every", owner, record_every)
-    if chunk_size is not None:
-        chunk_size = Interval("int", 1, float("inf"), "left").check("chunk_size", owner, chunk_size)
-    if threads is not None:
-        import numba
-
-        hi = numba.config.NUMBA_NUM_THREADS
-        threads = Interval("int", 1, hi).check("threads", owner, threads)
-    if progress is not None and not isinstance(progress, bool):
-        raise ParameterTypeError(message("progress", owner, "True, False or None", progress))
-    return record_every, chunk_size, threads
+#: The parameters of :func:`sweep` and :func:`sweep_shard` (``record`` and
+#: ``client`` are checked where they are used: their rules depend on the config
+#: and on an optional library).
+_CALL = {
+    "config": InstanceOf("lrsweep.config.SweepConfig", "a SweepConfig"),
+    "record_every": Interval("int", 1, MAX_INT, "both"),
+    "chunk_size": NoneOr(Interval("int", 1, MAX_INT, "both")),
+    "threads": Threads(),
+    "progress": NoneOr(Boolean()),
+    "out": NoneOr(PathLike()),
+}
+_SHARD_CALL = {**_CALL, "out": PathLike()}
+del _SHARD_CALL["progress"]
 
 
-def _record_ids(config: SweepConfig, record: Any) -> np.ndarray:
+def _record_ids(config: SweepConfig, record: Any, owner: str) -> np.ndarray:
     """Normalise ``record`` to sorted unique trajectory ids."""
-    owner = "sweep"
     allowed = "None, 'all', a sequence of trajectory ids or a query string on the axis columns"
     n = config.n_trajectories
     if record is None:
@@ -89,7 +99,7 @@ def _plan(config, record, record_every, chunk_size, *, out=None, collect=True, c
     """
     from .planner import plan_memory
 
-    rec_ids = _record_ids(config, record)
+    rec_ids = _record_ids(config, record, owner)
     k_max = config.epochs * max(config.axes["n_samples"])
     n_slots = k_max // record_every if rec_ids.size else 0
     if rec_ids.size * n_slots > MAX_RECORD_POINTS:
@@ -108,6 +118,7 @@ def _plan(config, record, record_every, chunk_size, *, out=None, collect=True, c
     return rec_ids, n_slots, mplan, _grid.chunks(config, mplan.chunk_size)
 
 
+@validate_params(_CALL)
 def sweep(
     config: SweepConfig,
     *,
@@ -182,9 +193,6 @@ def sweep(
     >>> len(res.frame)
     30
     """
-    record_every, chunk_size, threads = _check_call(
-        config, record, record_every, chunk_size, threads, progress
-    )
     if client is not None:
         from .distributed import check_client
 
@@ -303,6 +311,7 @@ class ShardReport:
     memory_plan: str = ""
 
 
+@validate_params(_SHARD_CALL)
 def sweep_shard(
     config: SweepConfig,
     shard: tuple[int, int],
@@ -352,7 +361,6 @@ def sweep_shard(
     if not ok:
         raise ParameterError(message("shard", owner, "a pair (i, N) of ints with 0 <= i < N", shard))
     i, n_shards = shard
-    record_every, chunk_size, threads = _check_call(config, record, record_every, chunk_size, threads, False)
     if client is not None:
         from .distributed import check_client
 

@@ -14,8 +14,34 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["cut", "in_parallel", "numba_threads", "on_threads", "start_pieces", "work_and_wait"]
+from .._validation import Constraint, Interval, NoneOr
+
+__all__ = ["Threads", "cut", "in_parallel", "numba_threads", "on_threads", "start_pieces", "work_and_wait"]
+
+
+class Threads(Constraint):
+    """``None`` or a thread count numba can run: an int in ``[1, NUMBA_NUM_THREADS]``.
+
+    The bound is numba's, read when a value is checked (it is set by the
+    environment of the process), so the constraint imports numba only then.
+    """
+
+    def _rule(self) -> Constraint:
+        import numba
+
+        return NoneOr(Interval("int", 1, numba.config.NUMBA_NUM_THREADS))
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return self._rule().description
+
+    def check(self, name: str, owner: str, value: object) -> Any:
+        return self._rule().check(name, owner, value)
+
+    def invalid_example(self) -> object:
+        return 0
 
 
 @contextlib.contextmanager
