@@ -1,4 +1,4 @@
-"""The study CLI: every study in --quick mode, its files, and its errors."""
+"""The named studies (lrsweep.studies): every one in --quick mode, its files, resume and shards."""
 
 from __future__ import annotations
 
@@ -11,6 +11,16 @@ import pytest
 from conftest import wait_for_chunks
 
 from lrsweep import study
+from lrsweep.studies import Options, Runtime, run_study, write_study
+
+
+def rerun(name, out, **options):
+    """Run study ``name`` in-process on the checkpoints of ``out`` and write its files there."""
+    st = study.STUDIES[name]
+    runtime = Runtime(progress=False, checkpoint=out / "chunks")
+    run = run_study(st, Options(**options), runtime)
+    write_study(st, run, out, runtime)
+    return run
 
 FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 2, "divergence": 1,
            "convergence": 1, "dataset-size": 2, "heavy-tails": 1}
@@ -18,6 +28,7 @@ FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 2, "divergen
 
 def test_every_study_has_a_figure_count():
     assert set(FIGURES) == set(study.STUDIES)
+    assert all(len(s.figures) == FIGURES[name] for name, s in study.STUDIES.items())
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +100,7 @@ def test_list(capsys):
         (["seed", "--set", "lr=-1"], "The 'lr' parameter of SweepConfig must be"),
         (["seed", "--set", "lr=abc"], "cannot read 'abc'"),
         (["seed", "--set", "learning_rate=0.1"], "unknown axis 'learning_rate'"),
-        (["seed", "--set", "lr"], "expected axis=values"),
+        (["seed", "--set", "lr"], "expected name=values"),
         (["seed", "--threads", "0"], "--threads must be >= 1"),
     ],
 )
@@ -146,9 +157,8 @@ def test_rerun_of_a_study_resumes_from_its_chunks(tmp_path):
     assert study.main(argv) == 0
     first = pd.read_parquet(tmp_path / "trajectories.parquet")
     assert any((tmp_path / "chunks").rglob("chunk-*.parquet"))
-    ctx = study.Context(quick=True, progress=False, checkpoint=tmp_path / "chunks")
-    out = study.run_study("divergence", tmp_path, ctx)
-    assert out.results.meta["chunks_computed"] == 0 and out.results.meta["chunks_loaded"] >= 1
+    run = rerun("divergence", tmp_path, quick=True)
+    assert run.main.meta["chunks_computed"] == 0 and run.main.meta["chunks_loaded"] >= 1
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "trajectories.parquet"), first)
 
 
@@ -194,10 +204,8 @@ def test_three_shards_then_the_plain_command_give_the_single_run_table(tmp_path,
                            "--shard", f"{i}/3"]) == 0
         assert f"shard {i}/3 of 1 sweep(s): 2 chunks computed" in capsys.readouterr().out
     assert not (out / "report.md").exists()  # a shard writes chunks only
-    ctx = study.Context(quick=True, progress=False, checkpoint=out / "chunks",
-                        sets=study._parse_set(["seed=0:3000"]))
-    res = study.run_study("divergence", out, ctx)
-    assert res.results.meta["chunks_computed"] == 0 and res.results.meta["chunks_loaded"] == 6
+    run = rerun("divergence", out, quick=True, sets={"seed": range(3000)})
+    assert run.main.meta["chunks_computed"] == 0 and run.main.meta["chunks_loaded"] == 6
     pd.testing.assert_frame_equal(_frame(out), _frame(single))
 
 
@@ -208,9 +216,8 @@ def test_shards_reach_every_sweep_of_a_two_sweep_study(tmp_path, capsys):
                            "--shard", f"{i}/2"]) == 0
     assert "of 2 sweep(s)" in capsys.readouterr().out
     assert len(list((out / "chunks").glob("*/manifest.json"))) == 2
-    ctx = study.Context(quick=True, progress=False, checkpoint=out / "chunks")
-    res = study.run_study("heavy-tails", out, ctx)
-    assert res.results.meta["chunks_computed"] == 0
+    run = rerun("heavy-tails", out, quick=True)
+    assert all(r.meta["chunks_computed"] == 0 for r in run.results.values())
 
 
 def test_workers_run_the_study_on_a_local_cluster_with_the_same_table(tmp_path):

@@ -1,0 +1,90 @@
+"""Analysis helpers shared by the named studies (number formatting, rates, crossings)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..config import AXES, DATA_AXES, SweepConfig
+from ..data import Dataset, dataset_for
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..results import Results
+
+__all__ = ["by_index", "column_or_value", "crossing", "datasets", "fmt", "unstable_summary"]
+
+
+def fmt(v: float, digits: int = 4) -> str:
+    """``v`` with ``digits`` significant digits, or ``nan``."""
+    return "nan" if not np.isfinite(v) else f"{v:.{digits}g}"
+
+
+def crossing(lr: np.ndarray, p: np.ndarray, level: float = 0.5) -> float:
+    """Smallest lr where ``p`` crosses ``level`` upwards (log-linear interpolation); NaN if never."""
+    above = np.nonzero(p >= level)[0]
+    if len(above) == 0:
+        return float("nan")
+    i = above[0]
+    if i == 0:
+        return float(lr[0])
+    l0, l1 = np.log(lr[i - 1]), np.log(lr[i])
+    t = (level - p[i - 1]) / (p[i] - p[i - 1])
+    return float(np.exp(l0 + t * (l1 - l0)))
+
+
+def by_index(frame: pd.DataFrame, by: list[str]) -> Any:
+    """The ``by`` columns of ``frame`` as a (Multi)Index, for aligning group results."""
+    import pandas as pd
+
+    return pd.MultiIndex.from_frame(frame[by]) if len(by) > 1 else pd.Index(frame[by[0]])
+
+
+def unstable_summary(res: Results, by: list[str]) -> pd.DataFrame:
+    """``res.summary(by)`` plus the count, rate and Wilson 95 % interval of unstable runs.
+
+    A run is *unstable* when its error grew over the last epoch (growth_rate > 0) or it
+    left the divergence bound.
+    """
+    from ..results import wilson_interval
+
+    f = res.frame
+    unstable = (f["growth_rate"] > 0) | (f["status"] == "diverged")
+    k = unstable.groupby([f[c] for c in by], observed=True).sum()
+    summary = res.summary(by=by)
+    k = k.reindex(by_index(summary, by)).to_numpy()
+    n = summary["n"].to_numpy()
+    summary["n_unstable"] = k
+    summary["unstable_rate"] = k / n
+    summary["unstable_lo"], summary["unstable_hi"] = wilson_interval(k, n)
+    return summary
+
+
+def column_or_value(frame: pd.DataFrame, config: SweepConfig, name: str) -> np.ndarray:
+    """Axis ``name`` per row of ``frame``: its column, or the config's one value broadcast.
+
+    Theory columns are evaluated with this, so that they use the values that
+    ran whether or not the axis was swept (and grouped by).
+    """
+    if name in frame.columns:
+        return frame[name].to_numpy()
+    (value,) = config.axes[name]  # an axis not in the frame has one value
+    return np.full(len(frame), value)
+
+
+def datasets(config: SweepConfig, seeds: Any, **key: Any) -> list[Dataset]:
+    """The datasets of ``config`` for ``seeds``, the other data axes at their one value
+    (or as given in ``key``), exactly as the sweep generated them."""
+    order = key.pop("order", config.axes["order"][0])
+    values = {a: key.get(a, config.axes[a][0]) for a in DATA_AXES if a != "seed"}
+    unknown = set(key) - set(values)
+    if unknown:
+        raise KeyError(f"not data axes: {sorted(unknown)}; data axes are {DATA_AXES}")
+    return [dataset_for(config, tuple(int(s) if a == "seed" else values[a] for a in DATA_AXES), order)
+            for s in seeds]
+
+
+# The canonical axis order, for grouping columns of several swept axes.
+AXIS_ORDER = tuple(AXES)

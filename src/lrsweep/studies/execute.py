@@ -1,0 +1,134 @@
+"""Running a study: its declared sweeps (checkpointed, sharded or distributed), then its files.
+
+:func:`run_study` runs every sweep a :class:`~lrsweep.studies.spec.Study`
+declares through :func:`lrsweep.sweep` (finished chunks checkpointed under
+``OUT/chunks/<sweep key>/``, so a killed study resumes), hands the results
+to the study's analysis and writes ``report.md``, ``summary.csv``, the extra
+tables, ``trajectories.parquet`` and ``figures/``. :func:`run_shard` runs
+shard ``i`` of ``N`` of every declared sweep and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import platform
+import shlex
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .spec import Options, Output, Study, StudyError, SweepSpec
+
+if TYPE_CHECKING:
+    from ..results import Results
+    from ..runner import ShardReport
+
+__all__ = ["Run", "Runtime", "run_shard", "run_study", "sweep_dir"]
+
+
+@dataclass
+class Runtime:
+    """How the sweeps of a study run (nothing here changes a result)."""
+
+    threads: int | None = None
+    progress: bool | None = None
+    client: Any = None  # dask.distributed.Client, or None for local threads
+    checkpoint: Path | None = None  # finished chunks go here, so a killed study resumes
+
+
+@dataclass
+class Run:
+    """A finished study: its output and the results of every declared sweep."""
+
+    output: Output
+    results: dict[str, Results] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    @property
+    def main(self) -> Results:
+        """The results of the first declared sweep (written as ``trajectories.parquet``)."""
+        return next(iter(self.results.values()))
+
+
+def sweep_dir(checkpoint: Path, spec: SweepSpec) -> Path:
+    """The checkpoint directory of one declared sweep: a changed ``--set`` gets a new one."""
+    record = spec.record if spec.record is None or isinstance(spec.record, str) else list(spec.record)
+    key = json.dumps({"grid": spec.config.grid_hash(), "record": record, "every": spec.record_every})
+    return checkpoint / hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _declared(study: Study, options: Options) -> dict[str, SweepSpec]:
+    study.check(options)
+    specs = study.declare(options)
+    if not specs:  # pragma: no cover - a study without sweeps is a programming error
+        raise StudyError(f"study {study.name!r} declares no sweep")
+    return specs
+
+
+def run_shard(study: Study, options: Options, runtime: Runtime, shard: tuple[int, int]) -> list[ShardReport]:
+    """Run shard ``shard = (i, N)`` of every sweep ``study`` declares into ``runtime.checkpoint``."""
+    from ..runner import sweep_shard
+
+    if runtime.checkpoint is None:
+        raise StudyError("--shard needs a checkpoint directory (--out)")
+    return [sweep_shard(spec.config, shard, out=sweep_dir(runtime.checkpoint, spec), record=spec.record,
+                        record_every=spec.record_every, threads=runtime.threads, client=runtime.client)
+            for spec in _declared(study, options).values()]
+
+
+def run_study(study: Study, options: Options, runtime: Runtime) -> Run:
+    """Run the declared sweeps of ``study`` and its analysis (no files written)."""
+    from ..runner import sweep
+
+    t0 = time.perf_counter()
+    results = {}
+    for name, spec in _declared(study, options).items():
+        out = None if runtime.checkpoint is None else sweep_dir(runtime.checkpoint, spec)
+        results[name] = sweep(spec.config, record=spec.record, record_every=spec.record_every,
+                              threads=runtime.threads, progress=runtime.progress, out=out,
+                              client=runtime.client)
+    output = study.analyse(results, options)
+    return Run(output, results, time.perf_counter() - t0)
+
+
+def _versions() -> str:
+    from ..results import versions
+
+    return ", ".join(f"{k} {v}" for k, v in versions().items())
+
+
+def write_study(study: Study, run: Run, out: Path, runtime: Runtime, *, fmt: str = "png",
+                argv: Sequence[str] = ()) -> None:
+    """Write a finished study's files into ``out`` and close its figures."""
+    import matplotlib.pyplot as plt
+
+    from .. import plots
+
+    output = run.output
+    figdir = out / "figures"
+    figdir.mkdir(parents=True, exist_ok=True)
+    run.main.to_parquet(out / "trajectories.parquet")
+    output.summary.to_csv(out / "summary.csv", index=False)
+    for key, table in output.tables.items():
+        table.to_csv(out / f"{key}.csv", index=False)
+    fig_md = []
+    for fname, fig in output.figures.items():
+        path = figdir / f"{fname}.{fmt}"
+        with getattr(plots, "theme", contextlib.nullcontext)():  # rendered here in lrsweep's look
+            fig.savefig(path, dpi=120)
+        plt.close(fig)
+        fig_md.append(f"![{fname}](figures/{fname}.{fmt})")
+    command = "python -m lrsweep.study " + " ".join(shlex.quote(a) for a in argv)
+    n_traj = sum(r.config.n_trajectories for r in run.results.values())
+    report = (
+        f"# Study `{study.name}`\n\n{study.question}\n\n{output.report}\n" + "\n\n".join(fig_md) +
+        f"\n\n---\nCommand: `{command.strip()}`  \n"
+        f"Trajectories: {n_traj:,}; runtime {run.elapsed_s:.1f} s "
+        f"(compile included) on {platform.machine()} with {runtime.threads or 'all'} threads.  \n"
+        f"Versions: {_versions()}.\n"
+    )
+    (out / "report.md").write_text(report)
