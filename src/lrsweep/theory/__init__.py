@@ -44,6 +44,15 @@ Imports go one way: ``_common`` imports nothing of the package; ``dataset``,
 ``population``; ``probability`` imports ``dataset`` and ``population``;
 ``predictions`` imports ``dataset``.
 
+Every public function declares a constraint for each parameter through
+:func:`lrsweep._validation.validate_params` (its table is kept as
+``__lrsweep_constraints__``) and receives normalised values (float64 arrays,
+ints, a Generator); a violation raises :class:`lrsweep.ParameterError` (a
+``ValueError``) or :class:`lrsweep.ParameterTypeError` (also a ``TypeError``)
+with the one message template, e.g. ``The 'lr' parameter of tail_index must
+be a scalar or an array of floats in the range [0, inf). Got -1.0 instead.``
+Functions of the package call each other's unvalidated implementations.
+
 References
 ----------
 .. [1] M. Gurbuzbalaban, U. Simsekli, L. Zhu, "The heavy-tail phenomenon in

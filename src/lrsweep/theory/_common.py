@@ -1,9 +1,11 @@
-"""Numerics shared by the theory modules: blocks, ``log|1 - v|``, Brent's method, constants.
+"""What the theory modules share: numerics, float constants and the argument constraints.
 
 Nothing here knows about SGD: the helpers evaluate ``v = lr * c`` in
 memory-bounded blocks, take ``log|1 - v|`` without cancellation, find a
-bracketed root, and turn 0-d results into scalars. This module imports
-nothing of the package (every other module may import it).
+bracketed root, and turn 0-d results into scalars. The constraints of the
+arguments that several modules take (datasets, learning rates, feature
+scales) are defined once here, for :func:`lrsweep._validation.validate_params`.
+This module imports nothing of the package (every other module may import it).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._validation import Array
+
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
 
-    from numpy.typing import ArrayLike, NDArray
+    from numpy.typing import NDArray
 
 #: Largest number of float64 temporaries of one broadcast block (about 32 MB).
 _BLOCK_ELEMENTS = 1 << 22
@@ -26,86 +30,14 @@ _REDUCE_ELEMENTS = 1 << 16
 _EPS = float(np.finfo(np.float64).eps)
 _TINY = float(np.finfo(np.float64).tiny)
 
-
-# --------------------------------------------------------------------------- validation
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return repr(float(value))
-    return repr(value)
-
-
-def _error(func: str, name: str, allowed: str, value: object) -> ValueError:
-    return ValueError(
-        f"The {name!r} parameter of {func} must be {allowed}. Got {_fmt(value)} instead."
-    )
-
-
-def _as_float_array(value: object, func: str, name: str) -> NDArray[np.float64]:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise _error(func, name, "an array of real numbers", value) from None
-    return arr
-
-
-def _first_bad(arr: NDArray[Any], bad: NDArray[np.bool_]) -> object:
-    return arr[bad].flat[0] if arr.ndim else arr.item()
-
-
-def _check_x(x: ArrayLike, func: str, *, one_dataset: bool = False) -> NDArray[np.float64]:
-    arr = _as_float_array(x, func, "x")
-    allowed_nd = (1,) if one_dataset else (1, 2)
-    if arr.ndim not in allowed_nd:
-        shape = "a 1-D array (one dataset)" if one_dataset else (
-            "a 1-D array (one dataset) or a 2-D array (n_datasets, n)"
-        )
-        raise _error(func, "x", shape, f"an array of shape {arr.shape}")
-    if arr.shape[-1] == 0:
-        raise _error(func, "x", "non-empty along its last axis", f"an array of shape {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        raise _error(func, "x", "finite", _first_bad(arr, bad))
-    return arr
-
-
-def _check_nonneg(value: ArrayLike, func: str, name: str) -> NDArray[np.float64]:
-    arr = _as_float_array(value, func, name)
-    bad = ~(np.isfinite(arr) & (arr >= 0))
-    if bad.any():
-        raise _error(func, name, "finite and >= 0", _first_bad(arr, bad))
-    return arr
-
-
-def _check_positive(value: ArrayLike, func: str, name: str) -> NDArray[np.float64]:
-    arr = _as_float_array(value, func, name)
-    bad = ~(np.isfinite(arr) & (arr > 0))
-    if bad.any():
-        raise _error(func, name, "finite and > 0", _first_bad(arr, bad))
-    return arr
-
-
-def _check_scalar(value: object, func: str, name: str, *, positive: bool) -> float:
-    if isinstance(value, bool) or (not np.isscalar(value) and np.ndim(value) != 0):
-        raise _error(func, name, "a real number", value)
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise _error(func, name, "a real number", value) from None
-    if not math.isfinite(v) or (v <= 0 if positive else v < 0):
-        raise _error(func, name, "finite and > 0" if positive else "finite and >= 0", value)
-    return v
-
-
-def _check_int(value: object, func: str, name: str, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise _error(func, name, f"an int >= {lo}", value)
-    if int(value) < lo:
-        raise _error(func, name, f"an int >= {lo}", int(value))
-    return int(value)
+#: ``x``: one dataset ``(n,)`` or a stack of datasets ``(n_datasets, n)``, finite.
+X_DATASETS = Array(ndim=(1, 2), what="a 1-D array (one dataset) or a 2-D array (n_datasets, n)")
+#: ``x`` of the functions that take exactly one dataset.
+X_DATASET = Array(ndim=(1,), what="a 1-D array (one dataset)")
+#: ``lr``: learning rates of any shape (an empty array gives an empty result).
+LR = Array(0.0, math.inf, "left", ndim=None, nonempty=False)
+#: ``x_scale`` of the population functions: broadcast against ``lr``.
+X_SCALE = Array(0.0, math.inf, "neither", ndim=None, nonempty=False)
 
 
 def _scalar_or_array(arr: NDArray[Any]) -> Any:

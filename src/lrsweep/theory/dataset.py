@@ -40,19 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._common import (
-    _as_float_array,
-    _batch,
-    _blocked,
-    _check_int,
-    _check_nonneg,
-    _check_scalar,
-    _check_x,
-    _error,
-    _first_bad,
-    _log_abs_one_minus,
-    _scalar_or_array,
-)
+from .._validation import Array, Described, Interval, ParameterError, message, validate_params
+from ._common import LR, X_DATASETS, _batch, _blocked, _log_abs_one_minus, _scalar_or_array
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
@@ -67,7 +56,12 @@ __all__ = [
     "predicted_steps_to_tol",
 ]
 
+_EPOCHS = Interval("int", 1, math.inf, "left")
+#: ``e0``: initial errors, broadcast against ``x.shape[:-1] + lr.shape``.
+_E0 = Array(ndim=None, nonempty=False)
 
+
+@validate_params({"x": X_DATASETS, "lr": LR})
 def epoch_log_multiplier(x: ArrayLike, lr: ArrayLike) -> Any:
     r"""Log of the factor by which one epoch multiplies the error, ``S(lr)``.
 
@@ -103,23 +97,24 @@ def epoch_log_multiplier(x: ArrayLike, lr: ArrayLike) -> Any:
     >>> round(float(epoch_log_multiplier([1.0, 2.0], 0.1)), 6)  # log(0.8) + log(0.2)
     -1.832581
     """
-    func = "epoch_log_multiplier"
-    xa = _check_x(x, func)
-    lra = _check_nonneg(lr, func, "lr")
-    c, lrf, shape = _batch(xa, lra)
+    return _epoch_log_multiplier(x, lr)
+
+
+def _epoch_log_multiplier(x: NDArray[np.float64], lr: NDArray[np.float64]) -> Any:
+    """:func:`epoch_log_multiplier` of validated float64 arrays (the package's own calls)."""
+    c, lrf, shape = _batch(x, lr)
     out = _blocked(c, lrf, lambda v: _log_abs_one_minus(v).sum(axis=-1), np.float64)
     return _scalar_or_array(out.reshape(shape))
 
 
-def _count_steps_beyond(x: ArrayLike, lr: ArrayLike, level: float, func: str) -> Any:
-    """``#{i: lr * (2 x_i^2) > level}`` per dataset and learning rate."""
-    xa = _check_x(x, func)
-    lra = _check_nonneg(lr, func, "lr")
-    c, lrf, shape = _batch(xa, lra)
+def _count_steps_beyond(x: NDArray[np.float64], lr: NDArray[np.float64], level: float) -> Any:
+    """``#{i: lr * (2 x_i^2) > level}`` per dataset and learning rate (validated arrays)."""
+    c, lrf, shape = _batch(x, lr)
     out = _blocked(c, lrf, lambda v: np.count_nonzero(v > level, axis=-1), np.int64)
     return _scalar_or_array(out.reshape(shape))
 
 
+@validate_params({"x": X_DATASETS, "lr": LR})
 def overshoot_count(x: ArrayLike, lr: ArrayLike) -> Any:
     """Number of samples whose step overshoots the solution, ``#{i: 2 lr x_i^2 > 1}``.
 
@@ -137,9 +132,10 @@ def overshoot_count(x: ArrayLike, lr: ArrayLike) -> Any:
     count : int or ndarray of int64, shape ``x.shape[:-1] + lr.shape``
         Evaluated as ``lr * (2 x_i^2) > 1`` in float64.
     """
-    return _count_steps_beyond(x, lr, 1.0, "overshoot_count")
+    return _count_steps_beyond(x, lr, 1.0)
 
 
+@validate_params({"x": X_DATASETS, "lr": LR})
 def amplify_count(x: ArrayLike, lr: ArrayLike) -> Any:
     """Number of samples whose step amplifies the error, ``#{i: 2 lr x_i^2 > 2}``.
 
@@ -157,9 +153,10 @@ def amplify_count(x: ArrayLike, lr: ArrayLike) -> Any:
     count : int or ndarray of int64, shape ``x.shape[:-1] + lr.shape``
         Evaluated as ``lr * (2 x_i^2) > 2`` in float64.
     """
-    return _count_steps_beyond(x, lr, 2.0, "amplify_count")
+    return _count_steps_beyond(x, lr, 2.0)
 
 
+@validate_params({"x": X_DATASETS})
 def poles(x: ArrayLike) -> NDArray[np.float64]:
     """Learning rates at which one step lands exactly on the solution, sorted.
 
@@ -179,12 +176,12 @@ def poles(x: ArrayLike) -> NDArray[np.float64]:
         Poles sorted along the last axis, one per sample (repeated values
         kept); ``inf`` for ``x_i = 0``.
     """
-    xa = _check_x(x, "poles")
     with np.errstate(divide="ignore"):
-        p = 1.0 / (2.0 * np.square(xa))
+        p = 1.0 / (2.0 * np.square(x))
     return np.sort(p, axis=-1)
 
 
+@validate_params({"x": X_DATASETS})
 def gd_threshold(x: ArrayLike) -> Any:
     """Stability threshold of full-batch gradient descent, ``1 / mean(x^2)``.
 
@@ -201,9 +198,8 @@ def gd_threshold(x: ArrayLike) -> Any:
     lr : float or ndarray of float, shape ``x.shape[:-1]``
         ``inf`` for a dataset of zeros.
     """
-    xa = _check_x(x, "gd_threshold")
     with np.errstate(divide="ignore"):
-        return _scalar_or_array(1.0 / np.mean(np.square(xa), axis=-1))
+        return _scalar_or_array(1.0 / np.mean(np.square(x), axis=-1))
 
 
 # ----- predicted error trajectory (fixed order) -----
@@ -229,6 +225,7 @@ def _rel_log(q: Any, s: Any, c_r: Any) -> Any:
         return np.where(q == 0, 0.0, q * s) + c_r
 
 
+@validate_params({"x": X_DATASETS, "lr": LR, "e0": _E0, "epochs": _EPOCHS})
 def predicted_error(
     x: ArrayLike, lr: ArrayLike, e0: ArrayLike = 1.0, epochs: int = 1
 ) -> tuple[NDArray[np.float64], NDArray[np.int8]]:
@@ -268,21 +265,16 @@ def predicted_error(
     runs prefer :func:`predicted_steps_to_tol` or :func:`epoch_log_multiplier`.
     Rounding: the error in ``log|e_k|`` is about ``(q + 1) n eps max|log|m_i||``.
     """
-    func = "predicted_error"
-    xa = _check_x(x, func)
-    lra = _check_nonneg(lr, func, "lr")
-    e0a = _as_float_array(e0, func, "e0")
-    bad = ~np.isfinite(e0a)
-    if bad.any():
-        raise _error(func, "e0", "finite", _first_bad(e0a, bad))
-    ep = _check_int(epochs, func, "epochs", 1)
-    n = xa.shape[-1]
-    cum, neg, bshape = _epoch_prefix(xa, lra)
+    e0a = np.asarray(e0, dtype=np.float64)  # the default arrives as given
+    ep = epochs
+    n = x.shape[-1]
+    cum, neg, bshape = _epoch_prefix(x, lr)
     try:
         e0b = np.broadcast_to(e0a, bshape)
     except ValueError:
-        raise _error(func, "e0", f"broadcastable to shape {bshape}",
-                     f"an array of shape {e0a.shape}") from None
+        allowed = f"{_E0.description} broadcastable to shape {bshape} (x.shape[:-1] + lr.shape)"
+        raise ParameterError(message("e0", "predicted_error", allowed,
+                                     Described(f"an array of shape {e0a.shape}"))) from None
     s, n_neg = cum[..., -1:], neg[..., -1:]
     q = np.arange(ep + 1)[:, None]  # (epochs + 1, 1) against r = 0..n-1
     rel = _rel_log(q, s[..., None], cum[..., None, :n])  # (..., epochs + 1, n)
@@ -297,6 +289,8 @@ def predicted_error(
     return log_abs, sign
 
 
+@validate_params({"x": X_DATASETS, "lr": LR, "tol": Interval("float", 0.0, math.inf, "neither"),
+                  "epochs": _EPOCHS})
 def predicted_steps_to_tol(x: ArrayLike, lr: ArrayLike, tol: float, epochs: int) -> Any:
     """First step after which the noise-free fixed-order error stays within ``tol``.
 
@@ -331,13 +325,10 @@ def predicted_steps_to_tol(x: ArrayLike, lr: ArrayLike, tol: float, epochs: int)
     monotone in the epoch index ``q``, so the last violating epoch is found
     by bisection.
     """
-    func = "predicted_steps_to_tol"
-    xa = _check_x(x, func)
-    lra = _check_nonneg(lr, func, "lr")
-    t = math.log(_check_scalar(tol, func, "tol", positive=True))
-    ep = _check_int(epochs, func, "epochs", 1)
-    n = xa.shape[-1]
-    cum, _, bshape = _epoch_prefix(xa, lra)
+    t = math.log(tol)
+    ep = epochs
+    n = x.shape[-1]
+    cum, _, bshape = _epoch_prefix(x, lr)
     s = cum[..., -1:]
     c_r = cum[..., :n]
     q_max = np.where(np.arange(n) == 0, ep, ep - 1)  # step q n + r must be <= K

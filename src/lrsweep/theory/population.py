@@ -1,5 +1,11 @@
 r"""Population thresholds (``n -> inf``, ``X ~ N(0, s^2)``): ``L``, its variance, thresholds.
 
+What fresh Gaussian samples do on average, whatever the dataset: the
+Lyapunov exponent ``L`` of the error and the variance of its summands
+(adaptive quadrature of a log-singular Gaussian integral, also used by
+:mod:`~lrsweep.theory.tails` and :mod:`~lrsweep.theory.probability`), and the
+closed-form mean-square and mean thresholds.
+
 * Almost-sure (Lyapunov) stability for fresh samples:
   ``L(lr) = E log|1 - 2 lr X^2| = E log|1 - u Z^2| < 0`` (law of large
   numbers for ``log|e_k|/k``; :func:`population_log_multiplier`,
@@ -25,7 +31,7 @@ r"""Population thresholds (``n -> inf``, ``X ~ N(0, s^2)``): ``L``, its variance
 * Mean: ``E (1 - 2 lr X^2) = 1 - 2 lr s^2``, of modulus < 1 iff
   ``lr < 1/s^2`` (:func:`mean_threshold`; stability of ``E e_k``).
 * Full-batch GD on ``mean((y - theta x)^2)``: ``e <- (1 - 2 lr mean(x^2)) e``,
-  stable iff ``lr < 1/mean(x^2)`` (:func:`gd_threshold`).
+  stable iff ``lr < 1/mean(x^2)`` (:func:`~lrsweep.theory.dataset.gd_threshold`).
 
 By Jensen ``L <= (1/2) log E m^2``, so the a.s. threshold lies above the
 mean-square one; for ``s = 1`` the thresholds are ``1/3`` (mean square),
@@ -41,7 +47,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._common import _brent_root, _check_nonneg, _check_positive, _scalar_or_array
+from .._validation import Described, ParameterError, message, validate_params
+from ._common import LR, X_SCALE, _brent_root, _scalar_or_array
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
@@ -127,6 +134,19 @@ def _u_of(lr: NDArray[np.float64], s: NDArray[np.float64]) -> NDArray[np.float64
     return 2.0 * lr * np.square(s)
 
 
+def _u_checked(lr: NDArray[np.float64], x_scale: ArrayLike, owner: str) -> NDArray[np.float64]:
+    """``u = 2 lr s^2`` of validated ``lr`` and ``x_scale``; refuse shapes that do not broadcast."""
+    s = np.asarray(x_scale, dtype=np.float64)  # the default 1.0 arrives as given
+    try:
+        np.broadcast_shapes(lr.shape, s.shape)
+    except ValueError:
+        allowed = f"{X_SCALE.description} broadcastable against 'lr' of shape {lr.shape}"
+        raise ParameterError(message("x_scale", owner, allowed,
+                                     Described(f"an array of shape {s.shape}"))) from None
+    return _u_of(lr, s)
+
+
+@validate_params({"lr": LR, "x_scale": X_SCALE})
 def population_log_multiplier(lr: ArrayLike, x_scale: ArrayLike = 1.0) -> Any:
     r"""Lyapunov exponent per step of SGD on fresh Gaussian samples.
 
@@ -149,7 +169,7 @@ def population_log_multiplier(lr: ArrayLike, x_scale: ArrayLike = 1.0) -> Any:
     -------
     L : float or ndarray of float, shape ``broadcast(lr, x_scale)``
         Absolute accuracy about 1e-13 (checked against the Dawson-integral
-        closed form in the module docstring, section 4). ``L(0) = 0``,
+        closed form in the module docstring). ``L(0) = 0``,
         ``L ~ -u - 3u^2/2`` for small ``u``, ``L ~ log u - gamma - log 2``
         for large ``u``; minimum ``-0.49071...`` at ``u = 0.58546``
         (``lr = 0.29273`` for ``s = 1``).
@@ -158,12 +178,12 @@ def population_log_multiplier(lr: ArrayLike, x_scale: ArrayLike = 1.0) -> Any:
     -----
     Each value costs a few adaptive quadratures (about a millisecond).
     """
-    func = "population_log_multiplier"
-    u = _u_of(_check_nonneg(lr, func, "lr"), _check_positive(x_scale, func, "x_scale"))
+    u = _u_checked(lr, x_scale, "population_log_multiplier")
     out = np.array([_log_moments(float(v))[0] for v in u.ravel()]).reshape(u.shape)
     return _scalar_or_array(out)
 
 
+@validate_params({"lr": LR, "x_scale": X_SCALE})
 def population_log_multiplier_variance(lr: ArrayLike, x_scale: ArrayLike = 1.0) -> Any:
     """Variance ``V(lr) = Var log|1 - 2 lr X^2|`` for ``X ~ N(0, s^2)``.
 
@@ -181,8 +201,7 @@ def population_log_multiplier_variance(lr: ArrayLike, x_scale: ArrayLike = 1.0) 
         :func:`population_log_multiplier` (the ``log^2`` singularity becomes
         ``t^2 exp(-t)`` under the same substitution).
     """
-    func = "population_log_multiplier_variance"
-    u = _u_of(_check_nonneg(lr, func, "lr"), _check_positive(x_scale, func, "x_scale"))
+    u = _u_checked(lr, x_scale, "population_log_multiplier_variance")
     out = np.empty(u.size)
     for i, v in enumerate(u.ravel()):
         m1, m2 = _log_moments(float(v))
@@ -206,6 +225,7 @@ def _as_threshold_u() -> float:
     return _AS_U[0]
 
 
+@validate_params({"x_scale": X_SCALE})
 def as_threshold(x_scale: ArrayLike = 1.0) -> Any:
     """Almost-sure stability threshold of SGD on fresh Gaussian samples.
 
@@ -226,10 +246,11 @@ def as_threshold(x_scale: ArrayLike = 1.0) -> Any:
         ``as_threshold(1) = 1.2106247605...`` (``u_as = 2.42124952...``): above
         both :func:`ms_threshold` (1/3) and :func:`mean_threshold` (1).
     """
-    s = _check_positive(x_scale, "as_threshold", "x_scale")
+    s = np.asarray(x_scale, dtype=np.float64)  # the default 1.0 arrives as given
     return _scalar_or_array(_as_threshold_u() / (2.0 * np.square(s)))
 
 
+@validate_params({"x_scale": X_SCALE})
 def ms_threshold(x_scale: ArrayLike = 1.0) -> Any:
     """Mean-square stability threshold, ``1 / (3 s^2)``.
 
@@ -246,16 +267,17 @@ def ms_threshold(x_scale: ArrayLike = 1.0) -> Any:
     -------
     lr : float or ndarray of float, shape of ``x_scale``
     """
-    s = _check_positive(x_scale, "ms_threshold", "x_scale")
+    s = np.asarray(x_scale, dtype=np.float64)  # the default 1.0 arrives as given
     return _scalar_or_array(1.0 / (3.0 * np.square(s)))
 
 
+@validate_params({"x_scale": X_SCALE})
 def mean_threshold(x_scale: ArrayLike = 1.0) -> Any:
     """Threshold of the mean error, ``1 / s^2``.
 
     ``E e_{k+1} = E(1 - 2 lr X^2) E e_k = (1 - 2 lr s^2) E e_k`` for fresh
     samples, and ``|1 - 2 lr s^2| < 1`` iff ``0 < lr < 1/s^2``. It is the
-    population counterpart of :func:`gd_threshold` (the same condition with
+    population counterpart of :func:`~lrsweep.theory.dataset.gd_threshold` (the same condition with
     ``mean(x^2) = s^2``).
 
     Parameters
@@ -267,6 +289,6 @@ def mean_threshold(x_scale: ArrayLike = 1.0) -> Any:
     -------
     lr : float or ndarray of float, shape of ``x_scale``
     """
-    s = _check_positive(x_scale, "mean_threshold", "x_scale")
+    s = np.asarray(x_scale, dtype=np.float64)  # the default 1.0 arrives as given
     return _scalar_or_array(1.0 / np.square(s))
 

@@ -7,17 +7,22 @@ the engine does, and ``S`` and the overshoot count are evaluated on it.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._common import _check_nonneg, _error
-from .dataset import epoch_log_multiplier, overshoot_count
+from .._validation import Array, Described, InstanceOf, ParameterError, message, validate_params
+from .dataset import _count_steps_beyond, _epoch_log_multiplier
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import NDArray
 
 __all__ = ["trajectory_predictions"]
+
+#: The ``lr`` column of ``frame``, checked like the ``lr`` of the other functions.
+_LR_COLUMN = Array(0.0, math.inf, "left", ndim=(1,), nonempty=False,
+                   what="a frame whose 'lr' column is an array")
 
 #: Axis columns of a results frame that decide the dataset (``lrsweep.config.DATA_AXES``).
 _DATA_COLUMNS = (
@@ -25,11 +30,15 @@ _DATA_COLUMNS = (
 )
 
 
+@validate_params({
+    "frame": InstanceOf("pandas.DataFrame", "a pandas.DataFrame"),
+    "config": InstanceOf("lrsweep.config.SweepConfig", "an lrsweep.SweepConfig"),
+})
 def trajectory_predictions(frame: Any, config: Any) -> Any:
     r"""Exact noise-free predictions for every trajectory of a results frame.
 
     For each row (one trajectory: a dataset, a sample order and a learning
-    rate) the predictions of sections 1 and 3 of the module docstring are
+    rate) the predictions of :mod:`lrsweep.theory.dataset` are
     evaluated on the row's *own* dataset, regenerated from its data key
     exactly as the engine does (:func:`lrsweep.make_dataset` with the
     config's ``coef``, ``intercept`` and ``data`` kind, or the config's user
@@ -83,9 +92,12 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
 
     Raises
     ------
-    ValueError
-        If a needed column is missing (and the config has several values for
-        that axis) or ``lr`` holds a negative or non-finite value.
+    lrsweep.ParameterError
+        A ``ValueError``: a needed column is missing (and the config has
+        several values for that axis) or the ``lr`` column holds a negative or
+        non-finite value; as :class:`lrsweep.ParameterTypeError` (also a
+        ``TypeError``) when ``frame`` is not a DataFrame or ``config`` not a
+        :class:`lrsweep.SweepConfig`.
 
     Notes
     -----
@@ -114,8 +126,6 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
     from ..data import make_dataset, user_dataset
 
     func = "trajectory_predictions"
-    if not isinstance(frame, pd.DataFrame):
-        raise _error(func, "frame", "a pandas.DataFrame", type(frame).__name__)
     epochs = int(config.epochs)
     axes = config.axes
     user = config.user_data
@@ -128,12 +138,17 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
             return col.to_numpy()
         if len(axes[name]) == 1:
             return np.full(len(frame), axes[name][0], dtype=object)
-        raise _error(func, "frame", f"a frame with a {name!r} column (the config sweeps it)",
-                     f"columns {list(frame.columns)}")
+        raise ParameterError(message("frame", func, f"a frame with a {name!r} column (the config sweeps it)",
+                                     Described(f"columns {list(frame.columns)}")))
 
     if "lr" not in frame.columns:
-        raise _error(func, "frame", "a frame with an 'lr' column", f"columns {list(frame.columns)}")
-    lr = _check_nonneg(frame["lr"].to_numpy(dtype=np.float64), func, "lr")
+        raise ParameterError(message("frame", func, "a frame with an 'lr' column",
+                                     Described(f"columns {list(frame.columns)}")))
+    try:
+        lr_values = frame["lr"].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):  # not numbers: let the constraint name the dtype
+        lr_values = frame["lr"].to_numpy()
+    lr = _LR_COLUMN.check("frame", func, lr_values)
     online = np.asarray(column("order") == "online", dtype=bool)
     n_rows = len(frame)
     s_out = np.empty(n_rows)
@@ -166,8 +181,9 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
                 online_epochs=epochs if stream else None,
             ).x
         lr_u, inv = np.unique(lr[rows], return_inverse=True)
-        s_u = np.asarray(epoch_log_multiplier(x, lr_u), dtype=np.float64)
-        c_u = np.asarray(overshoot_count(x, lr_u), dtype=np.int64)
+        x = np.asarray(x, dtype=np.float64)
+        s_u = np.asarray(_epoch_log_multiplier(x, lr_u), dtype=np.float64)
+        c_u = np.asarray(_count_steps_beyond(x, lr_u, 1.0), dtype=np.int64)  # overshoot_count
         if stream:
             s_u = s_u / epochs  # per-epoch average of the stream; counts are already totals
         else:

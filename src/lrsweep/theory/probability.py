@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ._common import (
-    _BLOCK_ELEMENTS,
-    _TINY,
-    _check_int,
-    _check_nonneg,
-    _check_scalar,
-    _error,
-    _scalar_or_array,
+from .._validation import (
+    Interval,
+    NoneOr,
+    OneOf,
+    ParameterError,
+    RandomSource,
+    message,
+    validate_params,
 )
-from .dataset import epoch_log_multiplier
+from ._common import _BLOCK_ELEMENTS, _TINY, LR, _scalar_or_array
+from .dataset import _epoch_log_multiplier
 from .population import _log_moments, _u_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,14 +49,17 @@ class DivergenceProbability(NamedTuple):
     standard_error: Any
 
 
-def _as_generator(rng: object, func: str) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, int | np.integer) and not isinstance(rng, bool) and int(rng) >= 0:
-        return np.random.default_rng(int(rng))
-    raise _error(func, "rng", "an int seed >= 0 or a numpy.random.Generator", rng)
+_POSITIVE_INT = Interval("int", 1, math.inf, "left")
 
 
+@validate_params({
+    "n": _POSITIVE_INT,
+    "lr": LR,
+    "x_scale": Interval("float", 0.0, math.inf, "neither"),
+    "method": OneOf(("normal", "montecarlo")),
+    "n_datasets": _POSITIVE_INT,
+    "rng": NoneOr(RandomSource()),
+})
 def divergence_probability(
     n: int,
     lr: ArrayLike,
@@ -91,7 +95,7 @@ def divergence_probability(
         datasets (the same ones for every ``lr``) and count ``S > 0``.
     n_datasets : int, optional
         Number of Monte Carlo datasets (default 10000).
-    rng : int or numpy.random.Generator
+    rng : int, numpy.random.Generator or None
         Seed or generator for ``"montecarlo"`` (required there: there is no
         silent default); ignored by ``"normal"``.
 
@@ -101,12 +105,7 @@ def divergence_probability(
         ``(probability, standard_error)``, each a float or an array shaped
         like ``lr``.
     """
-    func = "divergence_probability"
-    n_ = _check_int(n, func, "n", 1)
-    lra = _check_nonneg(lr, func, "lr")
-    s = _check_scalar(x_scale, func, "x_scale", positive=True)
-    if method not in ("normal", "montecarlo"):
-        raise _error(func, "method", "one of 'normal', 'montecarlo'", method)
+    n_, lra, s = n, lr, float(x_scale)  # the default x_scale arrives as given
     if method == "normal":
         from scipy.special import ndtr
 
@@ -119,8 +118,10 @@ def divergence_probability(
                 p[i] = ndtr(math.sqrt(n_) * m1 / math.sqrt(var))
         p = p.reshape(lra.shape)
         return DivergenceProbability(_scalar_or_array(p), _scalar_or_array(np.zeros(lra.shape)))
-    nd = _check_int(n_datasets, func, "n_datasets", 1)
-    gen = _as_generator(rng, func)
+    if rng is None:
+        allowed = f"{RandomSource().description} when method='montecarlo'"
+        raise ParameterError(message("rng", "divergence_probability", allowed, rng))
+    nd, gen = n_datasets, rng
     lrf = lra.reshape(-1)
     count = np.zeros(lrf.size, dtype=np.int64)
     block = max(1, _BLOCK_ELEMENTS // (n_ * max(1, lrf.size)))
@@ -128,7 +129,7 @@ def divergence_probability(
     while done < nd:
         b = min(block, nd - done)
         x = s * gen.standard_normal((b, n_))
-        count += np.count_nonzero(epoch_log_multiplier(x, lrf).reshape(b, -1) > 0, axis=0)
+        count += np.count_nonzero(_epoch_log_multiplier(x, lrf).reshape(b, -1) > 0, axis=0)
         done += b
     p = count / nd
     se = np.sqrt(p * (1.0 - p) / nd)

@@ -35,21 +35,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._common import (
-    _BLOCK_ELEMENTS,
-    _EPS,
-    _brent_root,
-    _check_scalar,
-    _check_x,
-    _error,
-    _scalar_or_array,
-)
+from .._validation import Interval, NoneOr, ParameterError, message, validate_params
+from ._common import _BLOCK_ELEMENTS, _EPS, X_DATASET, X_DATASETS, _brent_root, _scalar_or_array
 
 if TYPE_CHECKING:  # pragma: no cover
 
     from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["critical_lr", "diverging_intervals", "roots"]
+
+_LR_MIN = Interval("float", 0.0, math.inf, "left")
+#: The range ``[lr_min, lr_max]`` of :func:`roots` and :func:`diverging_intervals`.
+_RANGE = {"lr_min": _LR_MIN, "lr_max": NoneOr(_LR_MIN)}
 
 #: Intervals whose upper bound of S is below -this are skipped (covers rounding).
 _SCREEN_MARGIN = 1e-6
@@ -211,13 +208,14 @@ def _windows(
     return out
 
 
-def _check_range(lr_min: float, lr_max: float | None, func: str) -> tuple[float, float]:
-    lo = _check_scalar(lr_min, func, "lr_min", positive=False)
+def _lr_range(lr_min: float, lr_max: float | None, owner: str) -> tuple[float, float]:
+    """``(lr_min, lr_max)`` as floats, ``lr_max=None`` as ``inf``; refuse ``lr_max < lr_min``."""
+    lo = float(lr_min)
     if lr_max is None:
         return lo, math.inf
-    hi = _check_scalar(lr_max, func, "lr_max", positive=False)
+    hi = float(lr_max)
     if hi < lo:
-        raise _error(func, "lr_max", f">= lr_min = {lo!r}", lr_max)
+        raise ParameterError(message("lr_max", owner, f"None or a float >= lr_min ({lo!r})", lr_max))
     return lo, hi
 
 
@@ -228,6 +226,7 @@ def _intervals_in(p: NDArray[np.float64], lo: float, hi: float) -> NDArray[np.in
     return k[(p < hi) & (right > lo)]
 
 
+@validate_params({"x": X_DATASET, **_RANGE})
 def roots(x: ArrayLike, lr_min: float = 0.0, lr_max: float | None = None) -> NDArray[np.float64]:
     r"""All positive roots of the epoch log-multiplier ``S`` of one dataset.
 
@@ -248,8 +247,8 @@ def roots(x: ArrayLike, lr_min: float = 0.0, lr_max: float | None = None) -> NDA
 
     Notes
     -----
-    ``S`` is strictly concave between consecutive poles (module docstring,
-    section 2), so each inter-pole interval holds 0, 1 or 2 roots: the
+    ``S`` is strictly concave between consecutive poles (module docstring),
+    so each inter-pole interval holds 0, 1 or 2 roots: the
     maximum of S is found from the zero of the decreasing ``S'`` and, when
     positive, one root is bracketed on each side of it and polished with
     Brent's method. No sub-grid is involved, so no pair of close roots can be
@@ -265,10 +264,8 @@ def roots(x: ArrayLike, lr_min: float = 0.0, lr_max: float | None = None) -> NDA
     >>> roots([1.0])  # S = log|1 - 2 lr|: root at lr = 1
     array([1.])
     """
-    func = "roots"
-    xa = _check_x(x, func, one_dataset=True)
-    lo, hi = _check_range(lr_min, lr_max, func)
-    p, cnt = _pole_table(xa)
+    lo, hi = _lr_range(lr_min, lr_max, "roots")
+    p, cnt = _pole_table(x)
     if p.size == 0:
         return np.empty(0)
     found = []
@@ -278,6 +275,7 @@ def roots(x: ArrayLike, lr_min: float = 0.0, lr_max: float | None = None) -> NDA
     return r.astype(np.float64)
 
 
+@validate_params({"x": X_DATASET, **_RANGE})
 def diverging_intervals(
     x: ArrayLike, lr_min: float = 0.0, lr_max: float | None = None
 ) -> list[tuple[float, float]]:
@@ -299,10 +297,8 @@ def diverging_intervals(
         other one lies strictly between two consecutive poles (S is ``-inf``
         at the poles). See :func:`roots` for what rounding can hide.
     """
-    func = "diverging_intervals"
-    xa = _check_x(x, func, one_dataset=True)
-    lo, hi = _check_range(lr_min, lr_max, func)
-    p, cnt = _pole_table(xa)
+    lo, hi = _lr_range(lr_min, lr_max, "diverging_intervals")
+    p, cnt = _pole_table(x)
     if p.size == 0:
         return []
     out = []
@@ -336,6 +332,7 @@ def _critical_one(x: NDArray[np.float64]) -> float:
     return _root_near_pole(float(p[-1]), 4.0 * float(p[-1]), p, cnt)
 
 
+@validate_params({"x": X_DATASETS})
 def critical_lr(x: ArrayLike) -> Any:
     r"""Smallest learning rate at which repeated epochs over a dataset diverge.
 
@@ -362,8 +359,7 @@ def critical_lr(x: ArrayLike) -> Any:
     the root, so the cost is about the number of poles below ``lr_c`` times
     ``n`` per Newton iteration. Datasets are processed one at a time.
     """
-    xa = _check_x(x, "critical_lr")
-    flat = xa.reshape(-1, xa.shape[-1])
-    out = np.array([_critical_one(row) for row in flat]).reshape(xa.shape[:-1])
+    flat = x.reshape(-1, x.shape[-1])
+    out = np.array([_critical_one(row) for row in flat]).reshape(x.shape[:-1])
     return _scalar_or_array(out)
 

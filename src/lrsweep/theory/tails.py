@@ -26,18 +26,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._validation import validate_params
 from ._common import (
     _BLOCK_ELEMENTS,
     _EPS,
+    LR,
+    X_DATASETS,
+    X_SCALE,
     _batch,
     _brent_root,
-    _check_nonneg,
-    _check_positive,
-    _check_x,
     _log_abs_one_minus,
     _scalar_or_array,
 )
-from .population import _gauss_expect, _log_moments, _phi_log, _u_of
+from .population import _gauss_expect, _log_moments, _phi_log, _u_checked
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
@@ -94,6 +95,7 @@ def _tail_index_u(u: float) -> float:
     return _brent_root(h, a_lo, a_hi)
 
 
+@validate_params({"lr": LR, "x_scale": X_SCALE})
 def tail_index(lr: ArrayLike, x_scale: ArrayLike = 1.0) -> Any:
     r"""Tail index of the stationary error of SGD on fresh Gaussian samples with noise.
 
@@ -135,12 +137,12 @@ def tail_index(lr: ArrayLike, x_scale: ArrayLike = 1.0) -> Any:
     The tail only exists with noise (otherwise ``e_k -> 0`` a.s.). Each value
     costs a few dozen quadratures (tens of milliseconds).
     """
-    func = "tail_index"
-    u = _u_of(_check_nonneg(lr, func, "lr"), _check_positive(x_scale, func, "x_scale"))
+    u = _u_checked(lr, x_scale, "tail_index")
     out = np.array([_tail_index_u(float(v)) for v in u.ravel()]).reshape(u.shape)
     return _scalar_or_array(out)
 
 
+@validate_params({"x": X_DATASETS, "lr": LR})
 def tail_index_dataset(x: ArrayLike, lr: ArrayLike) -> Any:
     r"""Tail index of SGD sampling with replacement from a fixed noisy dataset.
 
@@ -172,10 +174,7 @@ def tail_index_dataset(x: ArrayLike, lr: ArrayLike) -> Any:
     datasets and learning rates; about ten iterations. Multipliers equal to
     0 (poles) contribute nothing for ``a > 0``.
     """
-    func = "tail_index_dataset"
-    xa = _check_x(x, func)
-    lra = _check_nonneg(lr, func, "lr")
-    c, lrf, shape = _batch(xa, lra)
+    c, lrf, shape = _batch(x, lr)
     n = c.shape[-1]
     out = np.empty((c.shape[0], lrf.size))
     step = max(1, _BLOCK_ELEMENTS // (4 * n))
