@@ -63,7 +63,7 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
         Indexed like ``frame``, with columns
 
         ``S`` : float
-            :func:`epoch_log_multiplier` of the row's dataset at its ``lr``,
+            :func:`~lrsweep.theory.dataset.epoch_log_multiplier` of the row's dataset at its ``lr``,
             ``sum_i log|1 - 2 lr x_i^2|`` (``-inf`` at a pole). For
             ``order="online"`` every epoch sees fresh samples, so there is no
             dataset multiplier: ``S`` is computed on the row's whole stream
@@ -76,7 +76,7 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
             ``S > 0``: the error grows over the run (for a dataset order,
             repeated epochs diverge).
         ``predicted_sign_changes`` : int64
-            ``epochs * overshoot_count(x, lr)`` (:func:`overshoot_count`), the
+            ``epochs * overshoot_count(x, lr)`` (:func:`~lrsweep.theory.dataset.overshoot_count`), the
             number of steps whose multiplier ``1 - 2 lr x_i^2`` is negative;
             for ``online`` the count over the whole stream. Exact for the
             kernel's ``sign_changes`` with the ``fixed``, ``shuffle`` and

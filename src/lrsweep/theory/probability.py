@@ -84,8 +84,8 @@ def divergence_probability(
     method : {"normal", "montecarlo"}, optional
         ``"normal"`` (default): central limit approximation
         ``S ~ N(n L, n V)`` with ``L`` and ``V`` the mean and variance of
-        ``log|1 - 2 lr X^2|`` (:func:`population_log_multiplier`,
-        :func:`population_log_multiplier_variance`), giving
+        ``log|1 - 2 lr X^2|`` (:func:`~lrsweep.theory.population.population_log_multiplier`,
+        :func:`~lrsweep.theory.population.population_log_multiplier_variance`), giving
 
         .. math:: P(S > 0) \approx \Phi\!\left(\frac{\sqrt{n}\,L}{\sqrt{V}}\right)
 

@@ -1,8 +1,12 @@
 r"""Shape of ``S`` between its poles: roots, diverging intervals, critical learning rate.
 
+Where the epoch log-multiplier of one dataset changes sign, found without a
+grid: the pole form of ``S``, Newton's method for its maximum between two
+poles, Brent's method for the roots on either side.
+
 Poles, concavity, roots
 -----------------------
-Write ``p_i = 1/(2 x_i^2)`` (the *poles*, :func:`poles`; at ``lr = p_i``
+Write ``p_i = 1/(2 x_i^2)`` (the *poles*, :func:`~lrsweep.theory.dataset.poles`; at ``lr = p_i``
 sample ``i`` puts theta exactly on the solution, ``m_i = 0``). Then
 ``S(lr) = sum_i log|1 - lr/p_i|`` and on every interval between consecutive
 poles
@@ -247,9 +251,9 @@ def roots(x: ArrayLike, lr_min: float = 0.0, lr_max: float | None = None) -> NDA
 
     Notes
     -----
-    ``S`` is strictly concave between consecutive poles (module docstring),
-    so each inter-pole interval holds 0, 1 or 2 roots: the
-    maximum of S is found from the zero of the decreasing ``S'`` and, when
+    ``S`` is strictly concave between consecutive poles (module docstring), so
+    each inter-pole interval holds 0, 1 or 2 roots: the maximum of S is
+    found from the zero of the decreasing ``S'`` and, when
     positive, one root is bracketed on each side of it and polished with
     Brent's method. No sub-grid is involved, so no pair of close roots can be
     missed. Two limits remain, both from rounding: a double (tangent) root is

@@ -128,7 +128,7 @@ def tail_index(lr: ArrayLike, x_scale: ArrayLike = 1.0) -> Any:
         ``alpha ~ 0.90 / (lr s^2)``; values above 1e6 are reported as
         ``inf``); exactly 2 at
         ``lr = 1/(3 s^2)``; 1 where ``E|m| = 1``; tending to 0 at
-        :func:`as_threshold`. ``nan`` at and above the a.s. threshold
+        :func:`~lrsweep.theory.population.as_threshold`. ``nan`` at and above the a.s. threshold
         (``L >= 0``), where SGD has no stationary law. Accuracy about 1e-10
         relative.
 
