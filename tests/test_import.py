@@ -111,5 +111,5 @@ def test_every_module_is_reachable_as_an_attribute():
 
     src = pathlib.Path(lrsweep.__file__).parent
     public = {p.stem for p in src.glob("*.py") if not p.stem.startswith("_")}
-    public |= {p.parent.name for p in src.glob("*/__init__.py")}
+    public |= {p.parent.name for p in src.glob("*/__init__.py")}  # subpackages (theory)
     assert public == set(lrsweep._SUBMODULES)

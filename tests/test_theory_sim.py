@@ -565,7 +565,7 @@ def test_replacement_tail_index_of_the_dataset():
 def test_fixed_and_shuffle_orders_have_a_bounded_law():
     # One noisy dataset (n = 10, noise 1, one leverage outlier x4; seed 118) at lr = 0.8,
     # where exactly one sample amplifies (|m| = 5.4) and S = -3.5 < 0.
-    # Theory (module docstring of lrsweep.theory, section 5): with fixed or shuffle order
+    # Theory (module docstring of lrsweep.theory.tails): with fixed or shuffle order
     # every epoch multiplies e by the constant P = prod_i m_i, and adds an offset
     # c(pi) with |c| <= C = M sum_i |q_i| (M = prod_{|m_i| > 1} |m_i|, the largest product
     # of any subset of multipliers). So at epoch ends |e| <= A = max(|e_0|, C / (1 - |P|))

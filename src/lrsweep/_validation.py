@@ -345,12 +345,13 @@ class Array(Constraint):
     lo, hi, closed
         The range every element must lie in (as :class:`Interval`; NaN never
         does, so ``Array(-inf, inf)`` means "finite").
-    ndim : tuple of int
-        Allowed numbers of dimensions (``0`` admits a scalar).
+    ndim : tuple of int or None
+        Allowed numbers of dimensions (``0`` admits a scalar; ``None``: any).
     what : str
         How the array is named in messages (``"an array"``, ``"a 1-D array"``).
     nonempty : bool
-        Refuse arrays with no elements along their last axis.
+        Refuse arrays with no elements along their last axis (a stack of
+        zero rows, shape ``(0, n)``, is allowed).
 
     Complex numbers, booleans, strings and objects are refused (a complex
     value would otherwise lose its imaginary part, a string of digits be
@@ -360,7 +361,7 @@ class Array(Constraint):
     lo: float = -math.inf
     hi: float = math.inf
     closed: str = "neither"
-    ndim: tuple[int, ...] = (0, 1, 2)
+    ndim: tuple[int, ...] | None = (0, 1, 2)
     what: str = "a scalar or an array"
     nonempty: bool = True
 
@@ -386,9 +387,9 @@ class Array(Constraint):
         if raw.dtype.kind in "iu" and raw.size and np.any(arr.astype(raw.dtype) != raw):
             too_big = Described("integers too large for float64")
             raise ParameterError(message(name, owner, self.description, too_big))
-        if arr.ndim not in self.ndim:
+        if self.ndim is not None and arr.ndim not in self.ndim:
             raise ParameterError(message(name, owner, self.description, _shape(arr)))
-        if self.nonempty and (arr.size == 0 or (arr.ndim and arr.shape[-1] == 0)):
+        if self.nonempty and arr.ndim and arr.shape[-1] == 0:
             raise ParameterError(message(name, owner, self.description, _shape(arr)))
         with np.errstate(invalid="ignore"):
             lo_ok = arr >= self.lo if self.closed in ("both", "left") else arr > self.lo
@@ -399,11 +400,12 @@ class Array(Constraint):
         return arr
 
     def invalid_example(self) -> object:
+        vector = self.ndim is None or 1 in self.ndim
         if math.isfinite(self.lo):
-            return [self.lo + 1.0, self.lo - 1.0] if 1 in self.ndim else self.lo - 1.0
+            return [self.lo + 1.0, self.lo - 1.0] if vector else self.lo - 1.0
         if math.isfinite(self.hi):
-            return [self.hi - 1.0, self.hi + 1.0] if 1 in self.ndim else self.hi + 1.0
-        return [1.0, float("nan")] if 1 in self.ndim else float("nan")
+            return [self.hi - 1.0, self.hi + 1.0] if vector else self.hi + 1.0
+        return [1.0, float("nan")] if vector else float("nan")
 
 
 def _shape(arr: Any) -> Described:

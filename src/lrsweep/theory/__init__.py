@@ -1,0 +1,110 @@
+r"""Exact theory of per-sample SGD on the one-feature problem y = a x.
+
+Everything here is a prediction made *without* running SGD: the simulations
+(kernel, reference) are tested against it and the studies draw it on their
+figures. All functions work in float64, accept arrays of datasets and arrays
+of learning rates, import SciPy lazily, and never touch a global random
+state.
+
+Notation
+--------
+Loss per sample ``l = (y - theta x)^2`` (no 1/2), step ``theta <- theta +
+2 lr x (y - theta x)``. ``x`` is one dataset (shape ``(n,)``) or a stack of
+datasets (shape ``(n_datasets, n)``); a one-feature column ``(n, 1)`` must be
+passed as ``x[:, 0]`` (it would otherwise be read as ``n`` datasets of one
+sample). ``X ~ N(0, s^2)`` with ``s = x_scale`` and ``Z ~ N(0, 1)``;
+``u = 2 lr s^2`` is the only combination of ``lr`` and ``s`` the population
+quantities depend on.
+
+Modules
+-------
+One job per module; each module's docstring carries its part of the theory.
+
+* :mod:`~lrsweep.theory.dataset` - one dataset: the error recursion, the epoch
+  log-multiplier ``S(lr)``, poles, overshoot and amplify counts, the
+  full-batch GD threshold, the predicted error path and steps to tolerance,
+  and what outliers do to ``S``.
+* :mod:`~lrsweep.theory.roots` - the shape of ``S`` between its poles (strictly
+  concave): all its roots, the diverging intervals and the critical
+  learning rate.
+* :mod:`~lrsweep.theory.population` - ``n -> inf``: ``L = E log|1 - 2 lr X^2|``
+  and its variance (singular Gaussian quadrature), the almost-sure,
+  mean-square and mean thresholds.
+* :mod:`~lrsweep.theory.tails` - heavy tails with noise: the tail index for
+  fresh samples (Kesten-Goldie) and for resampling a fixed dataset.
+* :mod:`~lrsweep.theory.probability` - the probability that a random dataset
+  diverges (central limit approximation or Monte Carlo).
+* :mod:`~lrsweep.theory.predictions` - the exact noise-free predictions for
+  every trajectory of a results frame.
+* ``_common`` - the numerics they share (memory-bounded blocks,
+  ``log|1 - v|`` without cancellation, Brent's method, float constants).
+
+Imports go one way: ``_common`` imports nothing of the package; ``dataset``,
+``roots`` and ``population`` import only ``_common``; ``tails`` imports
+``population``; ``probability`` imports ``dataset`` and ``population``;
+``predictions`` imports ``dataset``.
+
+Every public function declares a constraint for each parameter through
+:func:`lrsweep._validation.validate_params` (its table is kept as
+``__lrsweep_constraints__``) and receives normalised values (float64 arrays,
+ints, a Generator); a violation raises :class:`lrsweep.ParameterError` (a
+``ValueError``) or :class:`lrsweep.ParameterTypeError` (also a ``TypeError``)
+with the one message template, e.g. ``The 'lr' parameter of tail_index must
+be a scalar or an array of floats in the range [0, inf). Got -1.0 instead.``
+Functions of the package call each other's unvalidated implementations.
+
+References
+----------
+.. [1] M. Gurbuzbalaban, U. Simsekli, L. Zhu, "The heavy-tail phenomenon in
+   SGD", ICML 2021.
+.. [2] H. Kesten, "Random difference equations and renewal theory for
+   products of random matrices", Acta Math. 131 (1973) 207-248.
+.. [3] C. M. Goldie, "Implicit renewal theory and tails of solutions of
+   random equations", Ann. Appl. Probab. 1 (1991) 126-166.
+"""
+
+from __future__ import annotations
+
+from .dataset import (
+    amplify_count,
+    epoch_log_multiplier,
+    gd_threshold,
+    overshoot_count,
+    poles,
+    predicted_error,
+    predicted_steps_to_tol,
+)
+from .population import (
+    as_threshold,
+    mean_threshold,
+    ms_threshold,
+    population_log_multiplier,
+    population_log_multiplier_variance,
+)
+from .predictions import trajectory_predictions
+from .probability import DivergenceProbability, divergence_probability
+from .roots import critical_lr, diverging_intervals, roots
+from .tails import tail_index, tail_index_dataset
+
+__all__ = [
+    "DivergenceProbability",
+    "amplify_count",
+    "as_threshold",
+    "critical_lr",
+    "divergence_probability",
+    "diverging_intervals",
+    "epoch_log_multiplier",
+    "gd_threshold",
+    "mean_threshold",
+    "ms_threshold",
+    "overshoot_count",
+    "poles",
+    "population_log_multiplier",
+    "population_log_multiplier_variance",
+    "predicted_error",
+    "predicted_steps_to_tol",
+    "roots",
+    "tail_index",
+    "tail_index_dataset",
+    "trajectory_predictions",
+]

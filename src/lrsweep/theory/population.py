@@ -1,0 +1,294 @@
+r"""Population thresholds (``n -> inf``, ``X ~ N(0, s^2)``): ``L``, its variance, thresholds.
+
+What fresh Gaussian samples do on average, whatever the dataset: the
+Lyapunov exponent ``L`` of the error and the variance of its summands
+(adaptive quadrature of a log-singular Gaussian integral, also used by
+:mod:`~lrsweep.theory.tails` and :mod:`~lrsweep.theory.probability`), and the
+closed-form mean-square and mean thresholds.
+
+* Almost-sure (Lyapunov) stability for fresh samples:
+  ``L(lr) = E log|1 - 2 lr X^2| = E log|1 - u Z^2| < 0`` (law of large
+  numbers for ``log|e_k|/k``; :func:`population_log_multiplier`,
+  :func:`as_threshold`). The integrand has a log singularity at
+  ``|Z| = z0 = 1/sqrt(u)``; the integral is split there, the pieces next to
+  ``z0`` are mapped by ``|z - z0| = exp(-t)`` (which turns ``log|z - z0|``
+  into ``-t`` and the singular piece into a smooth exponentially decaying
+  integrand on ``[t0, inf)``), and the rest is integrated by
+  ``scipy.integrate.quad``; absolute accuracy about 1e-13.
+  An independent closed form, used in the tests: with ``F`` Dawson's
+  integral, ``PV E[1/(Z - c)] = -sqrt(2) F(c/sqrt(2))`` (Hilbert transform of
+  the Gaussian), hence ``d/dc E log|Z^2 - c| = sqrt(2/c) F(sqrt(c/2))`` and,
+  with ``E log Z^2 = -gamma - log 2``,
+
+  .. math:: L(u) = \log u - \gamma - \log 2 + 4 \int_0^{1/\sqrt{2u}} F(t)\,dt,
+            \qquad \frac{dL}{du} = 2w^2 F'(w),\ w = \frac{1}{\sqrt{2u}} .
+
+  ``F'`` changes sign once (F peaks at ``w_F = 0.9241...``), so L decreases
+  from ``L(0) = 0`` to its minimum at ``u = 1/(2 w_F^2) = 0.5855`` and then
+  increases to ``+inf``: its positive root (the a.s. threshold) is unique.
+* Mean-square stability: ``E (1 - 2 lr X^2)^2 = 1 - 4 lr s^2 + 12 lr^2 s^4
+  < 1`` iff ``lr < 1/(3 s^2)`` (:func:`ms_threshold`).
+* Mean: ``E (1 - 2 lr X^2) = 1 - 2 lr s^2``, of modulus < 1 iff
+  ``lr < 1/s^2`` (:func:`mean_threshold`; stability of ``E e_k``).
+* Full-batch GD on ``mean((y - theta x)^2)``: ``e <- (1 - 2 lr mean(x^2)) e``,
+  stable iff ``lr < 1/mean(x^2)`` (:func:`~lrsweep.theory.dataset.gd_threshold`).
+
+By Jensen ``L <= (1/2) log E m^2``, so the a.s. threshold lies above the
+mean-square one; for ``s = 1`` the thresholds are ``1/3`` (mean square),
+``1`` (mean, and GD at ``mean(x^2) = 1``) and ``1.2106...`` (almost sure).
+Between 1/3 and 1.21, ``E e_k^2`` blows up while almost every fresh-sample
+trajectory converges.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._validation import Described, ParameterError, message, validate_params
+from ._common import LR, X_SCALE, _brent_root, _scalar_or_array
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
+    from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "as_threshold",
+    "mean_threshold",
+    "ms_threshold",
+    "population_log_multiplier",
+    "population_log_multiplier_variance",
+]
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+#: |z| beyond which the standard normal density underflows (phi(40) ~ 1e-348).
+_Z_SUPPORT = 40.0
+_QUAD = {"epsabs": 1e-14, "epsrel": 1e-13, "limit": 400}
+
+
+def _ell(z: float, u: float, z0: float, log_z0: float) -> float:
+    """``log|1 - u z^2|`` away from ``z0 = 1/sqrt(u)``, without cancellation."""
+    v = u * z * z
+    if v < 0.5:
+        return math.log1p(-v)
+    return math.log(abs(z0 - z)) + math.log(z0 + z) - 2.0 * log_z0
+
+
+def _gauss_expect(u: float, g: Callable[[float, float], float], peak: float = 0.0) -> float:
+    """``E g(Z, log|1 - u Z^2|)``-type integral ``2 int_0^inf g(z, l(z)) dz`` for ``u > 0``.
+
+    ``g(z, l)`` must include the normal density. The half-line is split at
+    the singularity ``z0 = 1/sqrt(u)``; on ``[z0 - d, z0]`` and
+    ``[z0, z0 + d]`` the substitution ``|z - z0| = exp(-t)`` makes
+    ``l = -t + log(z0 + z) - 2 log z0`` exact and the integrand smooth and
+    exponentially decaying in ``t``. ``peak`` is where the integrand peaks
+    beyond ``z0`` (the support ends 40 further on).
+    """
+    from scipy.integrate import quad
+
+    def q(f: Callable[[float], float], a: float, b: float, **kw: Any) -> float:
+        return float(quad(f, a, b, full_output=1, **_QUAD, **kw)[0])
+
+    z0 = 1.0 / math.sqrt(u)
+    lz0 = math.log(z0)
+    z_end = max(_Z_SUPPORT, peak + _Z_SUPPORT)
+    if z0 > z_end + 1.0:  # singularity outside the numerical support
+        return 2.0 * q(lambda z: g(z, _ell(z, u, z0, lz0)), 0.0, z_end)
+    d = min(0.5 * z0, 1.0)
+    t0 = -math.log(d)
+    total = q(lambda z: g(z, _ell(z, u, z0, lz0)), 0.0, min(z0 - d, _Z_SUPPORT))
+
+    def left(t: float) -> float:
+        h = math.exp(-t)
+        return g(z0 - h, -t + math.log(2.0 * z0 - h) - 2.0 * lz0) * h
+
+    def right(t: float) -> float:
+        h = math.exp(-t)
+        return g(z0 + h, -t + math.log(2.0 * z0 + h) - 2.0 * lz0) * h
+
+    total += q(left, t0, math.inf) + q(right, t0, math.inf)
+    a = z0 + d
+    if a < z_end:
+        pts = [peak] if a < peak < z_end else None
+        total += q(lambda z: g(z, _ell(z, u, z0, lz0)), a, z_end, points=pts)
+    return 2.0 * total
+
+
+def _phi_log(z: float) -> float:
+    return -0.5 * z * z - _LOG_SQRT_2PI
+
+
+def _log_moments(u: float) -> tuple[float, float]:
+    """``(E l, E l^2)`` with ``l = log|1 - u Z^2|``."""
+    if u == 0.0:
+        return 0.0, 0.0
+    m1 = _gauss_expect(u, lambda z, ell: math.exp(_phi_log(z)) * ell)
+    m2 = _gauss_expect(u, lambda z, ell: math.exp(_phi_log(z)) * ell * ell)
+    return m1, m2
+
+
+def _u_of(lr: NDArray[np.float64], s: NDArray[np.float64]) -> NDArray[np.float64]:
+    return 2.0 * lr * np.square(s)
+
+
+def _u_checked(lr: NDArray[np.float64], x_scale: ArrayLike, owner: str) -> NDArray[np.float64]:
+    """``u = 2 lr s^2`` of validated ``lr`` and ``x_scale``; refuse shapes that do not broadcast."""
+    s = np.asarray(x_scale, dtype=np.float64)  # the default 1.0 arrives as given
+    try:
+        np.broadcast_shapes(lr.shape, s.shape)
+    except ValueError:
+        allowed = f"{X_SCALE.description} broadcastable against 'lr' of shape {lr.shape}"
+        raise ParameterError(message("x_scale", owner, allowed,
+                                     Described(f"an array of shape {s.shape}"))) from None
+    return _u_of(lr, s)
+
+
+@validate_params({"lr": LR, "x_scale": X_SCALE})
+def population_log_multiplier(lr: ArrayLike, x_scale: ArrayLike = 1.0) -> Any:
+    r"""Lyapunov exponent per step of SGD on fresh Gaussian samples.
+
+    .. math:: L(lr) = E \log|1 - 2\,lr\,X^2| = E \log|1 - u Z^2|,
+              \quad X \sim N(0, s^2),\ u = 2\,lr\,s^2 .
+
+    ``log|e_k|/k -> L`` almost surely for the ``online`` order (and ``S/n ->
+    L`` for a dataset of ``n`` samples), so fresh-sample SGD converges a.s.
+    iff ``L < 0``.
+
+    Parameters
+    ----------
+    lr : array_like of float
+        Learning rates, finite and ``>= 0``.
+    x_scale : array_like of float, optional
+        Standard deviation ``s`` of the feature (default 1), ``> 0``;
+        broadcast against ``lr``.
+
+    Returns
+    -------
+    L : float or ndarray of float, shape ``broadcast(lr, x_scale)``
+        Absolute accuracy about 1e-13 (checked against the Dawson-integral
+        closed form in the module docstring). ``L(0) = 0``,
+        ``L ~ -u - 3u^2/2`` for small ``u``, ``L ~ log u - gamma - log 2``
+        for large ``u``; minimum ``-0.49071...`` at ``u = 0.58546``
+        (``lr = 0.29273`` for ``s = 1``).
+
+    Notes
+    -----
+    Each value costs a few adaptive quadratures (about a millisecond).
+    """
+    u = _u_checked(lr, x_scale, "population_log_multiplier")
+    out = np.array([_log_moments(float(v))[0] for v in u.ravel()]).reshape(u.shape)
+    return _scalar_or_array(out)
+
+
+@validate_params({"lr": LR, "x_scale": X_SCALE})
+def population_log_multiplier_variance(lr: ArrayLike, x_scale: ArrayLike = 1.0) -> Any:
+    """Variance ``V(lr) = Var log|1 - 2 lr X^2|`` for ``X ~ N(0, s^2)``.
+
+    Parameters
+    ----------
+    lr : array_like of float
+        Learning rates, finite and ``>= 0``.
+    x_scale : array_like of float, optional
+        Standard deviation ``s`` of the feature (default 1), ``> 0``.
+
+    Returns
+    -------
+    V : float or ndarray of float, shape ``broadcast(lr, x_scale)``
+        ``E l^2 - (E l)^2`` with both moments integrated as in
+        :func:`population_log_multiplier` (the ``log^2`` singularity becomes
+        ``t^2 exp(-t)`` under the same substitution).
+    """
+    u = _u_checked(lr, x_scale, "population_log_multiplier_variance")
+    out = np.empty(u.size)
+    for i, v in enumerate(u.ravel()):
+        m1, m2 = _log_moments(float(v))
+        out[i] = max(m2 - m1 * m1, 0.0)
+    return _scalar_or_array(out.reshape(u.shape))
+
+
+_AS_U: list[float] = []  # cache of the a.s. threshold in u (a universal constant)
+
+
+def _as_threshold_u() -> float:
+    if not _AS_U:
+        # L decreases on (0, 0.5855) and increases after: L(0.5) < 0, and L -> inf.
+        def f(u: float) -> float:
+            return _log_moments(u)[0]
+
+        hi = 2.0
+        while f(hi) <= 0:
+            hi *= 2.0
+        _AS_U.append(_brent_root(f, 0.5, hi))
+    return _AS_U[0]
+
+
+@validate_params({"x_scale": X_SCALE})
+def as_threshold(x_scale: ArrayLike = 1.0) -> Any:
+    """Almost-sure stability threshold of SGD on fresh Gaussian samples.
+
+    The unique positive root of ``L(lr) = E log|1 - 2 lr X^2|``,
+    ``X ~ N(0, s^2)``: ``lr_as = u_as / (2 s^2)`` with ``u_as`` the root of
+    ``E log|1 - u Z^2|`` (computed once by Brent's method and cached).
+    Below it fresh-sample SGD converges almost surely although (above
+    :func:`ms_threshold`) its mean square diverges.
+
+    Parameters
+    ----------
+    x_scale : array_like of float, optional
+        Standard deviation ``s`` of the feature (default 1), ``> 0``.
+
+    Returns
+    -------
+    lr : float or ndarray of float, shape of ``x_scale``
+        ``as_threshold(1) = 1.2106247605...`` (``u_as = 2.42124952...``): above
+        both :func:`ms_threshold` (1/3) and :func:`mean_threshold` (1).
+    """
+    s = np.asarray(x_scale, dtype=np.float64)  # the default 1.0 arrives as given
+    return _scalar_or_array(_as_threshold_u() / (2.0 * np.square(s)))
+
+
+@validate_params({"x_scale": X_SCALE})
+def ms_threshold(x_scale: ArrayLike = 1.0) -> Any:
+    """Mean-square stability threshold, ``1 / (3 s^2)``.
+
+    ``E (1 - 2 lr X^2)^2 = 1 - 4 lr s^2 + 12 lr^2 s^4`` (``E X^4 = 3 s^4``)
+    is below 1 iff ``0 < lr < 1/(3 s^2)``; for fresh samples ``E e_k^2``
+    converges iff ``lr`` is below it. It is also where the tail index is 2.
+
+    Parameters
+    ----------
+    x_scale : array_like of float, optional
+        Standard deviation ``s`` of the feature (default 1), ``> 0``.
+
+    Returns
+    -------
+    lr : float or ndarray of float, shape of ``x_scale``
+    """
+    s = np.asarray(x_scale, dtype=np.float64)  # the default 1.0 arrives as given
+    return _scalar_or_array(1.0 / (3.0 * np.square(s)))
+
+
+@validate_params({"x_scale": X_SCALE})
+def mean_threshold(x_scale: ArrayLike = 1.0) -> Any:
+    """Threshold of the mean error, ``1 / s^2``.
+
+    ``E e_{k+1} = E(1 - 2 lr X^2) E e_k = (1 - 2 lr s^2) E e_k`` for fresh
+    samples, and ``|1 - 2 lr s^2| < 1`` iff ``0 < lr < 1/s^2``. It is the
+    population counterpart of :func:`~lrsweep.theory.dataset.gd_threshold` (the same condition with
+    ``mean(x^2) = s^2``).
+
+    Parameters
+    ----------
+    x_scale : array_like of float, optional
+        Standard deviation ``s`` of the feature (default 1), ``> 0``.
+
+    Returns
+    -------
+    lr : float or ndarray of float, shape of ``x_scale``
+    """
+    s = np.asarray(x_scale, dtype=np.float64)  # the default 1.0 arrives as given
+    return _scalar_or_array(1.0 / np.square(s))
+

@@ -1,0 +1,70 @@
+"""Tests of the lrsweep.theory package: re-exports, imports (no scipy at import, one direction)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pathlib
+import pkgutil
+import subprocess
+import sys
+
+from lrsweep import theory as T
+
+#: ``lrsweep.theory.__all__`` of the single-module theory; every name must stay importable.
+PUBLIC = [
+    "DivergenceProbability", "amplify_count", "as_threshold", "critical_lr", "divergence_probability",
+    "diverging_intervals", "epoch_log_multiplier", "gd_threshold", "mean_threshold", "ms_threshold",
+    "overshoot_count", "poles", "population_log_multiplier", "population_log_multiplier_variance",
+    "predicted_error", "predicted_steps_to_tol", "roots", "tail_index", "tail_index_dataset",
+    "trajectory_predictions",
+]
+#: Which modules of the package each module may import (one direction, no cycles).
+ALLOWED = {
+    "_common": set(),
+    "dataset": {"_common"},
+    "roots": {"_common"},
+    "population": {"_common"},
+    "tails": {"_common", "population"},
+    "probability": {"_common", "dataset", "population"},
+    "predictions": {"dataset"},
+}
+MODULES = sorted(m.name for m in pkgutil.iter_modules(T.__path__))
+
+
+def test_every_public_name_is_reexported():
+    assert sorted(T.__all__) == sorted(PUBLIC)
+    namespace: dict = {}
+    exec(f"from lrsweep.theory import {', '.join(PUBLIC)}", namespace)
+    for name in PUBLIC:
+        obj = getattr(T, name)
+        assert namespace[name] is obj
+        home = importlib.import_module(obj.__module__)
+        assert home.__name__.startswith("lrsweep.theory.") and getattr(home, name) is obj
+        assert name in home.__all__  # each module lists what it defines
+
+
+def test_module_imports_only_numpy():
+    # every module of the package, imported alone in a fresh interpreter, leaves scipy
+    # (and pandas) unloaded: both are imported inside the functions that need them
+    assert set(MODULES) == set(ALLOWED)
+    for name in ["lrsweep.theory", *(f"lrsweep.theory.{m}" for m in MODULES)]:
+        code = (
+            "import importlib, sys\n"
+            f"importlib.import_module({name!r})\n"
+            f"assert 'scipy' not in sys.modules, 'scipy imported at module level by {name}'\n"
+            f"assert 'pandas' not in sys.modules, 'pandas imported at module level by {name}'\n"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_modules_import_each_other_in_one_direction():
+    root = pathlib.Path(T.__file__).parent
+    for name in MODULES:
+        tree = ast.parse((root / f"{name}.py").read_text())
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                imported.add(node.module or "")
+        assert "" not in imported, f"{name}: 'from . import' hides what is imported"
+        assert imported <= ALLOWED[name], f"{name} imports {sorted(imported - ALLOWED[name])}"
