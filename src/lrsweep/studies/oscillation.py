@@ -60,7 +60,9 @@ def analyse(runs: dict[str, Results], opts: Options) -> Output:
     per_lr = pd.DataFrame({"mean": g.mean(), "q25": g.quantile(0.25), "q75": g.quantile(0.75),
                            "runs": g.size()}).reset_index()
     per_lr["predicted"] = predicted_overshoots(per_lr, cfg)
-    summary = res.summary(by=["lr"]).merge(per_lr, on="lr", how="left")
+    summary = res.summary(by=["lr"]).merge(per_lr.drop(columns="predicted"), on="lr", how="left")
+    # The theory for every lr, also where every run diverged (no simulated mean there).
+    summary["predicted"] = predicted_overshoots(summary, cfg)
     fig = plots.oscillation_curve(
         per_lr, title=(f"Overshoots per epoch: {len(cfg.axes['lr'])} lr x {len(cfg.axes['seed'])} datasets "
                        f"of n = {n} = {cfg.n_trajectories:,} trajectories, noise-free"))

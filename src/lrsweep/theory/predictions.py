@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._validation import Array, Described, InstanceOf, ParameterError, message, validate_params
+from ..config import DATA_AXES
 from .dataset import _count_steps_beyond, _epoch_log_multiplier
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,10 +25,8 @@ __all__ = ["trajectory_predictions"]
 _LR_COLUMN = Array(0.0, math.inf, "left", ndim=(1,), nonempty=False,
                    what="a frame whose 'lr' column is an array")
 
-#: Axis columns of a results frame that decide the dataset (``lrsweep.config.DATA_AXES``).
-_DATA_COLUMNS = (
-    "seed", "n_samples", "x_scale", "noise", "outlier_kind", "outlier_frac", "outlier_scale",
-)
+#: Axis columns of a results frame that decide the dataset, in the order of a data key.
+_DATA_COLUMNS = DATA_AXES
 
 
 @validate_params({

@@ -1,0 +1,212 @@
+"""``--quick --set AXIS=VALUE`` for every named study and every axis.
+
+Each study either runs with its theory evaluated at the values that ran
+(checked here against the theory functions, study by study) or refuses the
+axis with one line naming it (exit 2) before anything runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import lrsweep
+from lrsweep import reference, study, theory
+from lrsweep.cli import parse_set
+from lrsweep.config import AXES
+from lrsweep.data import dataset_for, make_dataset, sample_order
+from lrsweep.studies import SINGLE, STUDIES, Options, Runtime, StudyError, run_study
+
+#: A value other than every study's default, for each axis.
+VALUES = {"lr": "0.3", "seed": "3:15", "n_samples": "50", "x_scale": "2.0", "noise": "0.5",
+          "outlier_kind": "response", "outlier_frac": "0.05", "outlier_scale": "3.0", "order": "shuffle",
+          "theta0": "2.0"}
+#: Few seeds: these runs check where the theory is evaluated, not its agreement with simulation.
+FEW = "seed=0:12"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_every_axis_has_a_test_value():
+    assert set(VALUES) == set(AXES)
+
+
+def _value(st, axis: str) -> str:
+    """The test value of ``axis``; one seed for a study that takes one value of it."""
+    rule = st.axes.get(axis)
+    return "3" if axis == "seed" and rule is not None and not rule.multi else VALUES[axis]
+
+
+def _accepts(st, axis: str) -> bool:
+    try:
+        st.check(Options(quick=True, sets=parse_set([f"{axis}={_value(st, axis)}"])))
+    except StudyError:
+        return False
+    return True
+
+
+CASES = [(name, axis) for name in STUDIES for axis in AXES]
+
+
+@pytest.mark.parametrize(("name", "axis"), CASES)
+def test_set_runs_with_theory_at_the_set_value_or_names_the_axis(name, axis, tmp_path, capsys):
+    st = STUDIES[name]
+    few = axis != "seed" and st.axes.get("seed", SINGLE).multi  # fewer seeds, where there are many
+    sets = [f"{axis}={_value(st, axis)}"] + ([FEW] if few else [])
+    if not _accepts(st, axis):
+        code = study.main([name, "--quick", *[a for s in sets for a in ("--set", s)], "--out", str(tmp_path),
+                           "--no-progress"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+        assert f"the axis {axis!r}" in err or f"{axis}=" in err, err
+        assert not any(tmp_path.iterdir())  # refused before anything ran or was written
+        return
+    options = Options(quick=True, sets=parse_set(sets))
+    run = run_study(st, options, Runtime(progress=False))
+    value = options.sets[axis]
+    for res in run.results.values():  # every declared sweep ran with the set value
+        if res.config.user_data is None or axis not in ("n_samples", "x_scale", "noise"):
+            expected = tuple(value) if isinstance(value, list) else (value,)
+            got = res.config.axes[axis]
+            if axis == "seed" and len(got) == 1:  # a one-dataset sweep (lr-tuning's demo): the first
+                assert got[0] == expected[0], (name, axis)
+            else:
+                assert got == expected, (name, axis)
+    CHECKS[name](run, options)
+
+
+# ------------------------------------------------------------------ theory, study by study
+def _check_seed(run, options):
+    res = run.results["seed"]
+    cfg = res.config
+    row = res.frame.iloc[0]
+    order = str(row["order"])
+    ds = dataset_for(cfg, tuple(row[a] for a in lrsweep.config.DATA_AXES), order)
+    th, _ = reference.run_trajectory(ds.x, ds.y, lr=row["lr"], theta0=row["theta0"],
+                                     epochs=1 if order == "online" else cfg.epochs,
+                                     order=sample_order(order, int(row["n_samples"]), cfg.epochs,
+                                                        int(row["seed"])))
+    s = run.output.summary.iloc[0]
+    assert bool(s["identical_to_node_graph"])
+    expected = th[199] if len(th) >= 200 and row["diverged_step"] < 0 else float("nan")
+    assert s["theta_at_200"] == pytest.approx(expected, nan_ok=True, rel=0, abs=0)
+
+
+def _check_lr_tuning(run, options):
+    grid, demo = run.results["grid"].config, run.results["demo"].config
+    summary = run.output.summary
+    np.testing.assert_array_equal(summary["lr"], grid.axes["lr"])
+    report = run.output.report
+    assert f"{demo.axes['n_samples'][0]} samples" in report and f"seed {demo.axes['seed'][0]}" in report
+    assert f"datasets of {grid.axes['n_samples'][0]} samples" in report
+
+
+def _check_convergence(run, options):
+    cfg = run.results["runs"].config
+    s = run.output.summary
+    (x_scale,) = cfg.axes["x_scale"]
+    L = np.asarray(theory.population_log_multiplier(s["lr"].to_numpy(), x_scale))
+    expected = np.where(L < 0, np.log(cfg.tol) / np.where(L < 0, L, -1.0), np.nan)
+    np.testing.assert_allclose(s["theory_steps"], expected, rtol=1e-12)
+    assert f"X ~ N(0, {x_scale:g}^2)" in run.output.report
+
+
+def _check_oscillation(run, options):
+    from scipy.special import erfc
+
+    cfg = run.results["runs"].config
+    s = run.output.summary
+    (n,), (x_scale,) = cfg.axes["n_samples"], cfg.axes["x_scale"]
+    np.testing.assert_allclose(s["predicted"], n * erfc(1 / (2 * np.sqrt(s["lr"]) * x_scale)), rtol=1e-12)
+    assert f"n = {n}" in run.output.report
+
+
+def _check_outliers(run, options):
+    cfg = run.results["runs"].config
+    s = run.output.summary
+    (lr,), (n,) = cfg.axes["lr"], cfg.axes["n_samples"]
+    for _, row in s.iterrows():
+        xs = np.stack([make_dataset(seed, n, x_scale=cfg.axes["x_scale"][0], noise=cfg.axes["noise"][0],
+                                    outlier_frac=row.outlier_frac, outlier_scale=row.outlier_scale,
+                                    outlier_kind=row.outlier_kind, coef=cfg.coef).x
+                       for seed in cfg.axes["seed"]])
+        expected = float((theory.epoch_log_multiplier(xs, lr) > 0).mean())
+        assert row.theory_diverging_fraction == expected
+    assert f"lr = {lr:g} with n = {n}" in run.output.report
+
+
+def _check_divergence(run, options):
+    cfg = run.results["runs"].config
+    s = run.output.summary
+    (x_scale,) = cfg.axes["x_scale"]
+    for n in cfg.axes["n_samples"]:
+        g = s[s["n_samples"] == n].sort_values("lr")
+        p = theory.divergence_probability(n, g["lr"].to_numpy(), x_scale=x_scale, method="montecarlo",
+                                          n_datasets=1000, rng=12345 + n)
+        np.testing.assert_array_equal(g["theory_probability"], p.probability)
+    thresholds = f"mean-square lr = {float(theory.ms_threshold(x_scale)):.4g}"
+    assert thresholds in run.output.report
+
+
+def _check_dataset_size(run, options):
+    cfg = run.results["runs"].config
+    crit = run.output.tables["critical_lr"]
+    (x_scale,) = cfg.axes["x_scale"]
+    for _, row in crit.iterrows():
+        X = np.stack([make_dataset(s, int(row.n_samples), x_scale=x_scale, coef=cfg.coef).x
+                      for s in cfg.axes["seed"]])
+        assert row["median"] == np.median(theory.critical_lr(X))
+
+
+def _check_heavy_tails(run, options):
+    cfg = run.results["online"].config
+    table = run.output.tables["tail_index"]
+    (x_scale,), (n,), (noise,) = cfg.axes["x_scale"], cfg.axes["n_samples"], cfg.axes["noise"]
+    x = make_dataset(options.seed + 1, n, noise=noise, x_scale=x_scale, coef=cfg.coef).x
+    np.testing.assert_array_equal(run.results["one_dataset"].config.user_data[0], x)
+    for r in table.itertuples():
+        if r.order == "online":
+            np.testing.assert_array_equal(r.theory_alpha, theory.tail_index(r.lr, x_scale))
+        elif r.order == "replacement":
+            np.testing.assert_array_equal(r.theory_alpha, theory.tail_index_dataset(x, r.lr))
+        else:
+            assert math.isnan(r.theory_alpha)
+    assert set(table["lr"]) == set(cfg.axes["lr"])
+
+
+CHECKS = {"seed": _check_seed, "lr-tuning": _check_lr_tuning, "convergence": _check_convergence,
+          "oscillation": _check_oscillation, "outliers": _check_outliers, "divergence": _check_divergence,
+          "dataset-size": _check_dataset_size, "heavy-tails": _check_heavy_tails}
+
+
+def test_every_study_has_a_check():
+    assert set(CHECKS) == set(STUDIES)
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["seed", "--set", "lr=0.01,0.04"], "study 'seed' takes one value of the axis 'lr', got 2"),
+    (["divergence", "--set", "order=online"], "study 'divergence' cannot run order='online'"),
+    (["divergence", "--set", "noise=0.5"], "study 'divergence' cannot vary the axis 'noise'"),
+    (["heavy-tails", "--set", "order=fixed"], "study 'heavy-tails' cannot vary the axis 'order'"),
+    (["convergence", "--set", "epochs=1,2"], "--set epochs: a fixed setting takes one value, got 2"),
+])
+def test_refusals_are_one_line_naming_the_axis(argv, fragment, tmp_path, capsys):
+    assert study.main([*argv, "--quick", "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1, err
+
+
+def test_a_setting_reaches_the_theory(tmp_path):
+    """--set tol=0.001 moves the convergence theory (a setting, not an axis)."""
+    options = Options(quick=True, sets=parse_set(["tol=0.001", FEW]))
+    run = run_study(STUDIES["convergence"], options, Runtime(progress=False))
+    assert run.results["runs"].config.tol == 0.001
+    _check_convergence(run, options)
