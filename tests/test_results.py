@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from conftest import run
@@ -98,3 +101,37 @@ def test_whole_grid_axis_columns_equal_the_general_lookup():
     ids = np.arange(1, cfg.n_trajectories, dtype=np.int64)
     general = pd.DataFrame(results._axis_columns(cfg, ids))  # the axis_values path
     pd.testing.assert_frame_equal(full.iloc[1:].reset_index(drop=True), general, check_exact=True)
+
+
+def test_to_xarray_round_trips_to_the_frame():
+    pytest.importorskip("xarray")
+    cfg = lrsweep.SweepConfig(lr=[0.01, 0.3, 1.5], seed=range(4), n_samples=[10, 30], noise=0.5,
+                              order=["fixed", "shuffle"], outlier_frac=0.1)
+    res = run(cfg)
+    ds = res.to_xarray()
+    assert list(ds.dims) == ["seed", "n_samples", "order", "lr"]  # swept axes, canonical order
+    assert dict(ds.sizes) == {"seed": 4, "n_samples": 2, "order": 2, "lr": 3}
+    assert float(ds["noise"]) == 0.5 and str(ds["outlier_kind"].item()) == "leverage"  # scalar coords
+    assert set(ds.data_vars) == {"trajectory_id", *lrsweep.metrics.METRIC_COLUMNS}
+    assert ds["status"].attrs["description"] == lrsweep.metrics.METRICS["status"]
+    assert lrsweep.SweepConfig.from_dict(json.loads(ds.attrs["config"])) == cfg
+    back = ds.to_dataframe().reset_index().sort_values("trajectory_id").reset_index(drop=True)
+    frame = res.frame
+    assert len(back) == len(frame)
+    for col in frame.columns:
+        got, want = back[col], frame[col]
+        if isinstance(want.dtype, pd.CategoricalDtype):
+            assert list(got.astype(str)) == list(want.astype(str)), col
+        else:
+            np.testing.assert_array_equal(got.to_numpy(), want.to_numpy(), err_msg=col)
+    # One lane of the grid, addressed by its labels.
+    row = frame[(frame.seed == 2) & (frame.n_samples == 30) & (frame.order == "shuffle") & (frame.lr == 0.3)]
+    one = ds.sel(seed=2, n_samples=30, order="shuffle", lr=0.3)
+    assert float(one["theta_final"]) == row["theta_final"].item()
+    assert str(one["status"].item()) == row["status"].item()
+
+
+def test_to_xarray_of_an_unswept_config_is_zero_dimensional():
+    pytest.importorskip("xarray")
+    ds = run(lrsweep.SweepConfig(lr=0.05)).to_xarray()
+    assert dict(ds.sizes) == {} and float(ds["lr"]) == 0.05 and int(ds["trajectory_id"]) == 0

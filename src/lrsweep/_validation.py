@@ -41,6 +41,7 @@ __all__ = [
     "Described",
     "InstanceOf",
     "Interval",
+    "ListOf",
     "NoneOr",
     "OneOf",
     "ParameterError",
@@ -152,7 +153,7 @@ class Interval(Constraint):
                     raise ParameterTypeError(message(name, owner, self.description, value))
             v: float | int = int(value)
             # float() of an int beyond float64's range raises: compare it as +-inf.
-            inside = self._contains(float(v) if abs(v) < 2**1000 else math.copysign(math.inf, v))
+            inside = self._contains(float(v) if abs(v) < 2**1000 else (math.inf if v > 0 else -math.inf))
         else:
             v = float(value)
             inside = self._contains(v)
@@ -334,6 +335,35 @@ class StrList(Constraint):
 
     def invalid_example(self) -> object:
         return [3] if self.options is None else ["no-such-column"]
+
+
+@dataclass(frozen=True)
+class ListOf(Constraint):
+    """A non-empty list or tuple whose every element ``inner`` allows; returned as a list."""
+
+    inner: Constraint
+    what: str = "a non-empty list"
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return f"{self.what} of which each is {self.inner.description}"
+
+    def check(self, name: str, owner: str, value: object) -> Any:
+        if not isinstance(value, list | tuple):
+            raise ParameterTypeError(message(name, owner, self.description, _type_name(value)))
+        if not value:
+            raise ParameterError(message(name, owner, self.description, value))
+        out = []
+        for item in value:
+            try:
+                out.append(self.inner.check(name, owner, item))
+            except ParameterError as exc:
+                kind = ParameterTypeError if isinstance(exc, ParameterTypeError) else ParameterError
+                raise kind(message(name, owner, self.description, item)) from None
+        return out
+
+    def invalid_example(self) -> object:
+        return [self.inner.invalid_example()]
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import ParameterError
+from ._validation import ListOf, ParameterError, PathLike, validate_params
 from .config import SweepConfig
 from .engine.layout import ChunkResult
 from .grid import Chunk, chunks
@@ -229,6 +229,7 @@ def _status(store: ChunkStore) -> CheckpointStatus:
     return CheckpointStatus(store.dir, store.key, len(plan), done)
 
 
+@validate_params({"directory": PathLike()})
 def find_checkpoints(directory: str | os.PathLike) -> list[Path]:
     """Checkpoint directories at or below ``directory`` (those with a manifest.json)."""
     root = Path(directory)
@@ -237,6 +238,7 @@ def find_checkpoints(directory: str | os.PathLike) -> list[Path]:
     return sorted(p.parent for p in root.rglob("manifest.json"))
 
 
+@validate_params({"directory": PathLike()})
 def load_results(directory: str | os.PathLike):
     """The :class:`~lrsweep.Results` of a complete checkpoint directory.
 
@@ -268,6 +270,7 @@ def load_results(directory: str | os.PathLike):
     return Results(frame=frame, records=records, config=store.config, meta=meta)
 
 
+@validate_params({"sources": ListOf(PathLike(), what="a non-empty list of paths"), "into": PathLike()})
 def merge(sources: list[str | os.PathLike], into: str | os.PathLike) -> list[CheckpointStatus]:
     """Copy the finished chunks of ``sources`` into the checkpoint tree ``into``.
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import ParameterTypeError
+from ._validation import InstanceOf, Interval, NoneOr, ParameterTypeError, validate_params
 
 __all__ = ["check_client", "connect", "local_cluster", "run_chunks"]
 
@@ -99,6 +99,8 @@ def run_chunks(client: Any, config: Any, todo: list, rec_ids: np.ndarray, record
 
 
 @contextlib.contextmanager
+@validate_params({"n_workers": Interval("int", 1, 1024), "threads_per_worker": Interval("int", 1, 1024),
+                  "numba_threads": NoneOr(Interval("int", 1, 1024))})
 def local_cluster(n_workers: int, *, threads_per_worker: int = 1,
                   numba_threads: int | None = None) -> Iterator[Any]:
     """A ``LocalCluster`` of worker processes and its client; closed on exit.
@@ -131,6 +133,8 @@ def local_cluster(n_workers: int, *, threads_per_worker: int = 1,
         yield client
 
 
+@validate_params({"address": InstanceOf("builtins.str", "a scheduler address (str)"),
+                  "timeout": Interval("float", 0, 3600, "right")})
 def connect(address: str, *, timeout: float = 10.0) -> Any:
     """A client for the scheduler at ``address`` (e.g. ``tcp://10.0.0.5:8786``).
 

@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass
 
 from . import grid as _grid
+from ._validation import Boolean, InstanceOf, Interval, NoneOr, validate_params
 from .config import SweepConfig
 
 __all__ = ["MemoryPlan", "available_memory", "peak_rss", "plan_memory"]
@@ -168,6 +169,12 @@ def chunk_bytes(config: SweepConfig, chunk_size: int, n_recorded: int = 0, n_slo
             + 16 * n_recorded * n_slots)
 
 
+@validate_params({
+    "config": InstanceOf("lrsweep.config.SweepConfig", "a SweepConfig"),
+    "n_recorded": Interval("int", 0, 2**62), "n_slots": Interval("int", 0, 2**62),
+    "chunk_size": NoneOr(Interval("int", 1, 2**63 - 1)), "collect": Boolean(),
+    "concurrent": Interval("int", 1, 1024), "budget": NoneOr(Interval("int", 1, 2**63 - 1)),
+})
 def plan_memory(
     config: SweepConfig,
     *,

@@ -18,9 +18,12 @@ records theta and the per-sample loss after every step, as the seed's
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
+
+from ._validation import Array, Described, Interval, ParameterError, message, validate_params
 
 __all__ = ["MinusNode", "MulNode", "SquareNode", "run_trajectory"]
 
@@ -57,6 +60,13 @@ class SquareNode:
         return 2 * self.x * dz
 
 
+@validate_params({
+    "x": Array(ndim=(1, 2), what="a 1-D array (or an (n, 1) column)"),
+    "y": Array(ndim=(1, 2), what="a 1-D array (or an (n, 1) column)"),
+    "lr": Interval("float", 0, math.inf, "left"),
+    "theta0": Interval("float", -math.inf, math.inf, "neither"),
+    "epochs": Interval("int", 1, 2**40),
+})
 def run_trajectory(
     x: Sequence[float] | np.ndarray,
     y: Sequence[float] | np.ndarray,
@@ -88,10 +98,22 @@ def run_trajectory(
         Per-sample loss of each step, computed in the forward pass before
         the update (the seed's ``loss_list``).
     """
-    xs = [float(v) for v in np.asarray(x, dtype=np.float64).ravel()]
-    ys = [float(v) for v in np.asarray(y, dtype=np.float64).ravel()]
+    xs = [float(v) for v in x.ravel()]
+    ys = [float(v) for v in y.ravel()]
     n = len(xs)
-    steps = [k % n for k in range(epochs * n)] if order is None else [int(i) for i in order]
+    owner = "run_trajectory"
+    if len(ys) != n:
+        got = Described(f"{len(ys)} samples")
+        raise ParameterError(message("y", owner, f"as long as x ({n} samples)", got))
+    if order is None:
+        steps = [k % n for k in range(epochs * n)]
+    else:
+        idx = np.asarray(order)
+        if idx.ndim != 1 or idx.dtype.kind not in "iu" or (idx.size and (idx.min() < 0 or idx.max() >= n)):
+            got = Described(f"an array of dtype {idx.dtype} and shape {idx.shape}")
+            allowed = f"None or a 1-D array of sample indices in [0, {n - 1}]"
+            raise ParameterError(message("order", owner, allowed, got))
+        steps = [int(i) for i in idx]
     mul, minus, square = MulNode(), MinusNode(), SquareNode()
     th, lr = float(theta0), float(lr)
     th_list, loss_list = [], []

@@ -10,6 +10,7 @@ with every allowed category.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._validation import NoneOr, ParameterError, PathLike, StrList, message, validate_params
+from ._validation import (
+    Array,
+    Described,
+    Interval,
+    NoneOr,
+    ParameterError,
+    PathLike,
+    StrList,
+    message,
+    validate_params,
+)
 from .config import AXES, ORDERS, OUTLIER_KINDS, SweepConfig
 from .grid import axis_values
 from .metrics import DERIVED_FIELDS, FLOAT_FIELDS, INT_FIELDS, METRIC_COLUMNS, Status
@@ -153,6 +164,9 @@ class Assembler:
         return frame, records
 
 
+@validate_params({"k": Array(0, math.inf, "left", ndim=None, nonempty=False, what="a count or an array"),
+                  "n": Array(0, math.inf, "neither", ndim=None, nonempty=False, what="a count or an array"),
+                  "z": Interval("float", 0, math.inf, "neither")})
 def wilson_interval(
     k: np.ndarray | int, n: np.ndarray | int, z: float = Z95
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -172,8 +186,14 @@ def wilson_interval(
     -------
     lo, hi : ndarray of float64
     """
-    k = np.asarray(k, dtype=np.float64)
-    n = np.asarray(n, dtype=np.float64)
+    try:
+        above = k > n  # float64 arrays (validated)
+    except ValueError:
+        raise ParameterError(message("k", "wilson_interval", "broadcastable against 'n'",
+                                     Described(f"an array of shape {k.shape}"))) from None
+    if np.any(above):
+        first = np.broadcast_to(k, above.shape)[above].flat[0]
+        raise ParameterError(message("k", "wilson_interval", "at most n (successes out of n trials)", first))
     p = k / n
     z2 = z * z
     denom = 1.0 + z2 / n
@@ -278,6 +298,58 @@ class Results:
         if not by:
             out = out.drop(columns=out.columns[0])
         return out
+
+    def to_xarray(self) -> Any:
+        """The table as an N-dimensional :class:`xarray.Dataset` over the swept axes.
+
+        Needs the ``xarray`` extra (``pip install "lrsweep[xarray]"``). The grid
+        is a Cartesian product in canonical axis order, so each column
+        reshapes to ``config.shape`` without a copy of the index: the
+        dimensions are the swept axes (outermost first, ``lr`` last) with
+        their values as coordinates, every axis with one value is a scalar
+        coordinate, and there is one variable per metric column (plus
+        ``trajectory_id``), described in its ``description`` attribute
+        (:mod:`lrsweep.metrics`). ``status`` holds the status names as
+        strings. The dataset's attributes carry the config (JSON) and the
+        grid hash. Recorded steps are not included (see :attr:`records`).
+
+        Returns
+        -------
+        xarray.Dataset
+
+        Examples
+        --------
+        >>> ds = res.to_xarray()  # doctest: +SKIP
+        >>> ds["diverged_step"].where(ds["status"] == "diverged").mean("seed")  # doctest: +SKIP
+        """
+        try:
+            import xarray as xr
+        except ImportError:  # pragma: no cover - exercised only without the extra
+            raise ImportError("Results.to_xarray needs xarray: pip install 'lrsweep[xarray]'") from None
+        from .metrics import DERIVED, METRICS
+
+        config = self.config
+        shape = config.shape
+        swept = [a for a in AXES if len(config.axes[a]) > 1]
+        dims = tuple(swept)
+        dim_shape = tuple(len(config.axes[a]) for a in swept)
+        coords: dict[str, Any] = {}
+        for name, values in config.axes.items():
+            arr = np.asarray(values, dtype=object if name in _CATEGORIES else None)
+            coords[name] = (name, arr) if name in swept else arr[0]
+
+        def grid(column: str) -> np.ndarray:
+            values = self.frame[column]
+            arr = values.astype(str).to_numpy(dtype=object) if column == "status" else values.to_numpy()
+            return arr.reshape(shape).reshape(dim_shape)  # squeeze the one-value axes
+
+        descriptions = {**METRICS, **DERIVED, "trajectory_id": "index of the trajectory in the grid "
+                        "(C order over the axes in canonical order)."}
+        data = {c: (dims, grid(c), {"description": descriptions[c]})
+                for c in ("trajectory_id", *METRIC_COLUMNS)}
+        return xr.Dataset(data, coords=coords,
+                          attrs={"config": self.config.to_json(), "grid_hash": self.config.grid_hash(),
+                                 "lrsweep": versions().get("lrsweep", "unknown")})
 
     def with_theory(self) -> pd.DataFrame:
         """The frame with the exact predictions for each trajectory's own dataset.
