@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..config import AXES, DATA_AXES, SweepConfig
+from ..config import DATA_AXES, SweepConfig
 from ..data import Dataset, dataset_for
 
 if TYPE_CHECKING:
@@ -85,6 +85,3 @@ def datasets(config: SweepConfig, seeds: Any, **key: Any) -> list[Dataset]:
     return [dataset_for(config, tuple(int(s) if a == "seed" else values[a] for a in DATA_AXES), order)
             for s in seeds]
 
-
-# The canonical axis order, for grouping columns of several swept axes.
-AXIS_ORDER = tuple(AXES)

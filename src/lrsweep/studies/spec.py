@@ -91,10 +91,6 @@ class Options:
         kw.update(self.sets)
         return SweepConfig(**kw)
 
-    def get(self, name: str, default: Any) -> Any:
-        """The ``--set`` value of ``name`` (a scalar for a single value), else ``default``."""
-        return self.sets.get(name, default)
-
 
 @dataclass(frozen=True)
 class SweepSpec:
