@@ -25,7 +25,7 @@ SRC = Path(lrsweep.__file__).parent
 LAYERS = [
     {"_validation", "metrics"},
     {"config"},
-    {"grid", "reference"},
+    {"grid", "reference", "selection"},
     {"data"},
     {"engine", "theory"},
     {"results", "planner", "plots"},

@@ -25,13 +25,13 @@ from ._validation import (
     Interval,
     NoneOr,
     ParameterError,
-    ParameterTypeError,
     PathLike,
     message,
     validate_params,
 )
 from .config import SweepConfig
 from .engine.threads import Threads
+from .selection import select_ids
 
 if TYPE_CHECKING:
     from .engine.layout import ChunkResult
@@ -61,33 +61,6 @@ _SHARD_CALL = {**_CALL, "out": PathLike()}
 del _SHARD_CALL["progress"]
 
 
-def _record_ids(config: SweepConfig, record: Any, owner: str) -> np.ndarray:
-    """Normalise ``record`` to sorted unique trajectory ids."""
-    allowed = "None, 'all', a sequence of trajectory ids or a query string on the axis columns"
-    n = config.n_trajectories
-    if record is None:
-        return np.zeros(0, dtype=np.int64)
-    if isinstance(record, str):
-        if record == "all":
-            return np.arange(n, dtype=np.int64)
-        from .results import grid_frame
-
-        frame = grid_frame(config)
-        try:
-            sel = frame.query(record)
-        except Exception as exc:  # pandas raises many types for a bad query
-            raise ParameterError(message("record", owner, allowed, record) + f" ({exc})") from None
-        return sel["trajectory_id"].to_numpy(dtype=np.int64)
-    try:
-        ids = np.unique(np.asarray(record, dtype=np.int64).ravel())
-    except (TypeError, ValueError):
-        raise ParameterTypeError(message("record", owner, allowed, record)) from None
-    if ids.size and (ids[0] < 0 or ids[-1] >= n):
-        bad = ids[0] if ids[0] < 0 else ids[-1]
-        raise ParameterError(message("record", owner, f"trajectory ids in [0, {n - 1}]", int(bad)))
-    return ids
-
-
 def _plan(config, record, record_every, chunk_size, *, out=None, collect=True, concurrent=1,
           owner="sweep"):
     """Recorded ids, recording slots, memory plan and chunks of a (validated) call.
@@ -99,7 +72,7 @@ def _plan(config, record, record_every, chunk_size, *, out=None, collect=True, c
     """
     from .planner import plan_memory
 
-    rec_ids = _record_ids(config, record, owner)
+    rec_ids = select_ids(config, record, owner)
     k_max = config.epochs * max(config.axes["n_samples"])
     n_slots = k_max // record_every if rec_ids.size else 0
     if rec_ids.size * n_slots > MAX_RECORD_POINTS:
@@ -136,11 +109,12 @@ def sweep(
     ----------
     config : SweepConfig
         The grid to run.
-    record : None, "all", sequence of int or str, optional
+    record : None, "all", sequence of int, mapping or str, optional
         Trajectories whose theta and per-sample loss are recorded every
-        ``record_every`` steps: trajectory ids, ``"all"``, or a
-        :meth:`pandas.DataFrame.query` string on the axis columns (for
-        example ``"lr == 0.04 and seed < 3"``). At most
+        ``record_every`` steps: trajectory ids, ``"all"``, a mapping
+        ``{axis: values}``, or an expression over the axis names (for
+        example ``"lr == 0.04 and seed < 3"``), parsed with a whitelist and
+        never evaluated (:mod:`lrsweep.selection`). At most
         :data:`MAX_RECORD_POINTS` points in all.
     record_every : int
         Record steps ``record_every, 2 * record_every, ...`` (1: every step,
