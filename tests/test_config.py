@@ -52,8 +52,8 @@ def test_bad_element_inside_an_axis_is_named(name):
          "The 'lr' parameter of SweepConfig must be a float in the range [0, inf). Got -0.1 instead."),
         ({"lr": float("inf")}, "Got inf instead."),
         ({"lr": float("nan")}, "Got nan instead."),
-        ({"n_samples": 0}, "must be an int in the range [1, inf). Got 0 instead."),
-        ({"epochs": 0}, "The 'epochs' parameter of SweepConfig must be an int in the range [1, inf)."),
+        ({"n_samples": 0}, "must be an int in the range [1, 2147483647]. Got 0 instead."),
+        ({"epochs": 0}, "The 'epochs' parameter of SweepConfig must be an int in the range [1, 2**53]."),
         ({"outlier_frac": 1.5}, "must be a float in the range [0, 1]. Got 1.5 instead."),
         ({"outlier_kind": "weird"}, "must be one of 'leverage', 'response'. Got 'weird' instead."),
         ({"order": "random"}, "one of 'fixed', 'shuffle', 'replacement', 'online'. Got 'random'"),
@@ -65,7 +65,7 @@ def test_bad_element_inside_an_axis_is_named(name):
         ({"seed": True}, "The 'seed' parameter"),
         ({"data": "mnist"}, "The 'data' parameter of SweepConfig must be one of 'gaussian', 'lecture'."),
         ({"data": ([1.0, 2.0], [1.0])}, "The 'data' parameter"),
-        ({"data": ([1.0, np.nan], [1.0, 2.0])}, "finite arrays"),
+        ({"data": ([1.0, np.nan], [1.0, 2.0])}, "of floats in the range [-1e+90, 1e+90]. Got nan instead."),
         ({"data": ([1.0, 2.0], [1.0, 2.0]), "noise": 1.0}, "The 'noise' parameter"),
         ({"data": ([1.0, 2.0], [1.0, 2.0]), "order": "online"}, "The 'order' parameter"),
         ({"memory_limit": 0}, "The 'memory_limit' parameter"),
@@ -125,3 +125,47 @@ def test_grid_hash_is_computed_once_and_ignores_memory_limit():
     assert cfg.grid_hash() is h  # cached: a million-value axis takes ~1 s to hash
     assert cfg.replace(memory_limit=10**9).grid_hash() == h
     assert cfg.replace(epochs=6).grid_hash() != h
+
+
+# ------------------------------------------------------------- integrity: bounds
+@pytest.mark.parametrize(("kwargs", "fragment"), [
+    ({"epochs": 10**14}, "The 'epochs' parameter of SweepConfig must be at most 9,007,199,254,740,992 steps"),
+    ({"epochs": 2**63}, "The 'epochs' parameter of SweepConfig must be an int in the range [1, 2**53]"),
+    ({"epochs": 10**17}, "The 'epochs' parameter of SweepConfig must be an int in the range [1, 2**53]"),
+    ({"oscillation_min": 10**30}, "The 'oscillation_min' parameter of SweepConfig must be an int in"),
+    ({"n_samples": 2**31},
+     "The 'n_samples' parameter of SweepConfig must be an int in the range [1, 2147483647]. Got 2147483648"),
+    ({"theta0": 1e308}, "'theta0' parameter of SweepConfig must be a float in the range [-1e+300, 1e+300]"),
+    ({"x_scale": 1e200}, "The 'x_scale' parameter of SweepConfig must be a float in the range (0, 1e+30]"),
+    ({"noise": 1e200}, "The 'noise' parameter"),
+    ({"outlier_scale": 1e200}, "The 'outlier_scale' parameter"),
+    ({"coef": 1e200}, "The 'coef' parameter"),
+    ({"intercept": -1e200}, "The 'intercept' parameter"),
+    ({"memory_limit": 2**64}, "The 'memory_limit' parameter"),
+    ({"seed": range(2**16), "lr": np.linspace(0, 1, 2**16), "theta0": np.linspace(-1, 1, 2**16),
+      "n_samples": range(1, 2**15)}, "at most 2**62 trajectories"),
+    ({"data": ([1 + 2j, 1.0], [1.0, 2.0])}, "'data' parameter of SweepConfig must be a pair of 1-D arrays"),
+    ({"data": (["1", "2"], [1.0, 2.0])}, "Got an array of dtype <U1 instead"),
+    ({"data": ([True, False], [1.0, 2.0])}, "Got an array of dtype bool instead"),
+    ({"data": ([1e100, 1.0], [1.0, 2.0])}, "of floats in the range [-1e+90, 1e+90]. Got 1e+100 instead"),
+    ({"lr": "0.1"}, "The 'lr' parameter of SweepConfig must be a float"),
+    ({"seed": "12"}, "The 'seed' parameter of SweepConfig must be an int"),
+])
+def test_integers_and_floats_are_bounded_with_the_bound_in_the_message(kwargs, fragment):
+    with pytest.raises(ParameterError, match=re.escape(fragment)):
+        lrsweep.SweepConfig(**kwargs)
+
+
+def test_extremes_at_the_bounds_run_finite_without_warnings():
+    """At the edges of every range the table is finite where documented (warnings are errors here)."""
+    from conftest import run
+
+    for kw in (dict(theta0=[1e300, -1e300]), dict(x_scale=1e30, outlier_frac=0.1, outlier_scale=1e30,
+                                                  coef=-1e30, intercept=1e30, noise=1e30),
+               dict(x_scale=1e-300, noise=1e-300), dict(diverge_factor=1e308, theta0=1e300)):
+        for outlier_kind in ("leverage", "response"):
+            res = run(lrsweep.SweepConfig(lr=[1e-3, 0.5, 1e300], seed=range(3), n_samples=7,
+                                          outlier_kind=outlier_kind, order=["fixed", "online"], **kw))
+            f = res.frame
+            for col in ("theta_ref", "theta_final", "abs_error_final", "max_abs_error", "max_jump"):
+                assert np.isfinite(f[col]).all(), (kw, col)

@@ -110,6 +110,8 @@ def _fmt_bound(x: float) -> str:
             for off, text in ((0, f"2**{k}"), (-1, f"2**{k} - 1")):
                 if abs(x) == 2**k + off:
                     return text if x > 0 else f"-({text})"
+    if isinstance(x, float) and abs(x) >= 1e16:
+        return repr(x)  # 1e+30, not 1000000000000000019884624838656
     return repr(int(x)) if float(x).is_integer() else repr(x)
 
 
@@ -162,10 +164,11 @@ class Interval(Constraint):
         return v
 
     def invalid_example(self) -> object:
+        # A step of at least the bound's own size, so that it is not absorbed by rounding (1e300 - 0.5).
         if math.isfinite(self.lo):
-            return self.lo - 1 if self.kind == "int" else self.lo - 0.5
+            return self.lo - 1 if self.kind == "int" else self.lo - max(0.5, abs(self.lo))
         if math.isfinite(self.hi):
-            return self.hi + 1 if self.kind == "int" else self.hi + 0.5
+            return self.hi + 1 if self.kind == "int" else self.hi + max(0.5, abs(self.hi))
         return float("nan")
 
 

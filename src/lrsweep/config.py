@@ -19,7 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import Constraint, Interval, OneOf, ParameterError, ParameterTypeError, as_axis
+from ._validation import (
+    Array,
+    Constraint,
+    Described,
+    Interval,
+    OneOf,
+    ParameterError,
+    ParameterTypeError,
+    as_axis,
+)
 
 __all__ = ["AXES", "DATA_AXES", "LANE_AXES", "ORDERS", "OUTLIER_KINDS", "SETTINGS", "SweepConfig"]
 
@@ -27,19 +36,40 @@ ORDERS = ("fixed", "shuffle", "replacement", "online")
 OUTLIER_KINDS = ("leverage", "response")
 INF = math.inf
 
+# Ranges that keep every number a sweep computes finite (no inf or NaN in a
+# column documented finite, no overflow warning). Generated x reaches about
+# 40 * x_scale * outlier_scale (NumPy's normal draws stay below 40 in
+# magnitude), y about |coef| |x| + outlier_scale * sqrt((coef x_scale)^2 +
+# noise^2); with every scale at most 1e30, x^2 and y^2 stay below 1e185 and
+# their sums over 2**31 samples below 1e195. User data is bounded the same
+# way. The least-squares reference obeys |theta_ref x_i| <= sqrt(sum y^2)
+# (Cauchy-Schwarz), so with |theta0| <= 1e300 the initial error is finite.
+#: Largest x_scale, noise, outlier_scale, |coef| and |intercept|.
+MAX_SCALE = 1e30
+#: Largest |x| and |y| of user data.
+MAX_DATA = 1e90
+#: Largest |theta0|.
+MAX_THETA0 = 1e300
+#: Most samples per dataset (sample orders are int32; such a dataset is 32 GB already).
+MAX_SAMPLES = 2**31 - 1
+#: Most steps per trajectory: the kernel counts steps in float64, exact below 2**53.
+MAX_STEPS = 2**53
+#: Most trajectories in a grid (ids are int64, and products with steps must not overflow).
+MAX_TRAJECTORIES = 2**62
+
 #: Sweepable parameters in canonical grid order, outermost first. Trajectory
 #: ids enumerate the grid in this order (C order), so the learning rates of
 #: one dataset are contiguous: they run as lanes of one kernel block.
 AXES: dict[str, tuple[Constraint, Any]] = {
     "seed": (Interval("int", 0, 2**32 - 1), 0),
-    "n_samples": (Interval("int", 1, INF, "left"), 100),
-    "x_scale": (Interval("float", 0, INF, "neither"), 1.0),
-    "noise": (Interval("float", 0, INF, "left"), 0.0),
+    "n_samples": (Interval("int", 1, MAX_SAMPLES), 100),
+    "x_scale": (Interval("float", 0, MAX_SCALE, "right"), 1.0),
+    "noise": (Interval("float", 0, MAX_SCALE), 0.0),
     "outlier_kind": (OneOf(OUTLIER_KINDS), "leverage"),
     "outlier_frac": (Interval("float", 0, 1), 0.0),
-    "outlier_scale": (Interval("float", 0, INF, "left"), 10.0),
+    "outlier_scale": (Interval("float", 0, MAX_SCALE), 10.0),
     "order": (OneOf(ORDERS), "fixed"),
-    "theta0": (Interval("float", -INF, INF, "neither"), -1.0),
+    "theta0": (Interval("float", -MAX_THETA0, MAX_THETA0), -1.0),
     "lr": (Interval("float", 0, INF, "left"), 0.01),
 }
 #: Axes that decide the dataset (its *data key*).
@@ -50,13 +80,13 @@ LANE_AXES = ("theta0", "lr")
 
 #: Fixed settings: constraint and default.
 SETTINGS: dict[str, tuple[Constraint, Any]] = {
-    "epochs": (Interval("int", 1, INF, "left"), 5),
-    "coef": (Interval("float", -INF, INF, "neither"), 5.0),
-    "intercept": (Interval("float", -INF, INF, "neither"), 0.0),
+    "epochs": (Interval("int", 1, MAX_STEPS), 5),
+    "coef": (Interval("float", -MAX_SCALE, MAX_SCALE), 5.0),
+    "intercept": (Interval("float", -MAX_SCALE, MAX_SCALE), 0.0),
     "tol": (Interval("float", 0, 1, "neither"), 1e-2),
     "diverge_factor": (Interval("float", 1, INF, "neither"), 1e6),
     "sign_floor": (Interval("float", 0, 1, "left"), 1e-10),
-    "oscillation_min": (Interval("int", 1, INF, "left"), 1),
+    "oscillation_min": (Interval("int", 1, MAX_STEPS), 1),
 }
 
 DATA_KINDS = ("gaussian", "lecture")
@@ -79,37 +109,40 @@ class SweepConfig:
         Dataset seed(s) in ``[0, 2**32 - 1]``; keys every random stream of a
         dataset and its sample order (see :func:`lrsweep.make_dataset`).
     n_samples : int or sequence of int
-        Samples per dataset, ``>= 1`` (with ``order="online"``: steps per epoch).
+        Samples per dataset, in ``[1, 2**31 - 1]`` (with ``order="online"``: steps
+        per epoch).
     noise : float or sequence of float
-        Standard deviation of the Gaussian noise added to y, ``>= 0``.
+        Standard deviation of the Gaussian noise added to y, in ``[0, 1e30]``.
     x_scale : float or sequence of float
-        Standard deviation of x, ``> 0``.
+        Standard deviation of x, in ``(0, 1e30]``.
     outlier_frac : float or sequence of float
         Fraction of samples made outliers, in ``[0, 1]``
         (``round(outlier_frac * n)`` samples).
     outlier_scale : float or sequence of float
-        Outlier strength ``s >= 0``: leverage outliers have x multiplied by
-        ``s``; response outliers have y shifted by ``s`` times the standard
+        Outlier strength ``s`` in ``[0, 1e30]``: leverage outliers have x
+        multiplied by ``s``; response outliers have y shifted by ``s`` times the standard
         deviation of y.
     outlier_kind : {"leverage", "response"} or sequence
         Which kind of outlier.
     theta0 : float or sequence of float
-        Initial theta (the seed: ``-1``).
+        Initial theta (the seed: ``-1``), ``|theta0| <= 1e300``.
     order : {"fixed", "shuffle", "replacement", "online"} or sequence
         How step k picks its sample: ``fixed`` (0..n-1 every epoch, the
         seed's), ``shuffle`` (a new permutation each epoch), ``replacement``
         (i.i.d. indices), ``online`` (a fresh sample every step).
     epochs : int
-        Passes over the data; a trajectory takes ``epochs * n_samples`` steps.
+        Passes over the data; a trajectory takes ``epochs * n_samples`` steps,
+        at most ``2**53`` (the kernel counts steps in float64).
     coef, intercept : float
-        True slope ``a`` and intercept ``b`` of the data (the seed: 5 and 0).
+        True slope ``a`` and intercept ``b`` of the data (the seed: 5 and 0),
+        each of magnitude at most ``1e30``.
         The model ``theta * x`` has no intercept, so ``b != 0`` moves the
         least-squares reference away from ``a``.
     data : {"gaussian", "lecture"} or (x, y)
         ``"gaussian"``: x ~ N(0, x_scale^2) from NumPy's default generator,
         keyed by the seed. ``"lecture"``: the seed's legacy generator
         (the lecture's ``np.random.seed(seed); np.random.normal(0, 1, (n, 1))``). A pair of
-        1-D arrays: your own data (then ``n_samples``, ``noise``,
+        1-D arrays of real numbers with ``|x|, |y| <= 1e90``: your own data (then ``n_samples``, ``noise``,
         ``x_scale`` and the outlier axes must stay at their defaults and
         ``order`` may not be ``"online"``).
     tol : float
@@ -117,7 +150,8 @@ class SweepConfig:
         converged once ``|e|`` stays within ``tol * |e_0|``.
     diverge_factor : float
         Divergence bound in ``(1, inf)``: a trajectory diverges when theta is
-        not finite or ``|e| > diverge_factor * max(|e_0|, |theta_ref|)``.
+        not finite or ``|e| > diverge_factor * max(|e_0|, |theta_ref|)`` (at
+        most a quarter of float64's largest value, see :mod:`lrsweep.metrics`).
     sign_floor : float
         Sign changes of ``e`` are counted only while ``|e|`` is above
         ``sign_floor * max(|e_0|, |theta_ref|)``, in ``[0, 1)``.
@@ -179,8 +213,18 @@ class SweepConfig:
             set_(
                 self,
                 "memory_limit",
-                Interval("int", 1, INF, "left").check("memory_limit", owner, self.memory_limit),
+                Interval("int", 1, 2**63 - 1).check("memory_limit", owner, self.memory_limit),
             )
+        # Products of the axes: step counters and trajectory ids must stay exact.
+        steps = self.epochs * max(axes["n_samples"])
+        if steps > MAX_STEPS:
+            got = Described(f"{self.epochs:,} epochs of {max(axes['n_samples']):,} samples")
+            raise ParameterError(_msg("epochs", f"at most {MAX_STEPS:,} steps per trajectory (epochs * "
+                                      "n_samples; the kernel counts steps in float64)", got))
+        if math.prod(len(v) for v in axes.values()) > MAX_TRAJECTORIES:
+            largest = max(axes, key=lambda a: len(axes[a]))
+            got = Described("a grid of " + " x ".join(str(len(v)) for v in axes.values()) + " trajectories")
+            raise ParameterError(_msg(largest, "one of axes whose grid has at most 2**62 trajectories", got))
 
     # ------------------------------------------------------------------ data
     @staticmethod
@@ -191,15 +235,17 @@ class SweepConfig:
             return OneOf(DATA_KINDS).check("data", owner, data)
         if not isinstance(data, Sequence | tuple) or len(data) != 2:
             raise ParameterTypeError(_msg("data", allowed, type(data).__name__))
-        try:
-            x = np.array(data[0], dtype=np.float64)
-            y = np.array(data[1], dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ParameterTypeError(_msg("data", allowed, "a pair that is not numeric")) from None
-        if x.ndim != 1 or y.ndim != 1 or x.shape != y.shape or x.size == 0:
-            raise ParameterError(_msg("data", allowed, f"arrays of shapes {x.shape} and {y.shape}"))
-        if not (np.isfinite(x).all() and np.isfinite(y).all()):
-            raise ParameterError(_msg("data", "finite arrays", "arrays with inf or NaN"))
+        # Real numbers only (a complex value would lose its imaginary part, a string of
+        # digits be read as a number), finite and within the range that keeps sums finite.
+        column = Array(-MAX_DATA, MAX_DATA, "both", ndim=(1,), what="a pair of 1-D arrays (x, y)")
+        x = column.check("data", owner, data[0]).copy()
+        y = column.check("data", owner, data[1]).copy()
+        if x.shape != y.shape:
+            raise ParameterError(_msg("data", "a pair of 1-D arrays (x, y) of equal length",
+                                      Described(f"arrays of shapes {x.shape} and {y.shape}")))
+        if x.size > MAX_SAMPLES:
+            got = Described(f"{x.size} samples")
+            raise ParameterError(_msg("data", f"at most {MAX_SAMPLES} samples", got))
         for name in ("n_samples", "noise", "x_scale", "outlier_frac"):
             if axes[name] != (AXES[name][1],):
                 raise ParameterError(

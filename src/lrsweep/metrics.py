@@ -9,7 +9,9 @@ step k computed in the forward pass before the update (the seed's
 *last epoch* is steps ``K - n + 1 .. K``.
 
 Divergence: step k *diverges* when ``theta_k`` is not finite or ``|e_k| >
-diverge_factor * scale``. The trajectory is then frozen at ``theta_{k-1}``
+bound`` with ``bound = min(diverge_factor * scale, MAX_BOUND)`` (``MAX_BOUND`` a
+quarter of float64's largest value, :data:`lrsweep.engine.kernel.MAX_BOUND`).
+The trajectory is then frozen at ``theta_{k-1}``
 (the last in-bound value): no step after it changes any metric. All metrics
 below describe the accepted steps ``1 .. diverged_step - 1``.
 
@@ -60,7 +62,10 @@ METRICS: dict[str, str] = {
         "turns (l_k - l_{k-1}) * (l_{k+1} - l_k) < 0: 0 for a monotone loss, about 2/3 for "
         "white noise. NaN if the trajectory diverged or n < 3."
     ),
-    "loss_last_epoch": "mean per-sample loss l_k over the last epoch. NaN if diverged.",
+    "loss_last_epoch": (
+        "mean per-sample loss l_k over the last epoch. NaN if diverged; inf if a loss exceeded "
+        "float64's range (errors near the divergence bound with a diverge_factor far above the default)."
+    ),
     "growth_rate": (
         "empirical Lyapunov exponent per epoch: log|e_K| - log|e_{K-n}|, the change of log|e| "
         "over the last epoch (exactly sum_i log|1 - 2 lr x_i^2| for noise-free fixed-order "

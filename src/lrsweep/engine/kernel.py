@@ -112,6 +112,12 @@ I_MAX_ABS_STEP = INT_FIELDS.index("max_abs_error_step")
 I_MAX_JUMP_STEP = INT_FIELDS.index("max_jump_step")
 I_MAX_JUMP_SAMPLE = INT_FIELDS.index("max_jump_sample")
 
+#: The divergence bound is at most this (a quarter of the largest float64):
+#: ``|theta_k - theta_{k-1}|`` of an accepted step stays finite, and an
+#: infinite theta is never "within" an infinite bound. Results of bounds
+#: below it (every default and every study) are unchanged.
+MAX_BOUND = float(np.finfo(np.float64).max) / 4
+
 # Per-lane state lives in one flat buffer, field-major with a compile-time
 # stride of BLOCK_LANES: field f of lane j is f[f * BLOCK_LANES + j]. With one
 # buffer and constant distances between fields, LLVM proves the lane loop free
@@ -332,7 +338,7 @@ def _make_block(GATHER: bool):
             f[_TH + j] = t0
             f[_LR + j] = lr[js]
             f[_REF + j] = ref
-            f[_BOUND + j] = div_factor * scale
+            f[_BOUND + j] = min(div_factor * scale, MAX_BOUND)
             f[_FLOOR + j] = sign_floor * scale
             f[_THR + j] = tol * abs(e0)
             f[_MAE + j] = abs(e0)
