@@ -81,3 +81,75 @@ def test_python_dash_m_lrsweep_runs_the_cli(tmp_path):
     out = subprocess.run([sys.executable, "-m", "lrsweep", "study", "--list"], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and "divergence" in out.stdout
+
+
+# ------------------------------------------------------- integrity: the command line
+def test_a_huge_range_is_one_line_not_a_memory_error(tmp_path, capsys):
+    assert study.main(["seed", "--set", "seed=0:100000000000", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "at most 10,000,000 values" in err
+
+
+@pytest.mark.parametrize("argv", [["--out", ""], ["--set", "epochs=1,2"], ["--set", "tol=0.1,0.2"],
+                                  ["--bogus"], ["--threads", "x"]])
+def test_bad_arguments_are_one_line_exit_2(argv, tmp_path, capsys):
+    extra = [] if "--out" in argv else ["--out", str(tmp_path / "o")]
+    assert study.main(["seed", "--quick", *argv, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "o" / "report.md").exists()
+
+
+def test_out_holding_another_study_is_refused_unless_forced(tmp_path, capsys):
+    out = tmp_path / "seed"
+    assert study.main(["seed", "--out", str(out), "--no-progress"]) == 0
+    before = sorted(p.name for p in (out / "figures").iterdir())
+    capsys.readouterr()
+    assert study.main(["oscillation", "--quick", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds the results of study 'seed'" in err and "--force" in err
+    assert sorted(p.name for p in (out / "figures").iterdir()) == before  # nothing touched
+    assert study.main(["oscillation", "--quick", "--out", str(out), "--no-progress", "--force"]) == 0
+    figures = sorted(p.name for p in (out / "figures").iterdir())
+    assert figures == ["overshoots_per_epoch.png"]  # the seed study's figures are gone
+    assert not (out / "trajectories.records.parquet").exists()
+    assert "Study `oscillation`" in (out / "report.md").read_text()
+    # A directory of other files is refused too; the same study may write again.
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    assert study.main(["seed", "--out", str(other), "--no-progress"]) == 2
+    assert "holds no lrsweep study (notes.txt)" in capsys.readouterr().err
+    assert study.main(["oscillation", "--quick", "--out", str(out), "--no-progress"]) == 0
+
+
+def test_a_rerun_in_another_format_removes_its_stale_figures(tmp_path):
+    out = tmp_path / "s"
+    assert study.main(["seed", "--out", str(out), "--no-progress"]) == 0
+    assert study.main(["seed", "--out", str(out), "--no-progress", "--format", "svg"]) == 0
+    assert sorted(p.suffix for p in (out / "figures").iterdir()) == [".svg", ".svg"]
+
+
+def test_environment_failures_are_one_line_exit_1(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from lrsweep import results
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "o" / "trajectories.parquet"))
+
+    monkeypatch.setattr(results.Results, "to_parquet", full)
+    assert study.main(["seed", "--out", str(tmp_path / "o"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
+
+
+def test_merge_table_into_a_full_or_impossible_path_is_one_line(tmp_path, capsys):
+    cfg = lrsweep.SweepConfig(**CFG)
+    d = tmp_path / "d"
+    lrsweep.sweep_shard(cfg, (0, 1), out=d, chunk_size=100)
+    for table, code in (("/dev/full", 1), (str(tmp_path / "file" / "t.parquet"), 1)):
+        (tmp_path / "file").write_text("")
+        assert cli.main(["merge", str(d), "--table", table]) == code
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, err

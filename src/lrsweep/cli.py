@@ -21,9 +21,15 @@ the report, bit-identical to a single run.
 written to different directories; with ``--table``, a complete sweep is also
 written as a Results Parquet file.
 
-Exit status: 0 on success; 2 for bad arguments (one line on stderr, never a
-traceback); 1 when ``merge`` leaves some chunks missing; 130 when
-interrupted (finished chunks are kept).
+An ``--out`` that holds another study's results (or files no study wrote)
+is refused unless ``--force``; each study directory has a marker file
+(``.lrsweep-study.json``) naming the study and the files it wrote, so a
+rerun replaces exactly those and removes its own stale ones.
+
+Exit status: 0 on success; 2 for bad arguments; 1 for a failure of the
+environment (a full disk, a permission, a read-only file system) and when
+``merge`` leaves some chunks missing; 130 when interrupted (finished chunks
+are kept). Every failure is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ from ._validation import ParameterError
 __all__ = ["entry", "main", "study_main"]
 
 STUDY_PROG = "python -m lrsweep.study"
+#: Most values one --set may give (an axis of 1e7 values is already a 1e7-trajectory grid).
+MAX_SET_VALUES = 10_000_000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,6 +80,9 @@ def study_parser(prog: str = STUDY_PROG) -> argparse.ArgumentParser:
                         help="run the chunks on the dask scheduler at ADDRESS (e.g. tcp://host:8786)")
     parser.add_argument("--shard", default=None, metavar="I/N",
                         help="run only part I of N (0 <= I < N) of every sweep into --out; no report")
+    parser.add_argument("--force", action="store_true",
+                        help="write into an --out that holds another study's results (they are removed) "
+                             "or other files")
     return parser
 
 
@@ -98,7 +109,7 @@ def parse_set(items: Sequence[str]) -> dict[str, Any]:
         try:
             if ":" in raw:
                 a, b = (int(v) for v in raw.split(":"))
-                vals: list[Any] = list(range(a, b))
+                vals: Any = range(a, b)
             else:
                 vals = [v.strip() for v in raw.split(",") if v.strip()]
                 if kind == "int":
@@ -107,6 +118,9 @@ def parse_set(items: Sequence[str]) -> dict[str, Any]:
                     vals = [float(v) for v in vals]
         except ValueError:
             raise StudyError(f"--set {item!r}: cannot read {raw!r} as values of {name}") from None
+        if len(vals) > MAX_SET_VALUES:
+            raise StudyError(f"--set {item!r}: at most {MAX_SET_VALUES:,} values, got {len(vals):,}")
+        vals = list(vals)
         if not vals:
             raise StudyError(f"--set {item!r}: no values given")
         out[name] = vals[0] if len(vals) == 1 else vals
@@ -168,24 +182,16 @@ def _studies(args: argparse.Namespace) -> list:
     return [STUDIES[args.name]]
 
 
-def _writable(out: Path) -> None:
-    from .studies import StudyError
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".lrsweep-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise StudyError(f"cannot write to --out {str(out)!r}: {exc.strerror or exc}") from None
-
-
 def study_main(argv: Sequence[str] | None = None, prog: str = STUDY_PROG) -> int:
     """``python -m lrsweep.study`` / ``lrsweep study``; returns the exit status."""
     from .studies import STUDIES, Options, Runtime, StudyError, run_shard, run_study, write_study
+    from .studies.execute import claim_output
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = study_parser(prog).parse_args(argv)
+    try:
+        args = study_parser(prog).parse_args(argv)
+    except SystemExit as exc:  # --help (0) or an argparse error (2, already printed as one line)
+        return int(exc.code or 0)
     if args.list:
         for s in STUDIES.values():
             print(f"{s.name:12s} {s.question}")
@@ -204,14 +210,17 @@ def study_main(argv: Sequence[str] | None = None, prog: str = STUDY_PROG) -> int
                              "or use an existing one")
         shard = _parse_shard(args.shard) if args.shard is not None else None
         options = Options(quick=args.quick, seed=args.seed, sets=parse_set(args.set))
-        for study in studies:  # refuse a --set a study cannot use before anything runs
+        outs = {}
+        for study in studies:  # refuse what cannot run (a --set, an --out) before anything runs
             study.check(options)
+            out = args.out if (args.out is not None and len(studies) == 1) else (
+                (args.out or Path("results")) / study.name)
+            claim_output(out, study.name, force=args.force)
+            outs[study.name] = out
         with contextlib.ExitStack() as stack:
             runtime.client = _client(stack, args)
             for study in studies:
-                out = args.out if (args.out is not None and len(studies) == 1) else (
-                    (args.out or Path("results")) / study.name)
-                _writable(out)
+                out = outs[study.name]
                 runtime.checkpoint = out / "chunks"
                 if shard is not None:
                     reports = run_shard(study, options, runtime, shard)
@@ -230,12 +239,22 @@ def study_main(argv: Sequence[str] | None = None, prog: str = STUDY_PROG) -> int
     except (StudyError, ParameterError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the environment: a full disk, a permission, a read-only file system
+        print(f"{prog}: error: {_os_error(exc)}", file=sys.stderr)
+        return 2 if isinstance(exc, NotADirectoryError | FileExistsError) else 1
     except KeyboardInterrupt:
         where = f" in {runtime.checkpoint}" if runtime.checkpoint is not None else ""
         print(f"{prog}: interrupted; finished chunks are kept{where}: rerun the same command to resume",
               file=sys.stderr)
         return 130
     return 0
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for an operating-system failure: what failed, on which file."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    where = f": {exc.filename!s}" if exc.filename else ""
+    return f"{what}{where}".replace("\n", " ")
 
 
 def _merge(argv: Sequence[str]) -> int:
@@ -246,7 +265,10 @@ def _merge(argv: Sequence[str]) -> int:
                         help="destination (default: the first DIR)")
     parser.add_argument("--table", type=Path, default=None, metavar="FILE",
                         help="also write a complete sweep's Results to this Parquet file")
-    args = parser.parse_args(list(argv))
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
     from .checkpoint import load_results, merge
 
     into = args.into or args.dirs[0]
@@ -263,6 +285,9 @@ def _merge(argv: Sequence[str]) -> int:
     except ParameterError as exc:
         print(f"lrsweep merge: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"lrsweep merge: error: {_os_error(exc)}", file=sys.stderr)
+        return 1
     incomplete = 0
     for st in statuses:
         state = "complete" if st.complete else f"missing {len(st.missing)}: {st.missing[:10]}"

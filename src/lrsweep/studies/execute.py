@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import platform
 import shlex
 import time
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
     from ..results import Results
     from ..runner import ShardReport
 
-__all__ = ["Run", "Runtime", "run_shard", "run_study", "sweep_dir"]
+__all__ = ["MARKER", "Run", "Runtime", "claim_output", "run_shard", "run_study", "sweep_dir", "write_study"]
+
+#: The file in a study's output directory that says which study wrote it and which files.
+MARKER = ".lrsweep-study.json"
 
 
 @dataclass
@@ -95,6 +99,73 @@ def run_study(study: Study, options: Options, runtime: Runtime) -> Run:
     return Run(output, results, time.perf_counter() - t0)
 
 
+def _marker(out: Path) -> dict | None:
+    """The marker of ``out`` (None if absent); a marker that cannot be read counts as foreign."""
+    path = out / MARKER
+    if not path.exists():
+        return None
+    try:
+        found = json.loads(path.read_text())
+        if isinstance(found, dict) and isinstance(found.get("study"), str) and isinstance(
+                found.get("files", []), list):
+            return found
+    except (OSError, ValueError):
+        pass
+    return {"study": "<unreadable marker>", "files": []}
+
+
+def claim_output(out: Path, study: str, *, force: bool = False) -> None:
+    """Make ``out`` the output directory of ``study``, or refuse (one :class:`StudyError`).
+
+    A directory that holds another study's results, or files that no lrsweep
+    study wrote, is refused unless ``force``; with ``force`` the files the
+    previous study wrote are removed first (never other files). The same
+    study may write again (a rerun resumes from its chunks).
+    """
+    if str(out) == "":
+        raise StudyError("--out must name a directory; got ''")
+    if out.exists() and not out.is_dir():
+        raise StudyError(f"--out {str(out)!r} is a file, not a directory")
+    found = _marker(out) if out.is_dir() else None
+    if found is not None and found["study"] != study:
+        if not force:
+            raise StudyError(f"--out {str(out)!r} holds the results of study {found['study']!r}; use another "
+                             "directory, or --force to replace them")
+        _remove_listed(out, found.get("files", []))
+    elif found is None and out.is_dir():
+        # Only chunks/ (checkpoints merged from shards, keyed by sweep: never mixed) is welcome.
+        entries = sorted(p.name for p in out.iterdir() if p.name != "chunks")
+        if entries and not force:
+            shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+            raise StudyError(f"--out {str(out)!r} is not empty and holds no lrsweep study ({shown}); use a "
+                             "new or empty directory, or --force to write there anyway")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if found is None or found["study"] != study:
+            _write_marker(out, {"study": study, "files": []})
+    except (NotADirectoryError, FileExistsError) as exc:  # a path through a file: a bad argument
+        raise StudyError(f"cannot write to --out {str(out)!r}: {exc.strerror}") from None
+    except OSError as exc:  # permissions, a full or read-only disk: the environment
+        raise OSError(exc.errno, f"cannot write to --out {str(out)!r}: {exc.strerror}") from None
+
+
+def _remove_listed(out: Path, files: list) -> None:
+    """Remove files a study wrote into ``out`` (relative paths inside it only)."""
+    root = out.resolve()
+    for rel in files:
+        if not isinstance(rel, str):
+            continue
+        path = (out / rel).resolve()
+        if root in path.parents and path.is_file():
+            path.unlink()
+
+
+def _write_marker(out: Path, body: dict) -> None:
+    tmp = out / f"{MARKER}.{os.getpid()}.tmp"  # several shard processes may claim one directory
+    tmp.write_text(json.dumps(body, indent=1, sort_keys=True))
+    tmp.replace(out / MARKER)
+
+
 def _versions() -> str:
     from ..results import versions
 
@@ -111,13 +182,18 @@ def write_study(study: Study, run: Run, out: Path, runtime: Runtime, *, fmt: str
     output = run.output
     figdir = out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
+    written = ["report.md", "summary.csv", "trajectories.parquet"]
     run.main.to_parquet(out / "trajectories.parquet")
+    if run.main.records is not None:
+        written.append("trajectories.records.parquet")
     output.summary.to_csv(out / "summary.csv", index=False)
     for key, table in output.tables.items():
         table.to_csv(out / f"{key}.csv", index=False)
+        written.append(f"{key}.csv")
     fig_md = []
     for fname, fig in output.figures.items():
         path = figdir / f"{fname}.{fmt}"
+        written.append(f"figures/{fname}.{fmt}")
         with getattr(plots, "theme", contextlib.nullcontext)():  # rendered here in lrsweep's look
             fig.savefig(path, dpi=120)
         plt.close(fig)
@@ -132,3 +208,7 @@ def write_study(study: Study, run: Run, out: Path, runtime: Runtime, *, fmt: str
         f"Versions: {_versions()}.\n"
     )
     (out / "report.md").write_text(report)
+    # Files this study wrote before and not now (a renamed figure, another format) are stale.
+    previous = (_marker(out) or {}).get("files", [])
+    _remove_listed(out, [f for f in previous if f not in written])
+    _write_marker(out, {"study": study.name, "files": written})
