@@ -14,7 +14,11 @@ if TYPE_CHECKING:
 
     from ..results import Results
 
-__all__ = ["by_index", "column_or_value", "crossing", "datasets", "fmt", "unstable_summary"]
+__all__ = ["by_index", "column_or_value", "crossing", "datasets", "divergence_table", "fmt", "steps_to_tol",
+           "unstable_summary"]
+
+#: Seed of the Monte Carlo datasets of P(S > 0) for dataset size n: THEORY_SEED + n.
+THEORY_SEED = 12345
 
 
 def fmt(v: float, digits: int = 4) -> str:
@@ -85,3 +89,38 @@ def datasets(config: SweepConfig, seeds: Any, **key: Any) -> list[Dataset]:
     return [dataset_for(config, tuple(int(s) if a == "seed" else values[a] for a in DATA_AXES), order)
             for s in seeds]
 
+
+
+def divergence_table(config: SweepConfig, n_datasets: int) -> pd.DataFrame:
+    """Exact P(S(lr) > 0) for random Gaussian datasets of each n of ``config`` (Monte Carlo).
+
+    Columns ``n_samples``, ``lr``, ``probability``, ``standard_error``; the
+    datasets of size n are drawn from ``THEORY_SEED + n`` (the same for
+    every lr), at the config's one ``x_scale``.
+    """
+    import pandas as pd
+
+    from .. import theory
+
+    lrs = np.asarray(config.axes["lr"])
+    (x_scale,) = config.axes["x_scale"]
+    parts = []
+    for n in config.axes["n_samples"]:
+        p = theory.divergence_probability(n, lrs, x_scale=x_scale, method="montecarlo",
+                                          n_datasets=n_datasets, rng=THEORY_SEED + n)
+        parts.append(pd.DataFrame({"n_samples": n, "lr": lrs, "probability": p.probability,
+                                   "standard_error": p.standard_error}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def steps_to_tol(lr: np.ndarray, config: SweepConfig) -> np.ndarray:
+    """Population prediction of the steps to tolerance: ``log(tol) / L(lr)`` where ``L < 0`` (else NaN).
+
+    ``log|e_k / e_0| ~ k L(lr)`` with ``L(lr) = E log|1 - 2 lr X^2|``, so ``|e|``
+    falls below ``tol |e_0|`` after ``log(tol) / L(lr)`` steps whatever n is.
+    """
+    from .. import theory
+
+    (x_scale,) = config.axes["x_scale"]
+    L = np.asarray(theory.population_log_multiplier(lr, x_scale))
+    return np.where(L < 0, np.log(config.tol) / np.where(L < 0, L, -1.0), np.nan)

@@ -6,13 +6,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .common import fmt
+from .common import fmt, steps_to_tol
 from .spec import ANY, SINGLE, Options, Output, Study, SweepSpec
 
 if TYPE_CHECKING:
-    import pandas as pd
 
-    from ..config import SweepConfig
     from ..results import Results
 
 
@@ -21,22 +19,6 @@ def declare(opts: Options) -> dict[str, SweepSpec]:
     cfg = opts.config(lr=np.geomspace(1e-3, 1.0, 14 if q else 36), seed=range(50 if q else 300),
                       n_samples=[10, 100] if q else [10, 100, 1000], epochs=10 if q else 20)
     return {"runs": SweepSpec(cfg)}
-
-
-def theory_steps(lr: np.ndarray, config: SweepConfig) -> pd.DataFrame:
-    """Population prediction of the steps to tolerance: ``log(tol) / L(lr)`` where ``L < 0``.
-
-    ``log|e_k / e_0| ~ k L(lr)`` with ``L(lr) = E log|1 - 2 lr X^2|``, so ``|e|``
-    falls below ``tol |e_0|`` after ``log(tol) / L(lr)`` steps whatever n is.
-    """
-    import pandas as pd
-
-    from .. import theory
-
-    (x_scale,) = config.axes["x_scale"]
-    L = np.asarray(theory.population_log_multiplier(lr, x_scale))
-    steps = np.where(L < 0, np.log(config.tol) / np.where(L < 0, L, -1.0), np.nan)
-    return pd.DataFrame({"x": lr, "y": steps})
 
 
 def _fastest_theory_lr(x_scale: float) -> float:
@@ -52,6 +34,8 @@ def _fastest_theory_lr(x_scale: float) -> float:
 
 
 def analyse(runs: dict[str, Results], opts: Options) -> Output:
+    import pandas as pd
+
     from .. import plots
 
     res = runs["runs"]
@@ -59,7 +43,7 @@ def analyse(runs: dict[str, Results], opts: Options) -> Output:
     summary = res.summary(by=["n_samples", "lr"])
     lrs = np.asarray(cfg.axes["lr"])
     (x_scale,) = cfg.axes["x_scale"]
-    pred = theory_steps(lrs, cfg)
+    pred = pd.DataFrame({"x": lrs, "y": steps_to_tol(lrs, cfg)})
     summary = summary.merge(pred.rename(columns={"x": "lr", "y": "theory_steps"}), on="lr", how="left")
     shown = summary[summary["converged_rate"] >= 0.5]
     fig = plots.lines_with_bands(

@@ -62,7 +62,7 @@ import numpy as np
 from .._validation import ParameterError
 from ..config import AXES, SETTINGS, SweepConfig
 from ..metrics import Status
-from .common import crossing, fmt, unstable_summary
+from .common import crossing, divergence_table, fmt, steps_to_tol, unstable_summary
 from .spec import ANY, Options, Output, Study, StudyError, SweepSpec
 
 if TYPE_CHECKING:
@@ -83,8 +83,8 @@ _SWEEP_KEYS = (*AXES, *SETTINGS, "data", "quick")
 _GENERATORS = ("range", "linspace", "geomspace")
 #: Largest number of values one axis may list or generate (a typo of 1e9 should not run out of memory).
 MAX_AXIS_VALUES = 1_000_000
-#: Monte Carlo datasets per dataset size for the P(S > 0) overlay; seeded THEORY_SEED + n.
-THEORY_DATASETS, THEORY_SEED = 20000, 12345
+#: Monte Carlo datasets per dataset size for the P(S > 0) overlay (seeded as in studies.common).
+THEORY_DATASETS = 20000
 
 
 # ------------------------------------------------------------------------- parsing
@@ -341,23 +341,6 @@ def _theory_applies(config: SweepConfig) -> str | None:
     return None
 
 
-def _rate_theory(config: SweepConfig, summary: pd.DataFrame) -> pd.DataFrame:
-    """P(S > 0) per (n_samples, lr) row of ``summary`` (exact noise-free theory, Monte Carlo)."""
-    import pandas as pd
-
-    from .. import theory
-
-    (x_scale,) = config.axes["x_scale"]
-    lrs = np.asarray(config.axes["lr"])
-    parts = []
-    for n in config.axes["n_samples"]:
-        p = theory.divergence_probability(n, lrs, x_scale=x_scale, method="montecarlo",
-                                          n_datasets=THEORY_DATASETS, rng=THEORY_SEED + n)
-        parts.append(pd.DataFrame({"n_samples": n, "lr": lrs, "theory_probability": p.probability,
-                                   "theory_se": p.standard_error}))
-    return pd.concat(parts, ignore_index=True)
-
-
 def _analyse(d: _Declared, runs: dict[str, Results], opts: Options) -> Output:
     import pandas as pd
 
@@ -380,12 +363,12 @@ def _analyse(d: _Declared, runs: dict[str, Results], opts: Options) -> Output:
             why_not = "n_samples takes several values but the summary is not grouped by it"
         if why_not is None and any(f.kind == "rate" and f.rate == "unstable" and f.x == "lr" for f in wants):
             on = ["n_samples", "lr"] if "n_samples" in by else ["lr"]
-            s = s.merge(_rate_theory(cfg, s)[[*on, "theory_probability", "theory_se"]], on=on, how="left")
+            table = divergence_table(cfg, THEORY_DATASETS).rename(
+                columns={"probability": "theory_probability", "standard_error": "theory_se"})
+            s = s.merge(table[[*on, "theory_probability", "theory_se"]], on=on, how="left")
         if why_not is None and any(f.kind == "steps" for f in wants):
-            (x_scale,) = cfg.axes["x_scale"]
             lrs = np.asarray(cfg.axes["lr"])
-            L = np.asarray(theory.population_log_multiplier(lrs, x_scale))
-            steps = np.where(L < 0, np.log(cfg.tol) / np.where(L < 0, L, -1.0), np.nan)
+            steps = steps_to_tol(lrs, cfg)
             theory_cols[name] = pd.DataFrame({"x": lrs, "y": steps})
             s = s.merge(pd.DataFrame({"lr": lrs, "theory_steps": steps}), on="lr", how="left")
         if len(runs) > 1:

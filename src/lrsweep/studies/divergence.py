@@ -6,18 +6,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .common import crossing, fmt, unstable_summary
+from .common import crossing, divergence_table, fmt, unstable_summary
 from .spec import ANY, SINGLE, Axis, Options, Output, Study, SweepSpec
 
 if TYPE_CHECKING:
-    import pandas as pd
 
-    from ..config import SweepConfig
     from ..results import Results
 
 BY = ["n_samples", "lr"]
-#: Seed of the Monte Carlo datasets of the theory for dataset size n: THEORY_SEED + n.
-THEORY_SEED = 12345
 
 
 def theory_datasets(opts: Options) -> int:
@@ -40,23 +36,6 @@ def declare(opts: Options) -> dict[str, SweepSpec]:
                       # keeps every excursion representable.
                       theta0=-1e100, diverge_factor=1e150, sign_floor=0.0)
     return {"runs": SweepSpec(cfg)}
-
-
-def theory_probability(config: SweepConfig, n_datasets: int) -> pd.DataFrame:
-    """Exact P(S(lr) > 0) for random Gaussian datasets of each n (Monte Carlo over datasets)."""
-    import pandas as pd
-
-    from .. import theory
-
-    lrs = np.asarray(config.axes["lr"])
-    (x_scale,) = config.axes["x_scale"]
-    preds = []
-    for n in config.axes["n_samples"]:
-        p = theory.divergence_probability(n, lrs, x_scale=x_scale, method="montecarlo",
-                                          n_datasets=n_datasets, rng=THEORY_SEED + n)
-        preds.append(pd.DataFrame({"n_samples": n, "lr": lrs, "probability": p.probability,
-                                   "standard_error": p.standard_error}))
-    return pd.concat(preds, ignore_index=True)
 
 
 def _containment_note(rows: list[dict], n_ds: int) -> str:
@@ -92,7 +71,7 @@ def analyse(runs: dict[str, Results], opts: Options) -> Output:
     summary = unstable_summary(res, BY)
     lrs = np.asarray(cfg.axes["lr"])
     n_ds = theory_datasets(opts)
-    pred = theory_probability(cfg, n_ds)
+    pred = divergence_table(cfg, n_ds)
     rows = []
     for n in cfg.axes["n_samples"]:
         g = summary[summary["n_samples"] == n].sort_values("lr")
