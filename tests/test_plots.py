@@ -1,12 +1,15 @@
-"""plots: the theme only inside, no backend choice, figures keep their look.
+"""plots: the theme only inside, no backend choice, figures keep their look, validated arguments.
 
 Every public plot function (``plots.__all__`` but ``theme``) is called with a
-small valid tidy input from ``EXAMPLES``.
+small valid tidy input from ``EXAMPLES``; the invalid calls are generated
+from each function's constraint table (``__lrsweep_constraints__``).
 """
 
 from __future__ import annotations
 
+import inspect
 import io
+import re
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -20,6 +23,7 @@ from matplotlib.colors import to_rgba
 from PIL import Image
 
 from lrsweep import plots
+from lrsweep._validation import ParameterError, ParameterTypeError
 
 PLOTS = sorted(set(plots.__all__) - {"theme"})
 
@@ -111,8 +115,11 @@ def _png(fig, dpi: int = 50) -> np.ndarray:
     return np.asarray(Image.open(buf))
 
 
-def test_every_plot_function_has_an_example():
+def test_every_plot_function_has_an_example_and_a_constraint_per_parameter():
     assert set(EXAMPLES) == set(PLOTS)
+    for name in PLOTS:
+        func = getattr(plots, name)
+        assert set(func.__lrsweep_constraints__) == set(inspect.signature(func).parameters), name
 
 
 # ------------------------------------------------------- global state, backends
@@ -201,3 +208,87 @@ def test_figure_rendered_later_under_other_style_looks_the_same(name):
         got = _png(fig)
     assert got.shape == expected.shape
     np.testing.assert_array_equal(got, expected)
+
+
+# ------------------------------------------------------------------ validation
+def _bound(name: str):
+    func = getattr(plots, name)
+    args, kw = EXAMPLES[name]
+    return func, inspect.signature(func).bind(*args, **kw)
+
+
+CONSTRAINED = [(name, param) for name in PLOTS for param in getattr(plots, name).__lrsweep_constraints__]
+
+
+@pytest.mark.parametrize(("name", "param"), CONSTRAINED, ids=[f"{n}-{p}" for n, p in CONSTRAINED])
+def test_invalid_argument_message(name, param):
+    func, bound = _bound(name)
+    constraint = func.__lrsweep_constraints__[param]
+    bound.arguments[param] = constraint.invalid_example()
+    expected = f"The {param!r} parameter of {func.__lrsweep_owner__} must be {constraint.description}. Got "
+    with pytest.raises(ParameterError, match=re.escape(expected)):
+        func(*bound.args, **bound.kwargs)
+    assert not plt.get_fignums()  # refused before a figure was made
+
+
+FRAME_COLUMNS = [(name, param, column) for name in PLOTS
+                 for param, value in _bound(name)[1].arguments.items() if isinstance(value, pd.DataFrame)
+                 for column in value.columns]
+
+
+@pytest.mark.parametrize(("name", "param", "column"), FRAME_COLUMNS,
+                         ids=[f"{n}-{p}-{c}" for n, p, c in FRAME_COLUMNS])
+def test_missing_column_names_the_frame(name, param, column):
+    func, bound = _bound(name)
+    bound.arguments[param] = bound.arguments[param].drop(columns=column)
+    expected = f"The {param!r} parameter of {name} must be a DataFrame with the column {column!r}. Got "
+    with pytest.raises(ParameterError, match=re.escape(expected)):
+        func(*bound.args, **bound.kwargs)
+
+
+def test_wrong_types_are_type_errors():
+    msg = ("The 'summary' parameter of heatmaps must be a pandas.DataFrame. "
+           "Got an object of type list instead.")
+    with pytest.raises(ParameterTypeError, match=re.escape(msg)):
+        plots.heatmaps([1, 2], x="scale", y="frac", value="rate", panel="kind")
+    with pytest.raises(ParameterTypeError, match="'log' parameter of heatmaps must be True or False"):
+        _call("heatmaps", log="yes")
+
+
+@pytest.mark.parametrize(("name", "change", "pattern"), [
+    ("rainbow_fan", lambda a, k: ((a[0], a[1][:-1], a[2]), k),
+     "The 'y' parameter of rainbow_fan must be an array of the same length as x (20). "
+     "Got an array of length 19 instead."),
+    ("lr_comparison", lambda a, k: ((a[0], a[1].iloc[:2]), k),
+     "The 'frame' parameter of lr_comparison must be a DataFrame with one row for each trajectory_id of "
+     "records. Got no row for trajectory_id 2 instead."),
+    ("lr_comparison", lambda a, k: ((a[0], pd.concat([a[1], a[1].iloc[:1]])), k),
+     "Got 2 rows for trajectory_id 0 instead."),
+    ("heatmaps", lambda a, k: ((a[0].iloc[:0],), k),
+     "The 'summary' parameter of heatmaps must be a DataFrame with at least one row. Got an empty DataFrame"),
+    ("heatmaps", lambda a, k: ((pd.concat([a[0], a[0].iloc[:1]]),), k),
+     "must be a DataFrame with one row per combination of 'kind', 'frac', 'scale'. Got repeated rows for "
+     "{'kind': 'a', 'frac': 0.01, 'scale': 1}"),
+    ("heatmaps", lambda a, k: ((a[0].assign(rate=a[0]["rate"] - 0.1),), k),
+     "must be a DataFrame with positive values of 'rate' (log=True). Got 0.0 instead."),
+    ("divergence_curve", lambda a, k: (a, {**k, "thresholds": {"zero": 0.0}}),
+     "The 'thresholds' parameter of divergence_curve must be None or a mapping of str labels to learning "
+     "rates in the range (0, inf). Got {'zero': 0.0} instead."),
+    ("survival_loglog", lambda a, k: (({"a": [[1.0]]},), k),
+     "The 'values' parameter of survival_loglog must be a mapping of str labels to 1-D arrays of real "
+     "numbers. Got {'a': [[1.0]]} instead."),
+])
+def test_cross_parameter_checks(name, change, pattern):
+    args, kw = change(*EXAMPLES[name])
+    with pytest.raises(ParameterError, match=re.escape(pattern)):
+        getattr(plots, name)(*args, **kw)
+
+
+def test_valid_variants():
+    """Defaults, extra columns, a NaN slope, a colormap object and a linear heatmap all draw."""
+    args, kw = EXAMPLES["heatmaps"]
+    plots.heatmaps(args[0].assign(extra=1), **{**kw, "log": False, "cmap": matplotlib.colormaps["magma"]})
+    plots.heatmaps(args[0], x="scale", y="frac", value="rate", panel="kind", cmap="rocket")
+    plots.survival_loglog({"a": np.array([np.nan, np.inf, -1.0, 0.5, 2.0])}, slopes={"a": np.float64(1.5)})
+    plots.rainbow_fan([0.0, 1.0], [0.0, 5.0], [4.0], n_lines=np.int64(5))
+    plots.lines_with_bands(*EXAMPLES["lines_with_bands"][0], x="n", y="m", lo="q1", hi="q3", hue="src")

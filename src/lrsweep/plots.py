@@ -12,15 +12,36 @@ after a call as before it, and the figure keeps its look when it is rendered
 later, outside the theme (``savefig`` after the call, Jupyter's display at the
 end of a cell). The backend is the application's choice; these functions work
 under whichever one is active.
+
+Arguments are checked first (:mod:`lrsweep._validation`): a wrong type or
+value, or a frame without a column the call needs, raises a
+:class:`~lrsweep._validation.ParameterError` naming the parameter.
 """
 
 from __future__ import annotations
 
 import contextlib
+import numbers
+import reprlib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ._validation import (
+    Array,
+    Boolean,
+    Constraint,
+    Described,
+    InstanceOf,
+    Interval,
+    NoneOr,
+    ParameterError,
+    ParameterTypeError,
+    message,
+    validate_params,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,9 +82,11 @@ def theme() -> Iterator[None]:
     the block would otherwise take the font of the caller's
     ``font.sans-serif``.
 
-    Figures created inside the block take the theme; what matplotlib reads
-    from rcParams only when a figure is drawn is not kept by the figure (see
-    how the plot functions settle their figures before returning).
+    Figures created inside the block take the theme. matplotlib reads a
+    few settings only when a figure is drawn; lrsweep's plot functions fix
+    those before returning, so their figures look the same wherever they
+    are saved or displayed. A figure of your own made in the block keeps
+    its look exactly if it is also saved in the block.
 
     Examples
     --------
@@ -183,7 +206,133 @@ def _settle(fig: Figure, *, callers: Sequence[Axes] = ()) -> Figure:
     return fig
 
 
+# ----------------------------------------------------------------- validation
+@dataclass(frozen=True)
+class _Real(Constraint):
+    """Any real number, NaN and infinities included; returned as a float."""
+
+    description: str = "a real number"
+
+    def check(self, name: str, owner: str, value: object) -> Any:
+        if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+            value = value.item()  # type: ignore[attr-defined]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ParameterTypeError(message(name, owner, self.description, value))
+        return float(value)
+
+    def invalid_example(self) -> object:
+        return "1.5"
+
+
+@dataclass(frozen=True)
+class _Samples(Constraint):
+    """A 1-D array of real numbers, NaN and infinities included; returned as a float64 ndarray."""
+
+    description: str = "a 1-D array of real numbers"
+
+    def check(self, name: str, owner: str, value: object) -> Any:
+        if isinstance(value, str | bytes):
+            raise ParameterTypeError(message(name, owner, self.description, value))
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError):  # ragged nested sequences
+            raise ParameterTypeError(
+                message(name, owner, self.description, Described(f"an object of type {type(value).__name__}"))
+            ) from None
+        if arr.dtype.kind not in "iuf":
+            raise ParameterTypeError(message(name, owner, self.description,
+                                             Described(f"an array of dtype {arr.dtype}")))
+        if arr.ndim != 1:
+            raise ParameterError(message(name, owner, self.description,
+                                         Described(f"an array of shape {arr.shape}")))
+        return arr.astype(np.float64, copy=False)
+
+    def invalid_example(self) -> object:
+        return [[1.0, 2.0]]
+
+
+@dataclass(frozen=True)
+class _LabelMap(Constraint):
+    """A mapping of str labels to values each allowed by ``value``; returned as a dict.
+
+    ``what`` names the values in the plural, for the message.
+    """
+
+    value: Constraint
+    what: str
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return f"a mapping of str labels to {self.what}"
+
+    def check(self, name: str, owner: str, value: object) -> Any:
+        if not isinstance(value, Mapping):
+            raise ParameterTypeError(message(name, owner, self.description,
+                                             Described(f"an object of type {type(value).__name__}")))
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                bad = Described(f"the key {key!r}")
+                raise ParameterTypeError(message(name, owner, self.description, bad))
+            try:
+                out[key] = self.value.check(name, owner, item)
+            except ParameterError as exc:
+                kind = ParameterTypeError if isinstance(exc, ParameterTypeError) else ParameterError
+                entry = Described(f"{{{key!r}: {reprlib.repr(item)}}}")
+                raise kind(message(name, owner, self.description, entry)) from None
+        return out
+
+    def invalid_example(self) -> object:
+        return {"label": self.value.invalid_example()}
+
+
+@dataclass(frozen=True)
+class _Colormap(Constraint):
+    """A matplotlib Colormap or the name of a registered one (seaborn's included)."""
+
+    description: str = "a matplotlib Colormap or the name of a registered one"
+
+    def check(self, name: str, owner: str, value: object) -> Any:
+        import matplotlib
+        import seaborn  # noqa: F401  (registers seaborn's colormaps: rocket, mako, vlag, ...)
+
+        if isinstance(value, matplotlib.colors.Colormap):
+            return value
+        if not isinstance(value, str):
+            raise ParameterTypeError(message(name, owner, self.description,
+                                             Described(f"an object of type {type(value).__name__}")))
+        if value not in matplotlib.colormaps:
+            raise ParameterError(message(name, owner, self.description, value))
+        return value
+
+    def invalid_example(self) -> object:
+        return "no-such-colormap"
+
+
+_FRAME = InstanceOf("pandas.DataFrame", "a pandas.DataFrame")
+_STR = InstanceOf("builtins.str", "a str")
+_COLUMN = InstanceOf("builtins.str", "a column name (str)")
+_TITLE = NoneOr(_STR)
+_AX = NoneOr(InstanceOf("matplotlib.axes.Axes", "a matplotlib Axes"))
+_FINITE_1D = Array(ndim=(1,), what="a 1-D array")
+
+
+def _need_columns(name: str, owner: str, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Raise a ParameterError naming ``name`` if ``frame`` lacks any of ``columns``."""
+    missing = [c for c in dict.fromkeys(columns) if c not in frame.columns]
+    if not missing:
+        return
+    what = (f"the column {missing[0]!r}" if len(missing) == 1
+            else "the columns " + ", ".join(repr(c) for c in missing))
+    has = ", ".join(repr(c) for c in frame.columns)
+    if len(has) > 150:
+        has = has[:147] + "..."
+    got = Described(f"a DataFrame with the columns {has}" if has else "a DataFrame without columns")
+    raise ParameterError(message(name, owner, f"a DataFrame with {what}", got))
+
+
 # -------------------------------------------------------------------- figures
+@validate_params({"records": _FRAME, "title": _TITLE})
 def seed_trajectory(records: pd.DataFrame, *, title: str | None = None) -> Figure:
     """The seed's first figure: theta and per-sample loss over iterations, stacked.
 
@@ -194,6 +343,7 @@ def seed_trajectory(records: pd.DataFrame, *, title: str | None = None) -> Figur
     title : str, optional
         Figure title.
     """
+    _need_columns("records", "seed_trajectory", records, ["step", "theta", "loss"])
     with theme():
         fig, (a0, a1) = _subplots(2, 1, figsize=(10, 6), sharex=True)
         a0.plot(records["step"], records["theta"], lw=1.5)
@@ -206,6 +356,8 @@ def seed_trajectory(records: pd.DataFrame, *, title: str | None = None) -> Figur
         return _settle(fig)
 
 
+@validate_params({"x": _FINITE_1D, "y": _FINITE_1D, "theta": _FINITE_1D,
+                  "n_lines": Interval("int", 1, np.inf), "ax": _AX, "title": _TITLE})
 def rainbow_fan(x: np.ndarray, y: np.ndarray, theta: np.ndarray, *, n_lines: int = 200,
                 ax: Axes | None = None, title: str | None = None) -> Figure:
     """The seed's second figure: data and the line y = theta_k x of each iteration.
@@ -223,6 +375,9 @@ def rainbow_fan(x: np.ndarray, y: np.ndarray, theta: np.ndarray, *, n_lines: int
         Draw there (the axes keep the caller's style; the colorbar gets the
         theme) instead of in a new figure.
     """
+    if len(x) != len(y):
+        raise ParameterError(message("y", "rainbow_fan", f"an array of the same length as x ({len(x)})",
+                                     Described(f"an array of length {len(y)}")))
     import matplotlib
 
     with theme():
@@ -247,6 +402,10 @@ def rainbow_fan(x: np.ndarray, y: np.ndarray, theta: np.ndarray, *, n_lines: int
         return _settle(fig, callers=callers)
 
 
+@validate_params({"summary": _FRAME, "rate": _STR, "hue": _COLUMN, "predicted": NoneOr(_FRAME),
+                  "thresholds": NoneOr(_LabelMap(Interval("float", 0, np.inf, "neither"),
+                                                 "learning rates in the range (0, inf)")),
+                  "ax": _AX, "title": _TITLE})
 def divergence_curve(
     summary: pd.DataFrame,
     *,
@@ -274,6 +433,10 @@ def divergence_curve(
     ax : matplotlib Axes, optional
         Draw there (the axes keep the caller's style) instead of in a new figure.
     """
+    owner = "divergence_curve"
+    _need_columns("summary", owner, summary, ["lr", hue, f"{rate}_rate", f"{rate}_lo", f"{rate}_hi"])
+    if predicted is not None:
+        _need_columns("predicted", owner, predicted, ["lr", hue, "probability"])
     with theme():
         if ax is None:
             fig, ax = _subplots(figsize=(9, 5.5))
@@ -305,6 +468,10 @@ def divergence_curve(
         return _settle(fig, callers=callers)
 
 
+@validate_params({"records": _FRAME, "frame": _FRAME,
+                  "theta_ref": Interval("float", -np.inf, np.inf, "neither"),
+                  "zoom_max_lr": Interval("float", 0, np.inf, "left"),
+                  "zoom_steps": Interval("int", 1, np.inf, "left"), "title": _TITLE})
 def lr_comparison(records: pd.DataFrame, frame: pd.DataFrame, *, theta_ref: float = 5.0,
                   zoom_max_lr: float = 0.25, zoom_steps: int = 200, title: str | None = None) -> Figure:
     """Theta over iterations for several learning rates on the same data.
@@ -321,10 +488,22 @@ def lr_comparison(records: pd.DataFrame, frame: pd.DataFrame, *, theta_ref: floa
         The results table (maps ``trajectory_id`` to ``lr`` and ``status``),
         one row for each trajectory of ``records``.
     """
+    owner = "lr_comparison"
+    _need_columns("records", owner, records, ["trajectory_id", "step", "theta"])
+    _need_columns("frame", owner, frame, ["trajectory_id", "lr", "status"])
+    ids = records["trajectory_id"].unique()
+    counts = frame["trajectory_id"].value_counts()
+    for tid in ids:
+        if counts.get(tid, 0) != 1:
+            rows = "no row" if counts.get(tid, 0) == 0 else f"{counts[tid]} rows"
+            shown = tid.item() if isinstance(tid, np.generic) else tid
+            raise ParameterError(message("frame", owner,
+                                         "a DataFrame with one row for each trajectory_id of records",
+                                         Described(f"{rows} for trajectory_id {shown!r}")))
     with theme():
         fig, (a0, a1) = _subplots(2, 1, figsize=(10, 8))
         meta = frame.set_index("trajectory_id")
-        ids = sorted(records["trajectory_id"].unique(), key=lambda t: meta.loc[t, "lr"])
+        ids = sorted(ids, key=lambda t: meta.loc[t, "lr"])
         colors = dict(zip(ids, _palette(len(ids)), strict=True))
         for tid in ids:
             r = records[records["trajectory_id"] == tid]
@@ -351,6 +530,7 @@ def lr_comparison(records: pd.DataFrame, frame: pd.DataFrame, *, theta_ref: floa
 _STATUSES = ("converged", "slow", "oscillating", "diverged")
 
 
+@validate_params({"summary": _FRAME, "title": _TITLE})
 def speed_vs_stability(summary: pd.DataFrame, *, title: str | None = None) -> Figure:
     """Steps to converge (median, quartile band) and status fractions versus lr.
 
@@ -359,6 +539,9 @@ def speed_vs_stability(summary: pd.DataFrame, *, title: str | None = None) -> Fi
     ``converged_step_q75`` and ``{status}_rate``, ``{status}_lo``,
     ``{status}_hi`` for each status.
     """
+    _need_columns("summary", "speed_vs_stability", summary,
+                  ["lr", "converged_step_median", "converged_step_q25", "converged_step_q75",
+                   *(f"{s}_{c}" for s in _STATUSES for c in ("rate", "lo", "hi"))])
     with theme():
         fig, (a0, a1) = _subplots(2, 1, figsize=(10, 7.5), sharex=True)
         g = summary.sort_values("lr")
@@ -383,12 +566,14 @@ def speed_vs_stability(summary: pd.DataFrame, *, title: str | None = None) -> Fi
         return _settle(fig)
 
 
+@validate_params({"per_lr": _FRAME, "title": _TITLE})
 def oscillation_curve(per_lr: pd.DataFrame, *, title: str | None = None) -> Figure:
     """Overshoots (sign changes of e) per epoch versus lr, with the prediction.
 
     ``per_lr`` has columns ``lr``, ``mean``, ``q25``, ``q75`` (sign changes per
     epoch over the runs) and ``predicted`` (n P(2 lr X^2 > 1)).
     """
+    _need_columns("per_lr", "oscillation_curve", per_lr, ["lr", "mean", "q25", "q75", "predicted"])
     with theme():
         fig, ax = _subplots(figsize=(9, 5.5))
         g = per_lr.sort_values("lr")
@@ -406,6 +591,8 @@ def oscillation_curve(per_lr: pd.DataFrame, *, title: str | None = None) -> Figu
         return _settle(fig)
 
 
+@validate_params({"summary": _FRAME, "x": _COLUMN, "y": _COLUMN, "value": _COLUMN, "panel": _COLUMN,
+                  "fmt": _STR, "label": _TITLE, "title": _TITLE, "cmap": _Colormap(), "log": Boolean()})
 def heatmaps(summary: pd.DataFrame, *, x: str, y: str, value: str, panel: str,
              fmt: str = ".2f", label: str | None = None, title: str | None = None,
              cmap: str = "viridis", log: bool = False) -> Figure:
@@ -415,6 +602,20 @@ def heatmaps(summary: pd.DataFrame, *, x: str, y: str, value: str, panel: str,
     ``x``); a shared colour scale makes the panels comparable (logarithmic
     with ``log=True``, which needs positive values).
     """
+    owner = "heatmaps"
+    _need_columns("summary", owner, summary, [x, y, value, panel])
+    keys = list(dict.fromkeys([panel, y, x]))
+    if summary.empty:
+        raise ParameterError(message("summary", owner, "a DataFrame with at least one row",
+                                     Described("an empty DataFrame")))
+    if summary.duplicated(keys).any():
+        dup = {k: v.item() if isinstance(v, np.generic) else v
+               for k, v in summary.loc[summary.duplicated(keys), keys].iloc[0].items()}
+        one_row = "a DataFrame with one row per combination of " + ", ".join(repr(k) for k in keys)
+        raise ParameterError(message("summary", owner, one_row, Described(f"repeated rows for {dup}")))
+    if log and (summary[value] <= 0).any():
+        raise ParameterError(message("summary", owner, f"a DataFrame with positive values of {value!r} "
+                                     "(log=True)", summary.loc[summary[value] <= 0, value].iloc[0]))
     import seaborn as sns
     from matplotlib.colors import LogNorm
 
@@ -441,6 +642,9 @@ def heatmaps(summary: pd.DataFrame, *, x: str, y: str, value: str, panel: str,
         return _settle(fig)
 
 
+@validate_params({"data": _FRAME, "x": _COLUMN, "y": _COLUMN, "lo": _COLUMN, "hi": _COLUMN, "hue": _COLUMN,
+                  "theory": NoneOr(_FRAME), "theory_label": _STR, "xlabel": _TITLE, "ylabel": _TITLE,
+                  "logx": Boolean(), "logy": Boolean(), "title": _TITLE})
 def lines_with_bands(data: pd.DataFrame, *, x: str, y: str, lo: str, hi: str, hue: str,
                      theory: pd.DataFrame | None = None, theory_label: str = "theory",
                      xlabel: str | None = None, ylabel: str | None = None, logx: bool = True,
@@ -449,6 +653,9 @@ def lines_with_bands(data: pd.DataFrame, *, x: str, y: str, lo: str, hi: str, hu
 
     ``theory`` has columns ``x`` and ``y`` (one curve) or also ``hue`` (one per level).
     """
+    _need_columns("data", "lines_with_bands", data, [x, y, lo, hi, hue])
+    if theory is not None:
+        _need_columns("theory", "lines_with_bands", theory, ["x", "y"])
     with theme():
         fig, ax = _subplots(figsize=(9, 5.5))
         levels = sorted(data[hue].unique())
@@ -475,6 +682,8 @@ def lines_with_bands(data: pd.DataFrame, *, x: str, y: str, lo: str, hi: str, hu
         return _settle(fig)
 
 
+@validate_params({"values": _LabelMap(_Samples(), "1-D arrays of real numbers"),
+                  "slopes": NoneOr(_LabelMap(_Real(), "real numbers")), "xlabel": _STR, "title": _TITLE})
 def survival_loglog(values: Mapping[str, np.ndarray], *, slopes: Mapping[str, float] | None = None,
                     xlabel: str = "|theta - theta_ref|", title: str | None = None) -> Figure:
     """Empirical survival functions P(V > v) on log-log axes, one per label.
