@@ -10,7 +10,6 @@ shard ``i`` of ``N`` of every declared sweep and nothing else.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -180,35 +179,38 @@ def write_study(study: Study, run: Run, out: Path, runtime: Runtime, *, fmt: str
     from .. import plots
 
     output = run.output
-    figdir = out / "figures"
-    figdir.mkdir(parents=True, exist_ok=True)
-    written = ["report.md", "summary.csv", "trajectories.parquet"]
-    run.main.to_parquet(out / "trajectories.parquet")
-    if run.main.records is not None:
-        written.append("trajectories.records.parquet")
-    output.summary.to_csv(out / "summary.csv", index=False)
-    for key, table in output.tables.items():
-        table.to_csv(out / f"{key}.csv", index=False)
-        written.append(f"{key}.csv")
-    fig_md = []
-    for fname, fig in output.figures.items():
-        path = figdir / f"{fname}.{fmt}"
-        written.append(f"figures/{fname}.{fmt}")
-        with getattr(plots, "theme", contextlib.nullcontext)():  # rendered here in lrsweep's look
-            fig.savefig(path, dpi=120)
-        plt.close(fig)
-        fig_md.append(f"![{fname}](figures/{fname}.{fmt})")
-    command = "python -m lrsweep.study " + " ".join(shlex.quote(a) for a in argv)
-    n_traj = sum(r.config.n_trajectories for r in run.results.values())
-    report = (
-        f"# Study `{study.name}`\n\n{study.question}\n\n{output.report}\n" + "\n\n".join(fig_md) +
-        f"\n\n---\nCommand: `{command.strip()}`  \n"
-        f"Trajectories: {n_traj:,}; runtime {run.elapsed_s:.1f} s "
-        f"(compile included) on {platform.machine()} with {runtime.threads or 'all'} threads.  \n"
-        f"Versions: {_versions()}.\n"
-    )
-    (out / "report.md").write_text(report)
-    # Files this study wrote before and not now (a renamed figure, another format) are stale.
-    previous = (_marker(out) or {}).get("files", [])
-    _remove_listed(out, [f for f in previous if f not in written])
-    _write_marker(out, {"study": study.name, "files": written})
+    try:
+        figdir = out / "figures"
+        figdir.mkdir(parents=True, exist_ok=True)
+        written = ["report.md", "summary.csv", "trajectories.parquet"]
+        run.main.to_parquet(out / "trajectories.parquet")
+        if run.main.records is not None:
+            written.append("trajectories.records.parquet")
+        output.summary.to_csv(out / "summary.csv", index=False)
+        for key, table in output.tables.items():
+            table.to_csv(out / f"{key}.csv", index=False)
+            written.append(f"{key}.csv")
+        fig_md = []
+        for fname, fig in output.figures.items():
+            path = figdir / f"{fname}.{fmt}"
+            written.append(f"figures/{fname}.{fmt}")
+            with plots.theme():  # rendered in lrsweep's look whatever the user's matplotlibrc
+                fig.savefig(path, dpi=120)
+            fig_md.append(f"![{fname}](figures/{fname}.{fmt})")
+        command = "python -m lrsweep.study " + " ".join(shlex.quote(a) for a in argv)
+        n_traj = sum(r.config.n_trajectories for r in run.results.values())
+        report = (
+            f"# Study `{study.name}`\n\n{study.question}\n\n{output.report}\n" + "\n\n".join(fig_md) +
+            f"\n\n---\nCommand: `{command.strip()}`  \n"
+            f"Trajectories: {n_traj:,}; runtime {run.elapsed_s:.1f} s "
+            f"(compile included) on {platform.machine()} with {runtime.threads or 'all'} threads.  \n"
+            f"Versions: {_versions()}.\n"
+        )
+        (out / "report.md").write_text(report)
+        # Files this study wrote before and not now (a renamed figure, another format) are stale.
+        previous = (_marker(out) or {}).get("files", [])
+        _remove_listed(out, [f for f in previous if f not in written])
+        _write_marker(out, {"study": study.name, "files": written})
+    finally:  # also when a write fails: figures are registered with pyplot
+        for fig in output.figures.values():
+            plt.close(fig)
