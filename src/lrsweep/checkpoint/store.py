@@ -1,312 +1,363 @@
-"""Finished chunks on disk: atomic Parquet files and a manifest, so sweeps resume.
+"""``ChunkStore``: one sweep's chunk files in one directory, written with identities, read only if verified.
 
-``sweep(config, out=DIR)`` writes every finished chunk to
-``DIR/chunk-000007.parquet`` (its metric arrays) and, when trajectories are
-recorded, ``DIR/chunk-000007.records.parquet``. Each file is written to a
-temporary name, fsynced and renamed, so a crash leaves either the whole file
-or none. ``DIR/manifest.json`` names the sweep: a hash of the config, the
-chunking, the recording request and the package version. A rerun with the
-same key loads the finished chunks and computes only the rest; a different
-key is refused (with both hashes), never mixed. A chunk file that cannot be
-read or has the wrong length (a crash mid-write on a file system without
-atomic rename, a truncated copy) is recomputed.
-
-The manifest also holds the config (and ``record_ids.npy`` the recorded
-ids), so a directory describes itself: :func:`load_results` assembles a
-complete directory without the script that wrote it, and :func:`merge`
-combines the chunks of one sweep written to several directories (shards of
-an array job on machines without a shared file system).
+The file format is described in :mod:`lrsweep.checkpoint`. Writing a chunk
+(:meth:`ChunkStore.save`) encodes its Parquet files in memory, hashes them,
+and writes, each atomically (:mod:`.files`), its checksum entry, its records
+file and last its metrics file: the rename of the metrics file is the commit
+point, so a metrics file never exists without the entry and records written
+before it. Reading a chunk (:meth:`ChunkStore.check`, :meth:`ChunkStore.load`)
+accepts it only if its checksum entry names this sweep, this chunk and the
+exact size and SHA-256 of every file, and each file's embedded identity
+names this sweep and chunk; anything else is "missing" (no metrics file),
+"foreign" (an intact identity of another sweep or chunking) or "corrupt".
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ._validation import ListOf, ParameterError, PathLike, validate_params
-from .config import SweepConfig
-from .engine.layout import ChunkResult
-from .grid import Chunk, chunks
-from .metrics import DERIVED_FIELDS, FLOAT_FIELDS, INT_FIELDS
+from .._validation import ParameterError
+from ..config import SweepConfig
+from ..engine.layout import ChunkResult
+from ..grid import Chunk, chunks
+from ..metrics import DERIVED_FIELDS, FLOAT_FIELDS, INT_FIELDS
+from .files import atomic_write, remove_stale_temps
 
-__all__ = ["CheckpointStatus", "ChunkStore", "find_checkpoints", "load_results", "merge"]
+__all__ = ["FORMAT", "MANIFEST", "RECORD_IDS", "ChunkStore", "read_manifest"]
+
+#: Version of the checkpoint format (part of every sweep key, manifest and chunk identity).
+FORMAT = 2
+MANIFEST = "manifest.json"
+RECORD_IDS = "record_ids.npy"
+#: Parquet schema-metadata key of a chunk file's identity.
+IDENTITY_KEY = b"lrsweep_chunk"
+#: The files of a chunk, in the order they are written (the metrics file commits the chunk).
+KINDS = ("sums", "records", "metrics")
+_SUFFIX = {"sums": ".sums.json", "records": ".records.parquet", "metrics": ".parquet"}
 
 
-def _atomic_write_table(table, path: Path) -> None:
-    import pyarrow.parquet as pq
+def _schemas() -> dict[str, Any]:
+    import pyarrow as pa
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    metrics = [(n, pa.float64()) for n in FLOAT_FIELDS] + [(n, pa.int64()) for n in INT_FIELDS]
+    metrics += [(n, pa.float64()) for n in DERIVED_FIELDS]
+    records = [("trajectory_id", pa.int64()), ("theta", pa.float64()), ("loss", pa.float64())]
+    return {"metrics": pa.schema(metrics), "records": pa.schema(records)}
+
+
+def _sha256(data) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, indent=1, sort_keys=True, allow_nan=False).encode()
+
+
+def read_manifest(directory: Path) -> dict | None:
+    """The parsed ``manifest.json`` of ``directory`` (``None`` if there is none).
+
+    Raises :class:`~lrsweep.ParameterError` if it cannot be read or is not a
+    JSON object.
+    """
+    path = directory / MANIFEST
     try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        found = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        why = f"not readable JSON: {exc}"
+    else:
+        if isinstance(found, dict):
+            return found
+        why = f"a JSON {type(found).__name__}, not an object"
+    raise ParameterError(
+        f"{str(path)!r} is not a readable lrsweep checkpoint manifest ({why}). If the directory holds "
+        f"chunks of the sweep you mean to run, delete the manifest and rerun it: every chunk carries "
+        f"its own identity and checksum, so that sweep's are kept and any other is recomputed."
+    )
 
 
 class ChunkStore:
-    """The chunk files of one sweep in one directory."""
+    """The chunk files of one sweep in one directory.
+
+    Parameters
+    ----------
+    directory : path
+        The checkpoint directory.
+    config : SweepConfig
+    chunk_size : int
+    rec_ids : ndarray of int64
+        Recorded trajectory ids (sorted, unique).
+    record_every : int
+
+    Attributes
+    ----------
+    key : str
+        SHA-256 of the sweep's identity (``ident``): the config's grid hash,
+        the chunk size, the recorded ids, ``record_every``, the lrsweep
+        version and the checkpoint format. Chunks of another key are never read.
+    rejected : set of int
+        Indices of chunks whose files were found but failed verification.
+    temps_removed : int
+        Abandoned temporary files removed by :meth:`open`.
+    """
 
     def __init__(self, directory: str | os.PathLike, config: SweepConfig, chunk_size: int,
                  rec_ids: np.ndarray, record_every: int):
-        from . import __version__
+        from .. import __version__
 
         self.dir = Path(directory)
-        rec_hash = hashlib.sha256(np.ascontiguousarray(rec_ids, dtype=np.int64).tobytes()).hexdigest()
+        self.rec_ids = np.ascontiguousarray(rec_ids, dtype=np.int64)
         ident = {
+            "format": FORMAT,
             "grid_hash": config.grid_hash(),
             "chunk_size": int(chunk_size),
-            "record_ids_sha256": rec_hash,
+            "record_ids_sha256": _sha256(self.rec_ids.tobytes()),
             "record_every": int(record_every),
             "lrsweep": __version__,
         }
-        self.key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+        self.key = _sha256(json.dumps(ident, sort_keys=True).encode())
         self.ident = ident
         self.config = config
-        self.rec_ids = np.ascontiguousarray(rec_ids, dtype=np.int64)
-        self.recorded = rec_ids.size > 0
+        self.recorded = self.rec_ids.size > 0
+        self.rejected: set[int] = set()
+        self.temps_removed = 0
+
+    # ------------------------------------------------------------- manifest
+    def manifest_body(self) -> dict:
+        """The manifest this store writes (as read back from JSON)."""
+        body = {"key": self.key, **self.ident, "config": self.config.to_dict(),
+                "n_chunks": math.ceil(self.config.n_trajectories / self.ident["chunk_size"])}
+        return json.loads(_json_bytes(body))
 
     def open(self) -> None:
-        """Create the directory and manifest, or check that they belong to this sweep."""
+        """Create the directory and manifest, or check that they belong to this sweep.
+
+        Removes the temporary files of killed writers (:func:`.files.remove_stale_temps`).
+        A manifest of this sweep's key whose other fields differ (edited, or a
+        bit flipped in its config) is written again; a manifest of another key
+        or format is refused, and so is one that cannot be read.
+        """
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ParameterError(f"The 'out' parameter of sweep must be a writable directory. "
                                  f"Got {str(self.dir)!r} instead ({exc.strerror}).") from None
-        manifest = self.dir / "manifest.json"
-        if manifest.exists():
-            try:
-                found = json.loads(manifest.read_text()).get("key")
-            except (OSError, ValueError):
-                found = None
-            if found != self.key:
+        self.temps_removed = remove_stale_temps(self.dir)
+        found = read_manifest(self.dir)
+        if found is not None and found.get("key") != self.key:
+            if found.get("format") != FORMAT:
                 raise ParameterError(
-                    f"The output directory {str(self.dir)!r} holds chunks of another sweep "
-                    f"(key {found}); this sweep has key {self.key}. Use another directory or "
-                    f"delete that one; chunks of different sweeps are never mixed."
+                    f"The output directory {str(self.dir)!r} holds a checkpoint in format "
+                    f"{found.get('format', 1)!r} (an older lrsweep, without chunk identities and checksums); "
+                    f"this lrsweep writes format {FORMAT}. Use another directory or delete that one."
                 )
-            return
-        if self.rec_ids.size:
-            ids_tmp = self.dir / f".record_ids.{os.getpid()}.npy"
-            np.save(ids_tmp, self.rec_ids)
-            os.replace(ids_tmp, self.dir / "record_ids.npy")
-        tmp = self.dir / f".manifest.{os.getpid()}.tmp"
-        body = {"key": self.key, **self.ident, "config": self.config.to_dict(),
-                "n_chunks": math.ceil(self.config.n_trajectories / self.ident["chunk_size"])}
-        tmp.write_text(json.dumps(body, indent=1, sort_keys=True))
-        os.replace(tmp, manifest)
+            raise ParameterError(
+                f"The output directory {str(self.dir)!r} holds chunks of another sweep "
+                f"(key {found.get('key')}); this sweep has key {self.key}. Use another directory or "
+                f"delete that one; chunks of different sweeps are never mixed."
+            )
+        ids_path = self.dir / RECORD_IDS
+        if self.recorded and not self._record_ids_intact(ids_path):
+            buf = io.BytesIO()
+            np.save(buf, self.rec_ids, allow_pickle=False)
+            atomic_write(ids_path, buf.getbuffer())
+        body = self.manifest_body()
+        if found != body:
+            atomic_write(self.dir / MANIFEST, _json_bytes(body))
+
+    def _record_ids_intact(self, path: Path) -> bool:
+        try:
+            ids = np.load(path, allow_pickle=False)
+        except Exception:  # missing, truncated or not .npy
+            return False
+        return ids.dtype == np.int64 and _sha256(np.ascontiguousarray(ids).tobytes()) == \
+            self.ident["record_ids_sha256"]
 
     @staticmethod
     def started_chunk_size(directory: str | os.PathLike, config: SweepConfig, rec_ids: np.ndarray,
                            record_every: int) -> int | None:
-        """Chunk size of this sweep's checkpoint in ``directory``, if one was started there."""
+        """Chunk size of this sweep's checkpoint in ``directory``, if one was started there.
+
+        Read from the manifest, or, if it was deleted, from the identity of
+        chunk 0; ``None`` if neither names this sweep.
+        """
+        directory = Path(directory)
         try:
-            found = json.loads((Path(directory) / "manifest.json").read_text())
-        except (OSError, ValueError):
+            found = json.loads((directory / MANIFEST).read_bytes())
+            size = found["chunk_size"]
+        except FileNotFoundError:
+            try:
+                found = json.loads((directory / ("chunk-000000" + _SUFFIX["sums"])).read_bytes())
+                size = found["stop"] - found["start"]
+            except Exception:  # missing or unreadable: no information
+                return None
+        except Exception:  # unreadable: open() will say so
             return None
-        probe = ChunkStore(directory, config, int(found.get("chunk_size", 1) or 1), rec_ids, record_every)
-        return probe.ident["chunk_size"] if found.get("key") == probe.key else None
+        if not isinstance(found, dict) or not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            return None
+        probe = ChunkStore(directory, config, size, rec_ids, record_every)
+        return size if found.get("key") == probe.key else None
 
-    def _path(self, index: int, records: bool = False) -> Path:
-        return self.dir / (f"chunk-{index:06d}" + (".records" if records else "") + ".parquet")
+    # ----------------------------------------------------------- chunk files
+    def _path(self, index: int, kind: str = "metrics") -> Path:
+        return self.dir / (f"chunk-{index:06d}" + _SUFFIX[kind])
 
-    def save(self, result: ChunkResult) -> None:
-        """Write one finished chunk."""
+    def _kinds(self) -> tuple[str, ...]:
+        return ("records", "metrics") if self.recorded else ("metrics",)
+
+    def _identity(self, chunk: Chunk, kind: str, rows: int, **extra: int) -> dict:
+        return {"format": FORMAT, "kind": kind, "key": self.key, "index": chunk.index, "start": chunk.start,
+                "stop": chunk.stop, "rows": rows, **extra}
+
+    def _sums(self, chunk: Chunk, files: dict[str, Any]) -> dict:
+        """The checksum entry of a chunk whose files hold ``files`` (kind -> bytes)."""
+        entries = {self._path(chunk.index, kind).name: {"bytes": memoryview(data).nbytes,
+                                                        "sha256": _sha256(data)}
+                   for kind, data in files.items()}
+        return {"format": FORMAT, "key": self.key, "index": chunk.index, "start": chunk.start,
+                "stop": chunk.stop, "files": entries}
+
+    def _chunk_ids(self, chunk: Chunk) -> np.ndarray:
+        lo, hi = np.searchsorted(self.rec_ids, [chunk.start, chunk.stop])
+        return self.rec_ids[lo:hi]
+
+    def encode(self, result: ChunkResult) -> dict[str, Any]:
+        """The Parquet bytes of a finished chunk's files (kind -> buffer), each with its identity."""
         import pyarrow as pa
+        import pyarrow.parquet as pq
 
-        index = result.chunk.index
+        schemas = _schemas()
+        chunk = result.chunk
         cols = {name: result.out_f[r] for r, name in enumerate(FLOAT_FIELDS)}
         cols.update({name: result.out_i[r] for r, name in enumerate(INT_FIELDS)})
         cols.update({name: result.derived[name] for name in DERIVED_FIELDS})
+        tables = {"metrics": (pa.table(cols, schema=schemas["metrics"]),
+                              self._identity(chunk, "metrics", len(chunk)))}
         if self.recorded:
-            # Records first, so a chunk file never exists without its records.
-            slots = result.rec_theta.shape[1]
+            n_rec, slots = result.rec_theta.shape
             rec = {"trajectory_id": np.repeat(result.rec_ids, slots),
                    "theta": result.rec_theta.ravel(), "loss": result.rec_loss.ravel()}
-            rt = pa.table(rec).replace_schema_metadata({b"slots": str(slots).encode()})
-            _atomic_write_table(rt, self._path(index, records=True))
-        _atomic_write_table(pa.table(cols), self._path(index))
+            tables["records"] = (pa.table(rec, schema=schemas["records"]),
+                                 self._identity(chunk, "records", n_rec * slots, slots=slots, recorded=n_rec))
+        out = {}
+        for kind in self._kinds():
+            table, ident = tables[kind]
+            sink = pa.BufferOutputStream()
+            pq.write_table(table.replace_schema_metadata({IDENTITY_KEY: json.dumps(ident).encode()}), sink)
+            out[kind] = sink.getvalue()
+        return out
+
+    def write(self, chunk: Chunk, files: dict[str, Any]) -> None:
+        """Write a chunk's files (kind -> bytes): checksum entry, records, then metrics, each atomically."""
+        atomic_write(self._path(chunk.index, "sums"), _json_bytes(self._sums(chunk, files)))
+        for kind in self._kinds():
+            atomic_write(self._path(chunk.index, kind), files[kind])
+
+    def save(self, result: ChunkResult) -> None:
+        """Write one finished chunk."""
+        self.write(result.chunk, self.encode(result))
+
+    def check(self, chunk: Chunk) -> tuple[str, dict[str, bytes] | None]:
+        """Verify a chunk's files; returns ``(status, files)``.
+
+        ``status`` is ``"ok"`` (``files`` holds the verified bytes, kind ->
+        bytes), ``"missing"`` (no metrics file: never finished), ``"foreign"``
+        (the metrics file's identity names another sweep or chunking) or
+        ``"corrupt"`` (anything else that fails: checksum entry missing or not
+        this chunk's, a size or SHA-256 that differs, an identity that does
+        not match). Foreign and corrupt chunks are added to :attr:`rejected`.
+        """
+        status, files = self._check(chunk)
+        if status in ("foreign", "corrupt"):
+            self.rejected.add(chunk.index)
+        return status, files
+
+    def _check(self, chunk: Chunk) -> tuple[str, dict[str, bytes] | None]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        files: dict[str, bytes] = {}
+        try:
+            files["metrics"] = self._path(chunk.index).read_bytes()
+        except FileNotFoundError:
+            return "missing", None
+        except OSError:
+            return "corrupt", None
+        try:
+            meta = pq.read_metadata(pa.BufferReader(files["metrics"]))
+            ident = json.loads(meta.metadata[IDENTITY_KEY])
+            if ident != self._identity(chunk, "metrics", len(chunk)) or meta.num_rows != len(chunk):
+                foreign = isinstance(ident, dict) and ident.get("key") != self.key
+                return ("foreign" if foreign else "corrupt"), None
+            if self.recorded:
+                files["records"] = self._path(chunk.index, "records").read_bytes()
+                meta = pq.read_metadata(pa.BufferReader(files["records"]))
+                ident = json.loads(meta.metadata[IDENTITY_KEY])
+                n_rec, slots = len(self._chunk_ids(chunk)), ident["slots"]
+                expected = self._identity(chunk, "records", n_rec * slots, slots=slots, recorded=n_rec)
+                if ident != expected or meta.num_rows != n_rec * slots:
+                    return "corrupt", None
+            files = {kind: files[kind] for kind in self._kinds()}  # in writing order
+            sums = json.loads(self._path(chunk.index, "sums").read_bytes())
+            if sums != self._sums(chunk, files):
+                return "corrupt", None
+        except Exception:  # missing, truncated, not Parquet/JSON, no identity: not this chunk
+            return "corrupt", None
+        return "ok", files
+
+    def exists(self, chunk: Chunk) -> bool:
+        """Whether the chunk's files are complete and verified (identity and checksums)."""
+        return self.check(chunk)[0] == "ok"
+
+    def decode(self, chunk: Chunk, files: dict[str, bytes]) -> ChunkResult:
+        """The :class:`~lrsweep.engine.layout.ChunkResult` held by a chunk's verified files.
+
+        Raises ``ValueError`` if a schema differs from the format's.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schemas = _schemas()
+        t = pq.read_table(pa.BufferReader(files["metrics"]))
+        if not t.schema.remove_metadata().equals(schemas["metrics"]):
+            raise ValueError(f"chunk {chunk.index}: unexpected metric schema")
+        out_f = np.stack([t.column(n).to_numpy() for n in FLOAT_FIELDS])
+        out_i = np.stack([t.column(n).to_numpy() for n in INT_FIELDS])
+        derived = {n: t.column(n).to_numpy() for n in DERIVED_FIELDS}
+        chunk_rec = self._chunk_ids(chunk)
+        if self.recorded:
+            rt = pq.read_table(pa.BufferReader(files["records"]))
+            if not rt.schema.remove_metadata().equals(schemas["records"]):
+                raise ValueError(f"chunk {chunk.index}: unexpected records schema")
+            slots = json.loads(rt.schema.metadata[IDENTITY_KEY])["slots"]
+            if not np.array_equal(rt.column("trajectory_id").to_numpy(), np.repeat(chunk_rec, slots)):
+                raise ValueError(f"chunk {chunk.index}: recorded ids differ")
+            rec_theta = rt.column("theta").to_numpy().reshape(len(chunk_rec), slots)
+            rec_loss = rt.column("loss").to_numpy().reshape(len(chunk_rec), slots)
+        else:
+            rec_theta = rec_loss = np.zeros((0, 0))
+        return ChunkResult(chunk, out_f, out_i, derived, chunk_rec, rec_theta, rec_loss)
+
+    def load(self, chunk: Chunk) -> ChunkResult | None:
+        """The chunk's result if its files are complete and verified, else ``None``."""
+        status, files = self.check(chunk)
+        if status != "ok":
+            return None
+        try:
+            return self.decode(chunk, files)
+        except Exception:  # verified bytes that do not decode: another format; recompute
+            self.rejected.add(chunk.index)
+            return None
 
     def plan(self) -> list[Chunk]:
         """The sweep's chunks at this store's chunk size (:func:`lrsweep.grid.chunks`)."""
         return chunks(self.config, self.ident["chunk_size"])
-
-    def exists(self, chunk: Chunk) -> bool:
-        """Whether the chunk's files are complete (reads only the Parquet footers)."""
-        import pyarrow.parquet as pq
-
-        index = chunk.index
-        try:
-            if pq.read_metadata(self._path(index)).num_rows != len(chunk):
-                return False
-            if self.recorded:
-                pq.read_metadata(self._path(index, records=True))
-        except Exception:  # missing, truncated or not Parquet: recompute
-            return False
-        return True
-
-    def load(self, chunk: Chunk) -> ChunkResult | None:
-        """The chunk's result if its files are complete, else ``None``."""
-        import pyarrow.parquet as pq
-
-        path = self._path(chunk.index)
-        if not path.exists():
-            return None
-        try:
-            t = pq.read_table(path)
-            if t.num_rows != len(chunk):
-                return None
-            out_f = np.stack([t.column(n).to_numpy() for n in FLOAT_FIELDS])
-            out_i = np.stack([t.column(n).to_numpy() for n in INT_FIELDS]).astype(np.int64)
-            derived = {n: t.column(n).to_numpy() for n in DERIVED_FIELDS}
-            if self.recorded:
-                rt = pq.read_table(self._path(chunk.index, records=True))
-                slots = int(rt.schema.metadata[b"slots"])
-                ids = rt.column("trajectory_id").to_numpy()
-                n_rec = len(ids) // slots if slots else 0
-                chunk_rec = ids[::slots] if slots else np.zeros(0, dtype=np.int64)
-                rec_theta = rt.column("theta").to_numpy().reshape(n_rec, slots)
-                rec_loss = rt.column("loss").to_numpy().reshape(n_rec, slots)
-            else:
-                chunk_rec = np.zeros(0, dtype=np.int64)
-                rec_theta = rec_loss = np.zeros((0, 0))
-            return ChunkResult(chunk, out_f, out_i, derived, chunk_rec, rec_theta, rec_loss)
-        except Exception:  # any unreadable or truncated file is recomputed
-            return None
-
-
-@dataclass(frozen=True)
-class CheckpointStatus:
-    """One checkpoint directory: which sweep, how many of its chunks are done."""
-
-    path: Path
-    key: str
-    n_chunks: int
-    done: tuple[int, ...]
-
-    @property
-    def complete(self) -> bool:
-        return len(self.done) == self.n_chunks
-
-    @property
-    def missing(self) -> list[int]:
-        have = set(self.done)
-        return [i for i in range(self.n_chunks) if i not in have]
-
-
-def _open_existing(directory: Path) -> tuple[ChunkStore, dict]:
-    """The store described by the manifest in ``directory`` (no checks of the chunks)."""
-    try:
-        found = json.loads((directory / "manifest.json").read_text())
-        config = SweepConfig.from_dict(found["config"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ParameterError(f"{str(directory)!r} is not an lrsweep checkpoint directory "
-                             f"(no readable manifest.json with a config: {exc}).") from None
-    ids_path = directory / "record_ids.npy"
-    rec_ids = np.load(ids_path) if ids_path.exists() else np.zeros(0, dtype=np.int64)
-    store = ChunkStore(directory, config, found["chunk_size"], rec_ids, found["record_every"])
-    if store.key != found.get("key"):
-        raise ParameterError(
-            f"The checkpoint in {str(directory)!r} has key {found.get('key')} but its manifest "
-            f"describes key {store.key} (written by another lrsweep version?); it cannot be used."
-        )
-    return store, found
-
-
-def _status(store: ChunkStore) -> CheckpointStatus:
-    plan = store.plan()
-    done = tuple(c.index for c in plan if store.exists(c))
-    return CheckpointStatus(store.dir, store.key, len(plan), done)
-
-
-@validate_params({"directory": PathLike()})
-def find_checkpoints(directory: str | os.PathLike) -> list[Path]:
-    """Checkpoint directories at or below ``directory`` (those with a manifest.json)."""
-    root = Path(directory)
-    if (root / "manifest.json").exists():
-        return [root]
-    return sorted(p.parent for p in root.rglob("manifest.json"))
-
-
-@validate_params({"directory": PathLike()})
-def load_results(directory: str | os.PathLike):
-    """The :class:`~lrsweep.Results` of a complete checkpoint directory.
-
-    Equal, bit for bit, to what ``sweep`` returned (or would return) for the
-    sweep that wrote it. Raises :class:`~lrsweep.ParameterError` naming the
-    missing chunks if some are not done yet.
-    """
-    from .results import Assembler, Results
-
-    store, _ = _open_existing(Path(directory))
-    plan = store.plan()
-    assembler = Assembler(store.config, store.ident["record_every"], store.recorded)
-    missing = []
-    for c in plan:
-        found = store.load(c)
-        if found is None:
-            missing.append(c.index)
-            continue
-        assembler.add(found)
-    if missing:
-        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
-        raise ParameterError(
-            f"The checkpoint in {str(directory)!r} is missing {len(missing)} of {len(plan)} chunks "
-            f"({shown}); run the remaining shards (or sweep(config, out=...)) first."
-        )
-    frame, records = assembler.finish()
-    meta = {"chunks": len(plan), "chunks_computed": 0, "chunks_loaded": len(plan),
-            "chunk_size": store.ident["chunk_size"], "checkpoint": str(directory)}
-    return Results(frame=frame, records=records, config=store.config, meta=meta)
-
-
-@validate_params({"sources": ListOf(PathLike(), what="a non-empty list of paths"), "into": PathLike()})
-def merge(sources: list[str | os.PathLike], into: str | os.PathLike) -> list[CheckpointStatus]:
-    """Copy the finished chunks of ``sources`` into the checkpoint tree ``into``.
-
-    Each source is a checkpoint directory or a tree of them (a study's
-    ``--out``); a checkpoint lands in ``into`` at the same relative place (a
-    bare checkpoint directory lands in ``into`` itself). Chunks already in
-    the destination are kept; the same sweep is recognised by its key, and a
-    destination holding another sweep is refused. Returns the status of
-    every destination checkpoint.
-    """
-    into = Path(into)
-    touched: dict[Path, ChunkStore] = {}
-    for src in sources:
-        src = Path(src)
-        found = find_checkpoints(src)
-        if not found:
-            raise ParameterError(f"{str(src)!r} holds no lrsweep checkpoint (no manifest.json below it).")
-        for ckpt in found:
-            store, _ = _open_existing(ckpt)
-            rel = ckpt.relative_to(src)
-            dest_dir = into / rel
-            if dest_dir.resolve() == ckpt.resolve():
-                touched.setdefault(dest_dir, store)
-                continue
-            dest = ChunkStore(dest_dir, store.config, store.ident["chunk_size"], store.rec_ids,
-                              store.ident["record_every"])
-            dest.open()  # refuses a foreign sweep
-            for c in store.plan():
-                if not store.exists(c) or dest.exists(c):
-                    continue
-                # Records first, as in save(): a chunk file never exists without its records.
-                for records in ((True, False) if store.recorded else (False,)):
-                    target = dest._path(c.index, records)
-                    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-                    shutil.copyfile(store._path(c.index, records), tmp)
-                    os.replace(tmp, target)
-            touched[dest_dir] = dest
-    return [_status(s) for s in touched.values()]
-
