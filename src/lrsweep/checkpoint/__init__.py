@@ -43,7 +43,7 @@ and the last rename wins), and appending to one log is not atomic on NFS.
 So the manifest holds what all writers agree on, and each finished chunk gets
 its own checksum entry, a file no other writer touches (chunks are dealt to
 shards without overlap). Every file is written whole or not at all (to a
-temporary name, fsynced, renamed; :mod:`.files`), in the order checksum
+temporary name, then renamed; :mod:`.files`), in the order checksum
 entry, records, metrics: the rename of the metrics file commits the chunk,
 so a writer killed at any moment leaves either a committed chunk or one
 that is missing (recomputed). Two writers of the same chunk (a shard rerun
@@ -63,8 +63,11 @@ a truncated, bit-flipped or swapped file fails the checksum or the identity.
 ``ShardReport.chunks_rejected``); :func:`load_results` and :func:`merge`
 check every field of the manifest and refuse, naming it, a manifest that is
 incomplete, mistyped or inconsistent, or one whose chunks belong to another
-sweep (the manifest does not match its chunks). Hashing costs about 2 ms per
-MB written (SHA-256), under 2 % of a sweep's time.
+sweep (the manifest does not match its chunks). The cost is small: SHA-256
+runs at about 0.5 GB/s, about 1 ms for a default chunk of 16,384
+trajectories (660 KB), hashed from the in-memory Parquet bytes before they
+are written and from the bytes read back; a chunk write fsyncs no more
+often than before checksums existed.
 
 Temporary files
 ---------------

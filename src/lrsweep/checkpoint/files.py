@@ -1,9 +1,13 @@
 """Whole files or none: atomic writes under temporary names that say who writes them, and their cleanup.
 
-Every checkpoint file is written to a temporary name in its own directory,
-fsynced, renamed over its final name (``os.replace``, atomic within one
-directory on POSIX file systems and NFS) and the directory fsynced, so a
-reader sees the old file, the new file or no file, never a part.
+Every checkpoint file is written to a temporary name in its own directory
+and renamed over its final name (``os.replace``, atomic within one directory
+on POSIX file systems and NFS), so a reader sees the old file, the new file
+or no file, never a part. Data files are fsynced before the rename and the
+directory after the last rename of a chunk (:func:`fsync_dir`), so finished
+chunks survive a power loss; integrity does not depend on it (a file whose
+data did not reach the disk fails its checksum and is recomputed), which is
+why a chunk's small checksum entry is not fsynced on its own.
 
 The temporary name carries the writer: ``.<final name>.<host>.pid<pid>.<n>.tmp``
 (``host`` is this machine's name with anything but letters, digits and ``-``
@@ -37,7 +41,7 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["HOST", "STALE_AFTER_S", "atomic_write", "remove_stale_temps", "temp_path"]
+__all__ = ["HOST", "STALE_AFTER_S", "atomic_write", "fsync_dir", "remove_stale_temps", "temp_path"]
 
 #: Age (seconds since the last modification) after which any temporary file is abandoned.
 STALE_AFTER_S = 3600.0
@@ -55,7 +59,8 @@ def temp_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.{HOST}.pid{os.getpid()}.{next(_counter)}.tmp")
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make the renames in ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -63,12 +68,13 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data) -> None:
+def atomic_write(path: Path, data, *, sync: bool = True) -> None:
     """Write ``data`` (bytes or any buffer) to ``path``: the whole of it, or nothing.
 
-    Written to :func:`temp_path`, fsynced, renamed over ``path``, and the
-    directory fsynced. If the temporary file vanished before the rename (a
-    cleaner took it for a dead writer's), the write is repeated.
+    Written to :func:`temp_path`, fsynced (if ``sync``) and renamed over
+    ``path``; the directory is not fsynced (:func:`fsync_dir`). If the
+    temporary file vanished before the rename (a cleaner took it for a dead
+    writer's), the write is repeated.
     """
     for attempt in range(3):
         tmp = temp_path(path)
@@ -77,8 +83,9 @@ def atomic_write(path: Path, data) -> None:
         try:
             with open(tmp, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if sync:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             os.replace(tmp, path)
             break
         except FileNotFoundError:
@@ -90,7 +97,6 @@ def atomic_write(path: Path, data) -> None:
         finally:
             with _live_lock:
                 _live.discard(tmp.name)
-    _fsync_dir(path.parent)
 
 
 def _pid_running(pid: int) -> bool:

@@ -29,7 +29,7 @@ from ..config import SweepConfig
 from ..engine.layout import ChunkResult
 from ..grid import Chunk, chunks
 from ..metrics import DERIVED_FIELDS, FLOAT_FIELDS, INT_FIELDS
-from .files import atomic_write, remove_stale_temps
+from .files import atomic_write, fsync_dir, remove_stale_temps
 
 __all__ = ["FORMAT", "MANIFEST", "RECORD_IDS", "ChunkStore", "read_manifest"]
 
@@ -173,6 +173,7 @@ class ChunkStore:
         body = self.manifest_body()
         if found != body:
             atomic_write(self.dir / MANIFEST, _json_bytes(body))
+        fsync_dir(self.dir)
 
     def _record_ids_intact(self, path: Path) -> bool:
         try:
@@ -257,10 +258,16 @@ class ChunkStore:
         return out
 
     def write(self, chunk: Chunk, files: dict[str, Any]) -> None:
-        """Write a chunk's files (kind -> bytes): checksum entry, records, then metrics, each atomically."""
-        atomic_write(self._path(chunk.index, "sums"), _json_bytes(self._sums(chunk, files)))
+        """Write a chunk's files (kind -> bytes): checksum entry, records, then metrics, each atomically.
+
+        The Parquet files are fsynced before their rename and the directory
+        after the last one, as before checksums existed; the checksum entry
+        is not (should it not reach the disk, the chunk is recomputed).
+        """
+        atomic_write(self._path(chunk.index, "sums"), _json_bytes(self._sums(chunk, files)), sync=False)
         for kind in self._kinds():
             atomic_write(self._path(chunk.index, kind), files[kind])
+        fsync_dir(self.dir)
 
     def save(self, result: ChunkResult) -> None:
         """Write one finished chunk."""
