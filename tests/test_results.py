@@ -9,6 +9,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from conftest import run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lrsweep
 from lrsweep.results import wilson_interval
@@ -247,3 +249,29 @@ def test_load_refuses_a_truncated_file(res, tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(lrsweep.ParameterError, match="not a readable Parquet file"):
         lrsweep.load(path)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(name=st.sampled_from(["t.parquet", "t.records.parquet"]), position=st.integers(0, 2**31),
+       bit=st.integers(-1, 7))
+def test_a_flipped_bit_or_truncation_anywhere_loads_the_same_results_or_fails_named(res, name, position, bit):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        path = res.to_parquet(Path(d) / "t.parquet")
+        victim = Path(d) / name
+        data = bytearray(victim.read_bytes())
+        if bit < 0:
+            data = data[: position % len(data)]
+        else:
+            data[position % len(data)] ^= 1 << bit
+        victim.write_bytes(bytes(data))
+        try:
+            back = lrsweep.load(path)
+        except lrsweep.ParameterError:
+            return
+        assert back == res
+        for got, want in ((back.frame, res.frame), (back.records, res.records)):
+            for col in want.select_dtypes("float64").columns:
+                assert np.array_equal(got[col].to_numpy().view(np.int64), want[col].to_numpy().view(np.int64))
