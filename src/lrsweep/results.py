@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,8 +68,11 @@ def _full_axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
     axes), written in place: no index arrays or intermediate copies, so 1e7
     rows cost only the columns themselves.
     """
-    n = len(ids)
-    cols: dict[str, Any] = {"trajectory_id": ids}
+    return {"trajectory_id": ids, **dict(_grid_columns(config, len(ids)))}
+
+
+def _grid_columns(config: SweepConfig, n: int) -> Iterator[tuple[str, Any]]:
+    """``(name, column)`` of each axis of the whole grid (``n`` rows), one at a time."""
     inner = n
     for name, values in config.axes.items():
         size = len(values)
@@ -85,8 +88,7 @@ def _full_axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
             col.reshape(n // (size * inner), size, inner)[...] = base[None, :, None]
         if name in _CATEGORIES:
             col = pd.Categorical.from_codes(col, categories=cats)
-        cols[name] = col
-    return cols
+        yield name, col
 
 
 def grid_frame(config: SweepConfig) -> pd.DataFrame:
@@ -120,23 +122,26 @@ def frame_problem(frame: pd.DataFrame, config: SweepConfig) -> str | None:
     Checks the columns (names and order), the row count and index, the
     ``trajectory_id`` and axis columns against the grid (dtype, categories
     and every value, floats bit for bit: each trajectory id has its axis
-    values) and the dtypes of the metric columns.
+    values) and the dtypes of the metric columns. The grid's columns are
+    built one at a time: the check needs one column's memory, not a table's.
     """
-    grid = grid_frame(config)
-    expected = [*grid.columns, *METRIC_COLUMNS]
+    n = config.n_trajectories
+    expected = ["trajectory_id", *config.axes, *METRIC_COLUMNS]
     if list(frame.columns) != expected:
         missing = [c for c in expected if c not in frame.columns]
         extra = [c for c in frame.columns if c not in expected]
         return (f"its columns differ from a results table's (missing {missing}, unexpected {extra}"
                 f"{', or in another order' if not missing and not extra else ''})")
-    if len(frame) != len(grid):
-        return f"it has {len(frame):,} rows; its config has {len(grid):,} trajectories"
-    if not frame.index.equals(grid.index):
+    if len(frame) != n:
+        return f"it has {len(frame):,} rows; its config has {n:,} trajectories"
+    if not frame.index.equals(pd.RangeIndex(n)):
         return "its index is not 0 .. n - 1"
-    for name in grid.columns:
-        problem = _column_problem(name, frame[name], grid[name])
-        if problem:
-            return problem
+    problem = _column_problem("trajectory_id", frame["trajectory_id"], pd.Series(np.arange(n, dtype="i8")))
+    for name, want in _grid_columns(config, n):
+        problem = problem or _column_problem(name, frame[name], pd.Series(want, copy=False))
+        del want  # one column alive at a time
+    if problem:
+        return problem
     for name in METRIC_COLUMNS:
         want = STATUS_DTYPE if name == "status" else np.dtype(np.int64 if name in INT_FIELDS else np.float64)
         got = frame[name]
