@@ -63,11 +63,11 @@ a truncated, bit-flipped or swapped file fails the checksum or the identity.
 ``ShardReport.chunks_rejected``); :func:`load_results` and :func:`merge`
 check every field of the manifest and refuse, naming it, a manifest that is
 incomplete, mistyped or inconsistent, or one whose chunks belong to another
-sweep (the manifest does not match its chunks). The cost is small: SHA-256
-runs at about 0.5 GB/s, about 1 ms for a default chunk of 16,384
-trajectories (660 KB), hashed from the in-memory Parquet bytes before they
-are written and from the bytes read back; a chunk write fsyncs no more
-often than before checksums existed.
+sweep (the manifest does not match its chunks). The cost is small: each
+file is hashed once, from its in-memory Parquet bytes before they are written
+and from the bytes read back (about 1 ms for a default chunk of 16,384
+trajectories, a tenth of its Parquet encoding), and a chunk write fsyncs no
+more often than before checksums existed (measurements: benchmarks/README.md).
 
 Temporary files
 ---------------
