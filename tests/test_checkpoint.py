@@ -318,3 +318,14 @@ def test_a_directory_of_the_older_format_is_refused_saying_so(tmp_path):
         run(cfg, chunk_size=50, out=tmp_path)
     with pytest.raises(lrsweep.ParameterError, match=r"lacks the field 'format'.*older lrsweep"):
         lrsweep.checkpoint.load_results(tmp_path)
+
+
+def test_load_results_of_a_directory_without_a_manifest_says_what_is_there(tmp_path):
+    cfg = lrsweep.SweepConfig(**CFG)
+    for name in ("a", "b"):
+        run(cfg, chunk_size=200, out=tmp_path / name)
+    with pytest.raises(lrsweep.ParameterError, match=r"no manifest.json; the checkpoints below it: a, b; "
+                                                     r"pass one of them"):
+        lrsweep.checkpoint.load_results(tmp_path)
+    with pytest.raises(lrsweep.ParameterError, match=r"\(a file\)"):
+        lrsweep.checkpoint.load_results(tmp_path / "a" / "manifest.json")

@@ -49,9 +49,16 @@ def open_existing(directory: Path) -> tuple[ChunkStore, dict]:
     describe (e.g. an edited grid hash or key).
     """
     where = f"The checkpoint manifest {str(directory / MANIFEST)!r}"
+    if not directory.is_dir():
+        what = "a file" if directory.exists() else "no such directory"
+        raise ParameterError(f"{str(directory)!r} is not an lrsweep checkpoint directory ({what}).")
     found = read_manifest(directory)
     if found is None:
-        raise ParameterError(f"{str(directory)!r} is not an lrsweep checkpoint directory (no {MANIFEST}).")
+        below = [str(p.relative_to(directory)) for p in find_checkpoints(directory)]
+        there = (f"the checkpoints below it: {_shown(below)}; pass one of them" if below else
+                 f"it holds {_shown(sorted(p.name for p in directory.iterdir())) or 'nothing'}")
+        raise ParameterError(f"{str(directory)!r} is not an lrsweep checkpoint directory (no {MANIFEST}; "
+                             f"{there}).")
     if "format" in found and found["format"] != FORMAT:
         raise ParameterError(f"{where} has 'format' {found['format']!r}; this lrsweep reads format {FORMAT} "
                              f"(chunks with identities and checksums). Rerun the sweep into a new directory.")
