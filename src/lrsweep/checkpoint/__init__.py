@@ -16,7 +16,11 @@ Files of a checkpoint directory
     trajectory ids) and ``lrsweep`` (version), the full ``config`` and
     ``n_chunks``. Written once, by whichever writer opens the directory
     first (every writer of the sweep writes the same bytes), and never per
-    chunk. A sweep of another key or format is refused, never mixed in.
+    chunk. A sweep of another key or format is refused, never mixed in; a
+    manifest of this sweep's key whose other fields differ (edited, a bit
+    flipped in its config) is written again by the sweep; one that cannot be
+    read is refused (delete it to reuse the directory: the chunks carry
+    their own identity).
 ``record_ids.npy``
     The recorded trajectory ids (only when recording); their hash is in the key.
 ``chunk-000007.parquet``
@@ -40,8 +44,8 @@ or several sharing a file system, write chunks of one sweep into one
 directory at the same time. A single manifest that each writer reads,
 extends and rewrites would lose entries (two writers read the same old list
 and the last rename wins), and appending to one log is not atomic on NFS.
-So the manifest holds what all writers agree on, and each finished chunk gets
-its own checksum entry, a file no other writer touches (chunks are dealt to
+So the manifest holds what all writers agree on, and its record of each
+finished chunk is that chunk's own checksum entry, a file no other writer touches (chunks are dealt to
 shards without overlap). Every file is written whole or not at all (to a
 temporary name, then renamed; :mod:`.files`), in the order checksum
 entry, records, metrics: the rename of the metrics file commits the chunk,
