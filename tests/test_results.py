@@ -9,6 +9,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from conftest import run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lrsweep
 from lrsweep.results import wilson_interval
@@ -135,3 +137,141 @@ def test_to_xarray_of_an_unswept_config_is_zero_dimensional():
     pytest.importorskip("xarray")
     ds = run(lrsweep.SweepConfig(lr=0.05)).to_xarray()
     assert dict(ds.sizes) == {} and float(ds["lr"]) == 0.05 and int(ds["trajectory_id"]) == 0
+
+
+# ----------------------------------------------------- load checks everything
+# Each test below pins one way a results file used to be loaded wrongly.
+
+def _rewrite(path, edit=None, drop=None):
+    """Rewrite the results file at ``path`` with its lrsweep metadata edited (or a column dropped)."""
+    table = pq.read_table(path)
+    meta = json.loads(table.schema.metadata[b"lrsweep"])
+    if edit is not None:
+        edit(meta)
+    if drop is not None:
+        table = table.drop_columns([drop])
+    schema_meta = {**table.schema.metadata, b"lrsweep": json.dumps(meta).encode()}
+    pq.write_table(table.replace_schema_metadata(schema_meta), path)
+
+
+def test_load_refuses_a_directory_naming_what_is_in_it(tmp_path):
+    # Two files of the same columns: read as a directory they were concatenated under the first's config.
+    for name, epochs in (("a", 5), ("b", 6)):
+        cfg = lrsweep.SweepConfig(lr=[0.01, 1.0], seed=range(3), epochs=epochs)
+        run(cfg).to_parquet(tmp_path / f"{name}.parquet")
+    with pytest.raises(lrsweep.ParameterError, match=r"must be a single lrsweep results file\. Got .* "
+                                                     r"instead \(a directory holding a\.parquet, "
+                                                     r"b\.parquet\)"):
+        lrsweep.load(tmp_path)
+
+
+def test_load_refuses_a_missing_file(tmp_path):
+    with pytest.raises(lrsweep.ParameterError, match="no such file"):
+        lrsweep.load(tmp_path / "nothing.parquet")
+
+
+def _seeds(meta):
+    meta["config"]["seed"] = meta["config"]["seed"][:20]
+
+
+def _lrs(meta):
+    meta["config"]["lr"] = [0.02, 0.04, 1.0, 1.5]
+
+
+def _rehash(edit):
+    def both(meta):
+        edit(meta)
+        meta["grid_hash"] = lrsweep.SweepConfig.from_dict(meta["config"]).grid_hash()
+    return both
+
+
+def _zero_hash(meta):
+    meta["grid_hash"] = "0" * 64
+
+
+@pytest.mark.parametrize(("edit", "drop", "fragment"), [
+    (_lrs, None, "grid hash"),
+    (_rehash(_lrs), None, "'lr' column"),
+    (_rehash(_seeds), None, "rows"),
+    (_zero_hash, None, "grid hash"),
+    (None, "max_abs_error", "columns"),
+    (None, "lr", "columns"),
+], ids=["lr-list", "lr-list-rehashed", "seed-count-rehashed", "zeroed-grid-hash", "dropped-metric",
+        "dropped-axis"])
+def test_load_refuses_metadata_that_does_not_match_the_table(res, tmp_path, edit, drop, fragment):
+    path = res.to_parquet(tmp_path / "t.parquet")
+    _rewrite(path, edit=edit, drop=drop)
+    with pytest.raises(lrsweep.ParameterError, match=fragment):
+        lrsweep.load(path)
+
+
+@pytest.mark.parametrize("field", ["config", "grid_hash", "versions", "meta", "has_records"])
+def test_load_names_a_missing_metadata_field(res, tmp_path, field):
+    path = res.to_parquet(tmp_path / "t.parquet")
+    _rewrite(path, edit=lambda meta: meta.pop(field))
+    with pytest.raises(lrsweep.ParameterError, match=f"'{field}'"):
+        lrsweep.load(path)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("config", "lr=0.1"), ("config", {"lr": [0.1], "learning_rate": 2}), ("config", {"lr": "fast"}),
+    ("grid_hash", 7), ("versions", []), ("meta", None), ("has_records", "yes"),
+])
+def test_load_names_a_mistyped_metadata_field(res, tmp_path, field, value):
+    path = res.to_parquet(tmp_path / "t.parquet")
+    _rewrite(path, edit=lambda meta: meta.__setitem__(field, value))
+    with pytest.raises(lrsweep.ParameterError, match=f"'{field}'"):
+        lrsweep.load(path)
+
+
+def test_load_refuses_metadata_that_is_not_json_or_not_an_object(res, tmp_path):
+    path = res.to_parquet(tmp_path / "t.parquet")
+    table = pq.read_table(path)
+    for raw in (b"{not json", b"[1, 2]"):
+        pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"lrsweep": raw}), path)
+        with pytest.raises(lrsweep.ParameterError, match="metadata"):
+            lrsweep.load(path)
+
+
+def test_load_refuses_records_of_another_results_file(res, tmp_path):
+    other = run(lrsweep.SweepConfig(lr=[0.01, 0.04, 1.0, 1.5], seed=range(40), n_samples=[10, 100], epochs=6),
+                record="seed == 0")
+    a = res.to_parquet(tmp_path / "a.parquet")
+    other.to_parquet(tmp_path / "b.parquet")
+    (tmp_path / "a.records.parquet").write_bytes((tmp_path / "b.records.parquet").read_bytes())
+    with pytest.raises(lrsweep.ParameterError, match="records"):
+        lrsweep.load(a)
+
+
+def test_load_refuses_a_truncated_file(res, tmp_path):
+    path = res.to_parquet(tmp_path / "t.parquet")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(lrsweep.ParameterError, match="not a readable Parquet file"):
+        lrsweep.load(path)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(name=st.sampled_from(["t.parquet", "t.records.parquet"]), position=st.integers(0, 2**31),
+       bit=st.integers(-1, 7))
+def test_a_flipped_bit_or_truncation_anywhere_loads_the_same_results_or_fails_named(res, name, position, bit):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        path = res.to_parquet(Path(d) / "t.parquet")
+        victim = Path(d) / name
+        data = bytearray(victim.read_bytes())
+        if bit < 0:
+            data = data[: position % len(data)]
+        else:
+            data[position % len(data)] ^= 1 << bit
+        victim.write_bytes(bytes(data))
+        try:
+            back = lrsweep.load(path)
+        except lrsweep.ParameterError:
+            return
+        assert back == res
+        for got, want in ((back.frame, res.frame), (back.records, res.records)):
+            for col in want.select_dtypes("float64").columns:
+                assert np.array_equal(got[col].to_numpy().view(np.int64), want[col].to_numpy().view(np.int64))

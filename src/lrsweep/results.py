@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +38,7 @@ from .metrics import DERIVED_FIELDS, FLOAT_FIELDS, INT_FIELDS, METRIC_COLUMNS, S
 if TYPE_CHECKING:
     from .engine.layout import ChunkResult
 
-__all__ = ["Results", "grid_frame", "load", "wilson_interval"]
+__all__ = ["Results", "frame_problem", "grid_frame", "load", "wilson_interval"]
 
 STATUS_DTYPE = pd.CategoricalDtype([s.name.lower() for s in Status], ordered=False)
 _CATEGORIES = {"order": ORDERS, "outlier_kind": OUTLIER_KINDS}
@@ -68,8 +68,11 @@ def _full_axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
     axes), written in place: no index arrays or intermediate copies, so 1e7
     rows cost only the columns themselves.
     """
-    n = len(ids)
-    cols: dict[str, Any] = {"trajectory_id": ids}
+    return {"trajectory_id": ids, **dict(_grid_columns(config, len(ids)))}
+
+
+def _grid_columns(config: SweepConfig, n: int) -> Iterator[tuple[str, Any]]:
+    """``(name, column)`` of each axis of the whole grid (``n`` rows), one at a time."""
     inner = n
     for name, values in config.axes.items():
         size = len(values)
@@ -85,14 +88,68 @@ def _full_axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
             col.reshape(n // (size * inner), size, inner)[...] = base[None, :, None]
         if name in _CATEGORIES:
             col = pd.Categorical.from_codes(col, categories=cats)
-        cols[name] = col
-    return cols
+        yield name, col
 
 
 def grid_frame(config: SweepConfig) -> pd.DataFrame:
     """The grid as a table: ``trajectory_id`` and the axis columns, no results."""
     ids = np.arange(config.n_trajectories, dtype=np.int64)
     return pd.DataFrame(_axis_columns(config, ids), copy=False)
+
+
+def _column_problem(name: str, got: pd.Series, want: pd.Series) -> str | None:
+    """How column ``name`` of a table differs from the grid's (dtype, categories or values), if it does."""
+    if got.dtype != want.dtype:
+        return f"its {name!r} column has dtype {got.dtype}, not {want.dtype}"
+    if isinstance(want.dtype, pd.CategoricalDtype):
+        if tuple(got.cat.categories) != tuple(want.cat.categories):
+            return f"its {name!r} column has the categories {list(got.cat.categories)}"
+        a, b = got.cat.codes.to_numpy(), want.cat.codes.to_numpy()
+    else:
+        a, b = got.to_numpy(), want.to_numpy()
+        if a.dtype == np.float64:  # bit for bit: -0.0 is not 0.0
+            a, b = a.view(np.int64), b.view(np.int64)
+    bad = np.flatnonzero(a != b)
+    if bad.size:
+        return (f"its {name!r} column differs from the config's values at {bad.size:,} trajectories "
+                f"(first at trajectory id {int(bad[0])})")
+    return None
+
+
+def frame_problem(frame: pd.DataFrame, config: SweepConfig) -> str | None:
+    """What makes ``frame`` not a results table of ``config``, or ``None``.
+
+    Checks the columns (names and order), the row count and index, the
+    ``trajectory_id`` and axis columns against the grid (dtype, categories
+    and every value, floats bit for bit: each trajectory id has its axis
+    values) and the dtypes of the metric columns. The grid's columns are
+    built one at a time: the check needs one column's memory, not a table's.
+    """
+    n = config.n_trajectories
+    expected = ["trajectory_id", *config.axes, *METRIC_COLUMNS]
+    if list(frame.columns) != expected:
+        missing = [c for c in expected if c not in frame.columns]
+        extra = [c for c in frame.columns if c not in expected]
+        return (f"its columns differ from a results table's (missing {missing}, unexpected {extra}"
+                f"{', or in another order' if not missing and not extra else ''})")
+    if len(frame) != n:
+        return f"it has {len(frame):,} rows; its config has {n:,} trajectories"
+    if not frame.index.equals(pd.RangeIndex(n)):
+        return "its index is not 0 .. n - 1"
+    problem = _column_problem("trajectory_id", frame["trajectory_id"], pd.Series(np.arange(n, dtype="i8")))
+    for name, want in _grid_columns(config, n):
+        problem = problem or _column_problem(name, frame[name], pd.Series(want, copy=False))
+        del want  # one column alive at a time
+    if problem:
+        return problem
+    for name in METRIC_COLUMNS:
+        want = STATUS_DTYPE if name == "status" else np.dtype(np.int64 if name in INT_FIELDS else np.float64)
+        got = frame[name]
+        if got.dtype != want or (name == "status" and tuple(got.cat.categories) != tuple(want.categories)):
+            return f"its {name!r} column has dtype {got.dtype}, not {want}"
+    if (frame["status"].cat.codes.to_numpy() < 0).any():
+        return "its 'status' column has missing values"
+    return None
 
 
 class Assembler:
@@ -369,9 +426,14 @@ class Results:
     def to_parquet(self, path: str | os.PathLike) -> Path:
         """Write the table to ``path`` (and records to ``<stem>.records.parquet``).
 
-        The file metadata (key ``lrsweep``) holds the config, the grid hash and
-        the package versions, so :func:`load` gives back an equal object.
+        The file metadata (key ``lrsweep``) holds the config, the grid hash,
+        the package versions, :attr:`meta`, ``has_records`` and, with records,
+        the SHA-256 of the records file (``records_sha256``), so :func:`load`
+        gives back an equal object and can tell the records file is this
+        table's. Data pages carry Parquet's CRC checksums.
         """
+        import hashlib
+
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -382,13 +444,18 @@ class Results:
             "meta": self.meta,
             "has_records": self.records is not None,
         }
+        if self.records is not None:  # first, so that the table names its checksum
+            sink = pa.BufferOutputStream()
+            pq.write_table(pa.Table.from_pandas(self.records, preserve_index=False), sink,
+                           write_page_checksum=True)
+            buf = sink.getvalue()
+            meta["records_sha256"] = hashlib.sha256(buf).hexdigest()
+            with open(_records_path(path), "wb") as fh:
+                fh.write(buf)
         table = pa.Table.from_pandas(self.frame, preserve_index=False)
         schema_meta = dict(table.schema.metadata or {})
         schema_meta[b"lrsweep"] = json.dumps(meta).encode()
-        pq.write_table(table.replace_schema_metadata(schema_meta), path)
-        if self.records is not None:
-            rt = pa.Table.from_pandas(self.records, preserve_index=False)
-            pq.write_table(rt, _records_path(path))
+        pq.write_table(table.replace_schema_metadata(schema_meta), path, write_page_checksum=True)
         return path
 
 
@@ -410,25 +477,109 @@ def versions() -> dict[str, str]:
     return out
 
 
+#: Every field of a results file's ``lrsweep`` metadata: what it must be, and its type.
+META_FIELDS = {
+    "config": ("an object (a SweepConfig)", dict),
+    "grid_hash": ("a str", str),
+    "versions": ("an object", dict),
+    "meta": ("an object", dict),
+    "has_records": ("a bool", bool),
+}
+RECORD_DTYPES = {"trajectory_id": np.int64, "step": np.int64, "theta": np.float64, "loss": np.float64}
+
+
+def _refuse(path: Path, allowed: str, detail: str) -> ParameterError:
+    return ParameterError(message("path", "load", allowed, str(path))[:-1] + f" ({detail}).")
+
+
+def _read_table(path: Path, what: str):
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path, page_checksum_verification=True)
+    except Exception as exc:  # truncated, not Parquet, a flipped bit in a page
+        raise _refuse(path, f"a readable lrsweep results file{what}", f"not a readable Parquet file: {exc}") \
+            from None
+
+
 @validate_params({"path": PathLike()})
 def load(path: str | os.PathLike) -> Results:
-    """Read a :class:`Results` written by :meth:`Results.to_parquet`.
+    """Read a :class:`Results` written by :meth:`Results.to_parquet`, checking it against its metadata.
+
+    ``path`` must be one results file (not a directory: a directory of
+    Parquet files would read as one table under the first file's config).
+    Every metadata field must be there with its type; the config must be
+    valid and hash to the stored grid hash; the table must be a table of that
+    config (:func:`frame_problem`: columns and their dtypes, one row per
+    trajectory, the axis values of each trajectory id); the records file
+    must be the one whose SHA-256 the metadata names.
 
     Raises
     ------
     lrsweep.ParameterError
-        If the file was not written by lrsweep.
+        Naming what is wrong: not a single readable file (listing a
+        directory's contents), not written by lrsweep, a missing or mistyped
+        metadata field, a config that does not match its grid hash or its
+        table, records that are missing or not this table's.
     """
-    import pyarrow.parquet as pq
+    import hashlib
 
-    table = pq.read_table(path)
+    path = Path(path)
+    one = "a single lrsweep results file"
+    if path.is_dir():
+        names = sorted(p.name for p in path.iterdir())
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        raise _refuse(path, one, f"a directory holding {shown}" if names else "an empty directory")
+    if not path.is_file():
+        raise _refuse(path, one, "no such file" if not path.exists() else "not a regular file")
+    table = _read_table(path, "")
     raw = (table.schema.metadata or {}).get(b"lrsweep")
     if raw is None:
         raise ParameterError(message("path", "load", "an lrsweep results file (with 'lrsweep' metadata)",
                                      str(path)))
-    meta = json.loads(raw)
-    config = SweepConfig.from_dict(meta["config"])
-    frame = table.to_pandas()
-    records = pq.read_table(_records_path(path)).to_pandas() if meta.get("has_records") else None
+    fits = "an lrsweep results file whose metadata matches its table"
+    try:
+        meta = json.loads(raw)
+    except ValueError as exc:
+        raise _refuse(path, fits, f"its 'lrsweep' metadata is not JSON: {exc}") from None
+    if not isinstance(meta, dict):
+        raise _refuse(path, fits, f"its 'lrsweep' metadata is a JSON {type(meta).__name__}, not an object")
+    fields = dict(META_FIELDS)
+    if meta.get("has_records") is True:
+        fields["records_sha256"] = ("a str", str)
+    for name, (what, kind) in fields.items():
+        if name not in meta:
+            raise _refuse(path, fits, f"its metadata lacks the field {name!r} ({what})")
+        if not isinstance(meta[name], kind):
+            raise _refuse(path, fits, f"its metadata field {name!r} is {meta[name]!r}, not {what}")
+    try:
+        config = SweepConfig.from_dict(meta["config"])
+    except Exception as exc:  # validation errors, unknown keys (TypeError), malformed data
+        raise _refuse(path, fits, f"its metadata field 'config' is not a valid SweepConfig: {exc}") from None
+    if config.grid_hash() != meta["grid_hash"]:
+        raise _refuse(path, fits, f"its metadata field 'grid_hash' is {meta['grid_hash']!r}, but its "
+                                  f"config's grid hash is {config.grid_hash()!r}")
+    try:
+        frame = table.to_pandas()
+    except Exception as exc:
+        raise _refuse(path, fits, f"its table does not convert to pandas: {exc}") from None
+    problem = frame_problem(frame, config)
+    if problem:
+        raise _refuse(path, fits, f"{problem} (metadata field 'config')")
+    records = None
+    if meta["has_records"]:
+        rpath = _records_path(path)
+        try:
+            data = rpath.read_bytes()
+        except OSError as exc:
+            raise _refuse(path, fits, f"its records file {rpath.name!r} cannot be read: {exc.strerror}") \
+                from None
+        if hashlib.sha256(data).hexdigest() != meta["records_sha256"]:
+            raise _refuse(path, fits, f"its records file {rpath.name!r} is not the one its metadata field "
+                                      f"'records_sha256' names (altered, or another results file's)")
+        records = _read_table(rpath, " (its records)").to_pandas()
+        dtypes = {c: np.dtype(t) for c, t in RECORD_DTYPES.items()}
+        if dict(records.dtypes) != dtypes or list(records.columns) != list(RECORD_COLUMNS):
+            raise _refuse(path, fits, f"its records file {rpath.name!r} has columns {dict(records.dtypes)}")
     return Results(frame=frame, records=records, config=config,
-                   meta={**meta.get("meta", {}), "versions": meta.get("versions", {})})
+                   meta={**meta["meta"], "versions": meta["versions"]})

@@ -136,8 +136,8 @@ def sweep(
     out : path, optional
         Checkpoint directory: every finished chunk is written there atomically
         (:mod:`lrsweep.checkpoint`), and a rerun with the same config,
-        chunking and recording loads the finished chunks and computes only
-        the rest. The results are identical to an uninterrupted run. A
+        chunking and recording loads the finished chunks that verify (their
+        identity and checksums) and computes the rest. The results are identical to an uninterrupted run. A
         directory holding another sweep is refused.
     client : dask.distributed.Client, optional
         Run the chunks as tasks on this dask cluster (needs the ``dask``
@@ -151,7 +151,8 @@ def sweep(
     Results
         ``.frame`` has one row per trajectory, ``.records`` the recorded
         steps; ``.meta`` the run facts (elapsed seconds, chunks computed and
-        loaded, the memory plan).
+        loaded, chunks found in ``out`` that failed verification and were
+        recomputed (``chunks_rejected``), the memory plan).
 
     Raises
     ------
@@ -215,8 +216,8 @@ def sweep(
     elapsed = time.perf_counter() - t0
     frame, records = assembler.finish()
     meta = {"elapsed_s": elapsed, "chunks": len(plan), "chunks_computed": computed, "chunks_loaded": loaded,
-            "chunk_size": mplan.chunk_size, "memory_plan": mplan.describe(),
-            "backend": "local" if client is None else "dask"}
+            "chunks_rejected": 0 if store is None else len(store.rejected), "chunk_size": mplan.chunk_size,
+            "memory_plan": mplan.describe(), "backend": "local" if client is None else "dask"}
     return Results(frame=frame, records=records, config=config, meta=meta)
 
 
@@ -283,6 +284,7 @@ class ShardReport:
     chunks_loaded: int
     out: str
     memory_plan: str = ""
+    chunks_rejected: int = 0  #: chunks found in ``out`` that failed verification (recomputed)
 
 
 @validate_params(_SHARD_CALL)
@@ -325,8 +327,9 @@ def sweep_shard(
     Returns
     -------
     ShardReport
-        Chunks of this shard, how many were computed and how many were
-        already in ``out``.
+        Chunks of this shard, how many were computed, how many were
+        already in ``out`` (verified) and how many were there but failed
+        verification (recomputed).
     """
     owner = "sweep_shard"
     ok = (isinstance(shard, tuple | list) and len(shard) == 2
@@ -356,4 +359,5 @@ def sweep_shard(
     for result in _compute(client, config, todo, rec_ids, record_every, n_slots, threads):
         store.save(result)
         computed += 1
-    return ShardReport(i, n_shards, len(plan), computed, loaded, str(out), mplan.describe())
+    return ShardReport(i, n_shards, len(plan), computed, loaded, str(out), mplan.describe(),
+                       len(store.rejected))
