@@ -146,7 +146,7 @@ def test_an_unreachable_scheduler_is_one_line_exit_2(tmp_path, capsys, monkeypat
     with pytest.raises(OSError):
         lrsweep.distributed.connect("tcp://127.0.0.1:1", timeout=1)
     # The CLI waits 10 s for a scheduler; 1 s is enough to fail here.
-    monkeypatch.setitem(lrsweep.distributed.connect.__kwdefaults__, "timeout", 1)
+    monkeypatch.setitem(lrsweep.distributed.connect.__wrapped__.__kwdefaults__, "timeout", 1)
     argv = ["seed", "--out", str(tmp_path), "--no-progress", "--scheduler", "tcp://127.0.0.1:1"]
     assert study.main(argv) == 2
     err = capsys.readouterr().err
