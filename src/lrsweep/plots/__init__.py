@@ -1,0 +1,37 @@
+"""Figures from tidy frames, in lrsweep's seaborn theme, leaving matplotlib's global state alone.
+
+Every function takes tidy frames, an optional ``ax`` (or draws its own
+figure), returns the :class:`matplotlib.figure.Figure` and never shows it.
+Colours: seaborn's colour-blind-safe palette, except the seed's rainbow fan,
+where the rainbow is the point.
+
+The look (seaborn's ``notebook`` context, ``whitegrid`` style and
+``colorblind`` palette) is applied only while a figure is built, inside
+:func:`theme`: the caller's rcParams, colour codes and backend are the same
+after a call as before it, and the figure keeps its look when it is rendered
+later, outside the theme (``savefig`` after the call, Jupyter's display at the
+end of a cell). The backend is the application's choice; these functions work
+under whichever one is active.
+
+Arguments are checked first (:mod:`lrsweep._validation`): a wrong type or
+value, or a frame without a column the call needs, raises a
+:class:`~lrsweep._validation.ParameterError` naming the parameter.
+"""
+
+from .curves import divergence_curve, lines_with_bands, oscillation_curve, speed_vs_stability, survival_loglog
+from .grids import heatmaps
+from .theme import theme
+from .trajectories import lr_comparison, rainbow_fan, seed_trajectory
+
+__all__ = [
+    "divergence_curve",
+    "heatmaps",
+    "lines_with_bands",
+    "lr_comparison",
+    "oscillation_curve",
+    "rainbow_fan",
+    "seed_trajectory",
+    "speed_vs_stability",
+    "survival_loglog",
+    "theme",
+]
