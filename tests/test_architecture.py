@@ -23,7 +23,7 @@ SRC = Path(lrsweep.__file__).parent
 
 #: Top-level modules and packages of lrsweep, bottom layer first.
 LAYERS = [
-    {"_validation", "metrics"},
+    {"_validation", "metrics", "files"},
     {"config"},
     {"grid", "reference", "selection"},
     {"data"},

@@ -234,7 +234,7 @@ def test_the_temporary_file_of_a_killed_writer_is_removed_by_the_next_run(tmp_pa
 def test_only_temporary_files_no_live_writer_can_own_are_removed(tmp_path):
     import time
 
-    from lrsweep.checkpoint.files import HOST, STALE_AFTER_S, remove_stale_temps
+    from lrsweep.files import HOST, STALE_AFTER_S, remove_stale_temps
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -144,12 +145,26 @@ def test_environment_failures_are_one_line_exit_1(tmp_path, capsys, monkeypatch)
     assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
 
 
-def test_merge_table_into_a_full_or_impossible_path_is_one_line(tmp_path, capsys):
+def test_merge_table_into_a_full_disk_or_a_device_is_one_line(tmp_path, capsys, monkeypatch):
+    import errno
+
     cfg = lrsweep.SweepConfig(**CFG)
     d = tmp_path / "d"
     lrsweep.sweep_shard(cfg, (0, 1), out=d, chunk_size=100)
-    for table, code in (("/dev/full", 1), (str(tmp_path / "file" / "t.parquet"), 1)):
-        (tmp_path / "file").write_text("")
+    (tmp_path / "file").write_text("")
+    # A device (never removed or replaced: pyarrow deletes a target it fails to write) and a
+    # path through a file: one line each, nothing written.
+    for table, code in (("/dev/null", 2), (str(tmp_path / "file" / "t.parquet"), 1)):
         assert cli.main(["merge", str(d), "--table", table]) == code
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert Path("/dev/null").is_char_device()
+
+    def full(path, data, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("lrsweep.files.atomic_write", full)
+    assert cli.main(["merge", str(d), "--table", str(tmp_path / "t.parquet")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err
+    assert not (tmp_path / "t.parquet").exists()

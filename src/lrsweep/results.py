@@ -444,18 +444,27 @@ class Results:
             "meta": self.meta,
             "has_records": self.records is not None,
         }
+        from .files import atomic_write
+
+        # Only regular files are replaced: pyarrow deletes a target it fails to write, and a
+        # device or directory named by mistake must never be removed.
+        for target in (path, _records_path(path)):
+            if target.exists() and not target.is_file():
+                raise ParameterError(message("path", "Results.to_parquet", "a path to a regular file",
+                                             str(target)))
         if self.records is not None:  # first, so that the table names its checksum
             sink = pa.BufferOutputStream()
             pq.write_table(pa.Table.from_pandas(self.records, preserve_index=False), sink,
                            write_page_checksum=True)
             buf = sink.getvalue()
             meta["records_sha256"] = hashlib.sha256(buf).hexdigest()
-            with open(_records_path(path), "wb") as fh:
-                fh.write(buf)
+            atomic_write(_records_path(path), buf)
         table = pa.Table.from_pandas(self.frame, preserve_index=False)
         schema_meta = dict(table.schema.metadata or {})
         schema_meta[b"lrsweep"] = json.dumps(meta).encode()
-        pq.write_table(table.replace_schema_metadata(schema_meta), path, write_page_checksum=True)
+        sink = pa.BufferOutputStream()  # whole file or none: written to a temporary name, then renamed
+        pq.write_table(table.replace_schema_metadata(schema_meta), sink, write_page_checksum=True)
+        atomic_write(path, sink.getvalue())
         return path
 
 

@@ -3,7 +3,7 @@
 ``sweep(config, out=DIR)`` and ``sweep_shard`` write every finished chunk to
 ``DIR`` and a rerun loads the chunks that verify and computes the rest. This
 docstring is the documentation of the format (format 2); the modules are
-:mod:`.files` (atomic writes, temporary files and their cleanup),
+:mod:`lrsweep.files` (atomic writes, temporary files and their cleanup),
 :mod:`.store` (:class:`ChunkStore`: writing and verifying one sweep's chunks)
 and :mod:`.directory` (:func:`load_results`, :func:`merge`).
 
@@ -47,7 +47,7 @@ and the last rename wins), and appending to one log is not atomic on NFS.
 So the manifest holds what all writers agree on, and its record of each
 finished chunk is that chunk's own checksum entry, a file no other writer touches (chunks are dealt to
 shards without overlap). Every file is written whole or not at all (to a
-temporary name, then renamed; :mod:`.files`), in the order checksum
+temporary name, then renamed; :mod:`lrsweep.files`), in the order checksum
 entry, records, metrics: the rename of the metrics file commits the chunk,
 so a writer killed at any moment leaves either a committed chunk or one
 that is missing (recomputed). Two writers of the same chunk (a shard rerun
@@ -78,7 +78,7 @@ Temporary files
 Named ``.<file>.<host>.pid<pid>.<n>.tmp``. Opening a directory for writing
 removes those no live writer can own: this host's whose process is gone (or
 is this one, not writing it), and any host's untouched for an hour
-(:data:`.files.STALE_AFTER_S`).
+(:data:`lrsweep.files.STALE_AFTER_S`).
 """
 
 from __future__ import annotations

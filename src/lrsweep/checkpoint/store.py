@@ -27,9 +27,9 @@ import numpy as np
 from .._validation import ParameterError
 from ..config import SweepConfig
 from ..engine.layout import ChunkResult
+from ..files import atomic_write, fsync_dir, remove_stale_temps
 from ..grid import Chunk, chunks
 from ..metrics import DERIVED_FIELDS, FLOAT_FIELDS, INT_FIELDS
-from .files import atomic_write, fsync_dir, remove_stale_temps
 
 __all__ = ["FORMAT", "MANIFEST", "RECORD_IDS", "ChunkStore", "read_manifest"]
 
@@ -141,7 +141,7 @@ class ChunkStore:
     def open(self) -> None:
         """Create the directory and manifest, or check that they belong to this sweep.
 
-        Removes the temporary files of killed writers (:func:`.files.remove_stale_temps`).
+        Removes the temporary files of killed writers (:func:`lrsweep.files.remove_stale_temps`).
         A manifest of this sweep's key whose other fields differ (edited, or a
         bit flipped in its config) is written again; a manifest of another key
         or format is refused, and so is one that cannot be read.

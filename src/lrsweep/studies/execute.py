@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import shlex
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..files import atomic_write
 from .spec import Options, Output, Study, StudyError, SweepSpec
 
 if TYPE_CHECKING:
@@ -160,9 +160,7 @@ def _remove_listed(out: Path, files: list) -> None:
 
 
 def _write_marker(out: Path, body: dict) -> None:
-    tmp = out / f"{MARKER}.{os.getpid()}.tmp"  # several shard processes may claim one directory
-    tmp.write_text(json.dumps(body, indent=1, sort_keys=True))
-    tmp.replace(out / MARKER)
+    atomic_write(out / MARKER, json.dumps(body, indent=1, sort_keys=True).encode(), sync=False)
 
 
 def _versions() -> str:
@@ -186,9 +184,9 @@ def write_study(study: Study, run: Run, out: Path, runtime: Runtime, *, fmt: str
         run.main.to_parquet(out / "trajectories.parquet")
         if run.main.records is not None:
             written.append("trajectories.records.parquet")
-        output.summary.to_csv(out / "summary.csv", index=False)
+        atomic_write(out / "summary.csv", output.summary.to_csv(index=False).encode(), sync=False)
         for key, table in output.tables.items():
-            table.to_csv(out / f"{key}.csv", index=False)
+            atomic_write(out / f"{key}.csv", table.to_csv(index=False).encode(), sync=False)
             written.append(f"{key}.csv")
         fig_md = []
         for fname, fig in output.figures.items():
@@ -206,7 +204,7 @@ def write_study(study: Study, run: Run, out: Path, runtime: Runtime, *, fmt: str
             f"(compile included) on {platform.machine()} with {runtime.threads or 'all'} threads.  \n"
             f"Versions: {_versions()}.\n"
         )
-        (out / "report.md").write_text(report)
+        atomic_write(out / "report.md", report.encode(), sync=False)
         # Files this study wrote before and not now (a renamed figure, another format) are stale.
         previous = (_marker(out) or {}).get("files", [])
         _remove_listed(out, [f for f in previous if f not in written])

@@ -1,6 +1,7 @@
-"""Whole files or none: atomic writes under temporary names that say who writes them, and their cleanup.
+"""Whole files or none: atomic writes under names that say who writes them; a killed writer's cleanup.
 
-Every checkpoint file is written to a temporary name in its own directory
+Every file lrsweep writes for later reading (checkpoint chunks, results
+tables, a study's marker) is written to a temporary name in its own directory
 and renamed over its final name (``os.replace``, atomic within one directory
 on POSIX file systems and NFS), so a reader sees the old file, the new file
 or no file, never a part. Data files are fsynced before the rename and the
