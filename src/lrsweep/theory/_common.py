@@ -115,8 +115,8 @@ def _log_abs_one_minus_scaled(w: NDArray[np.float64], k: NDArray[np.int64]) -> N
     return out
 
 
-def _plain_ok(x2: NDArray[np.float64], lr_max: float) -> bool:
-    """True if every ``c = 2 x^2`` (given) is 0 or a normal float and no ``lr * c`` overflows.
+def _plain_ok(x: NDArray[np.float64], x2: NDArray[np.float64], lr_max: float) -> bool:
+    """True if every ``c = 2 x^2`` (``x2``) is normal (or 0 for ``x = 0``) and no ``lr * c`` overflows.
 
     Then the plain products ``lr * c`` are what :func:`_two_lr_x2` gives
     (up to the last bit of a subnormal product, where the plain one is the
@@ -124,12 +124,14 @@ def _plain_ok(x2: NDArray[np.float64], lr_max: float) -> bool:
     """
     if x2.size == 0:
         return True
-    nz = x2[x2 != 0.0]
-    if nz.size and not (np.all(nz >= _TINY) and np.isfinite(nz).all()):
+    nz = x2 != 0.0
+    if not np.array_equal(nz, x != 0.0):  # some x^2 underflowed to 0
         return False
-    c_max = float(x2.max())
+    c = x2[nz]
+    if c.size and not (float(c.min()) >= _TINY and math.isfinite(float(c.max()))):
+        return False
     with np.errstate(over="ignore"):
-        return math.isfinite(lr_max * c_max)
+        return math.isfinite(lr_max * float(x2.max()))
 
 
 def _double_square(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -169,7 +171,7 @@ def _blocked(
     d_all, n = c.shape
     m = lr.shape[0]
     out = np.empty((d_all, m), dtype=dtype)
-    plain = reduce_scaled is None or (shift == 0 and _plain_ok(c, float(lr.max()) if m else 0.0))
+    plain = reduce_scaled is None or (shift == 0 and _plain_ok(x, c, float(lr.max()) if m else 0.0))
     if not plain:
         xm, xe = _frexp(x)
         cm, ce = 2.0 * np.square(xm), 2 * xe + shift

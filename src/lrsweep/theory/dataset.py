@@ -259,7 +259,7 @@ def _epoch_prefix(
     n = xa.shape[-1]
     c = _double_square(xa)
     shaped = c.shape[:-1] + (1,) * lra.ndim + (n,)
-    if _plain_ok(c, float(lra.max()) if lra.size else 0.0):
+    if _plain_ok(xa, c, float(lra.max()) if lra.size else 0.0):
         v = lra[..., None] * c.reshape(shaped)
         logm = _log_abs_one_minus(v)
     else:  # some x^2 or lr * 2 x^2 leaves the normal range: mantissas and exponents

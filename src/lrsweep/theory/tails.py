@@ -187,7 +187,7 @@ def tail_index_dataset(x: ArrayLike, lr: ArrayLike) -> Any:
     n = c.shape[-1]
     out = np.empty((c.shape[0], lrf.size))
     step = max(1, _BLOCK_ELEMENTS // (4 * n))
-    plain = _plain_ok(c, float(lrf.max()) if lrf.size else 0.0)
+    plain = _plain_ok(xf, c, float(lrf.max()) if lrf.size else 0.0)
     for j, lr_j in enumerate(lrf):
         for d0 in range(0, c.shape[0], step):
             if plain:
