@@ -10,8 +10,8 @@ This module imports nothing of the package (every other module may import it).
 Extreme inputs
 --------------
 Every input is finite, but ``2 lr x^2`` of two finite numbers need not be:
-``x = 1e200`` overflows ``x^2``, ``x = 1e-300`` underflows it to 0 although
-``2 lr x^2 = 2e8`` at ``lr = 1e308``. The quantities are products of powers,
+``x = 1e200`` overflows ``x^2``, ``x = 1e-170`` underflows it to 0 although
+``2 lr x^2 = 2e-32`` at ``lr = 1e308``. The quantities are products of powers,
 so they are evaluated as a mantissa and a power of two
 (:func:`_two_lr_x2`: ``v = w 2^k`` with ``w`` the product of the mantissas of
 ``lr`` and ``x``), which has the same rounding as the plain product wherever
@@ -208,7 +208,14 @@ def _over_square(num: float, k: float, scale: Any) -> NDArray[np.float64]:
 
 
 def _brent_root(f: Callable[[float], float], a: float, b: float) -> float:
+    """Brent's method on ``[a, b]`` to 4 ulps relative (``f(a)``, ``f(b)`` of opposite signs).
+
+    The absolute tolerance is the smallest subnormal: ``xtol = 2**-1022``
+    stopped roots near ``2**-1021`` (a pole of ``|x| = 2**510``) about
+    ``2e-308`` early, and it is absorbed in ``xtol + rtol |x|`` for every
+    root above ``1e-277`` (the same iterates there).
+    """
     from scipy.optimize import brentq
 
-    return float(brentq(f, a, b, xtol=_TINY, rtol=4 * _EPS, maxiter=500))
+    return float(brentq(f, a, b, xtol=5e-324, rtol=4 * _EPS, maxiter=500))
 

@@ -199,7 +199,7 @@ _WIDE = 2.0**400
 
 
 def _wide_argmax(a: float, b: float, tab: Table) -> float:
-    """Argmax of S on ``(a, b)`` with ``b/a > 2**400``: bisection on the sign of ``S'``.
+    """Argmax of S on ``(a, b)``: bisection on the sign of ``S'`` (``b/a > 2**400``, or ``b = HUGE``).
 
     ``S'`` decreases on the interval; its sign is that of ``sum_j m/(t - p_j)``
     with ``m = min(t - a, b - t)``, every term at most ``cnt_j`` in modulus
@@ -374,21 +374,41 @@ def root_near_pole(pole: float, inner: float, tab: Table) -> float:
     return _brent_root(f, lo, hi)
 
 
-def last_root(tab: Table) -> float:
-    """The root of S in ``(p_max, inf)``, or ``inf`` if it exceeds the largest float.
+def _s_at(t: float, tab: Table) -> float:
+    return float(s_pole(np.array([t]), tab)[0])
 
-    Without far samples it is at most ``2 p_max`` (every term is ``>= 0``
-    there), so ``4 p_max`` brackets it; the far samples' negative terms can
-    push it further, up to the largest float.
+
+def last_window(tab: Table) -> tuple[float, float] | None:
+    """The positive window of S above the largest finite pole, within the float range.
+
+    Without far samples S rises from ``-inf`` to ``+inf`` on ``(p_max, inf)``
+    (every term increases) and has one root, at most ``2 p_max`` (every term
+    is ``>= 0`` there): ``(root, inf)``, bracketed by ``4 p_max`` (``None`` if
+    the root exceeds the largest float). With far samples the interval really
+    ends at the smallest far pole, beyond the largest float: S is concave
+    there and may have 0, 1 or 2 roots in the float range, found from its
+    maximum on ``(p_max, HUGE]`` (bisection on the sign of ``S'``); ``hi`` is
+    ``inf`` when S is still positive at the largest float.
     """
     p = tab.p
-    top = 4.0 * float(p[-1]) if p[-1] <= _HUGE / 4.0 else _HUGE
-    if top < _HUGE and float(s_pole(np.array([top]), tab)[0]) <= 0.0:
-        top = _HUGE
-    if top == _HUGE:
-        s_top = float(s_pole(np.array([top]), tab)[0])
-        if s_top < 0.0:
-            return math.inf
-        if s_top == 0.0:
-            return top
-    return root_near_pole(float(p[-1]), top, tab)
+    pole = float(p[-1])
+    if not tab.far.size:
+        top = 4.0 * pole if pole <= _HUGE / 4.0 else _HUGE
+        if top == _HUGE:
+            s_top = _s_at(top, tab)
+            if s_top < 0.0:
+                return None
+            if s_top == 0.0:
+                return top, math.inf
+        return root_near_pole(pole, top, tab), math.inf
+    t_max = _wide_argmax(pole, _HUGE, tab)
+    s_max = _s_at(t_max, tab)
+    if s_max < 0.0:
+        return None
+    if s_max == 0.0:
+        return t_max, t_max
+    lo = root_near_pole(pole, t_max, tab)
+    s_huge = _s_at(_HUGE, tab)
+    if s_huge >= 0.0:
+        return lo, math.inf
+    return lo, _brent_root(lambda t: _s_at(t, tab), t_max, _HUGE)

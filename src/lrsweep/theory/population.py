@@ -33,7 +33,11 @@ closed-form mean-square and mean thresholds.
 * Full-batch GD on ``mean((y - theta x)^2)``: ``e <- (1 - 2 lr mean(x^2)) e``,
   stable iff ``lr < 1/mean(x^2)`` (:func:`~lrsweep.theory.dataset.gd_threshold`).
 
-Large ``u``: from the Dawson form, ``L = log u - gamma - log 2 + 1/u -
+Small ``u``: ``L = -u - 3u^2/2 - 5u^3 - O(u^4)`` and ``V = 2u^2 + 12u^3 +
+O(u^4)`` (``E Z^2k = (2k-1)!!``); below ``u = 1e-8`` these are used (relative
+error below 1e-15, where the quadrature of ``V`` loses digits to the
+cancellation of ``E l^2 - (E l)^2`` and subnormal ``u`` loses them in
+``u z^2``). Large ``u``: from the Dawson form, ``L = log u - gamma - log 2 + 1/u -
 1/(6 u^2) + O(u^-3)``; the variance tends to that of ``log Z^2``,
 ``V = pi^2/2 - pi sqrt(2 pi/u) + 4/u + O(u^-3/2)`` (the ``u^-1/2`` term from
 the neighbourhood ``|Z| ~ u^-1/2`` of the singularity, the ``4/u`` one fitted
@@ -88,6 +92,8 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _EULER_GAMMA = 0.57721566490153286061
 #: From this ``u`` on, ``L`` and ``V`` come from their expansions in ``1/u`` (module docstring).
 _U_BIG = 1e9
+#: Below this ``u``, from their series in ``u`` (module docstring).
+_U_SMALL = 1e-8
 #: |z| beyond which the standard normal density underflows (phi(40) ~ 1e-348).
 _Z_SUPPORT = 40.0
 _QUAD = {"epsabs": 1e-14, "epsrel": 1e-13, "limit": 400}
@@ -188,6 +194,10 @@ def _mean_var(u: float, log_u: float) -> tuple[float, float]:
     Quadrature below ``_U_BIG``; above it the expansions of the module
     docstring (``log_u`` carries ``log u`` where ``u`` itself overflowed).
     """
+    if u == 0.0:
+        return 0.0, 0.0
+    if u < _U_SMALL:  # the series; the quadrature's m2 - m1^2 cancels (1e-5 relative at u = 1e-10)
+        return -u * (1.0 + 1.5 * u + 5.0 * u * u), 2.0 * u * u * (1.0 + 6.0 * u)
     if u < _U_BIG:
         m1, m2 = _log_moments(u)
         return m1, max(m2 - m1 * m1, 0.0)

