@@ -212,7 +212,7 @@ def poles(x: ArrayLike) -> NDArray[np.float64]:
         Poles sorted along the last axis, one per sample (repeated values
         kept); ``inf`` for ``x_i = 0`` and where the pole exceeds the largest
         float (``|x_i| < 5.3e-155``), 0 where it is below the smallest
-        subnormal (``|x_i| > 1.5e162``); ``x^2`` is never formed, so the
+        subnormal (``|x_i| > 4.5e161``); ``x^2`` is never formed, so the
         poles in between are exact to rounding.
     """
     with np.errstate(divide="ignore"):

@@ -233,7 +233,11 @@ def population_log_multiplier(lr: ArrayLike, x_scale: ArrayLike = 1.0) -> Any:
         closed form in the module docstring). ``L(0) = 0``,
         ``L ~ -u - 3u^2/2`` for small ``u``, ``L ~ log u - gamma - log 2``
         for large ``u``; minimum ``-0.49071...`` at ``u = 0.58546``
-        (``lr = 0.29273`` for ``s = 1``).
+        (``lr = 0.29273`` for ``s = 1``). Finite for every finite ``lr``
+        and ``x_scale``: below ``u = 1e-8`` and above ``1e9`` from the series
+        of the module docstring (full relative accuracy at small ``u``, down
+        to subnormal ``u``; ``log u`` from ``log lr + 2 log s`` where ``u``
+        overflows).
 
     Notes
     -----
@@ -261,7 +265,9 @@ def population_log_multiplier_variance(lr: ArrayLike, x_scale: ArrayLike = 1.0) 
     V : float or ndarray of float, shape ``broadcast(lr, x_scale)``
         ``E l^2 - (E l)^2`` with both moments integrated as in
         :func:`population_log_multiplier` (the ``log^2`` singularity becomes
-        ``t^2 exp(-t)`` under the same substitution).
+        ``t^2 exp(-t)`` under the same substitution); increasing from 0 to
+        ``pi^2/2`` (``Var log Z^2``), from the series below ``u = 1e-8``
+        (``2u^2 + 12u^3``) and above ``1e9``, so finite for every finite input.
     """
     u, log_u = _u_checked(lr, x_scale, "population_log_multiplier_variance")
     pairs = zip(u.ravel(), log_u.ravel(), strict=True)
@@ -305,6 +311,9 @@ def as_threshold(x_scale: ArrayLike = 1.0) -> Any:
     lr : float or ndarray of float, shape of ``x_scale``
         ``as_threshold(1) = 1.2106247605...`` (``u_as = 2.42124952...``): above
         both :func:`ms_threshold` (1/3) and :func:`mean_threshold` (1).
+        ``s^2`` is never formed: ``inf`` only where the threshold exceeds the
+        largest float (``s < 8.2e-155``), 0 where it is below the smallest
+        subnormal (``s > 7e161``).
     """
     return _scalar_or_array(_over_square(_as_threshold_u(), 2.0, x_scale))
 
@@ -325,6 +334,8 @@ def ms_threshold(x_scale: ArrayLike = 1.0) -> Any:
     Returns
     -------
     lr : float or ndarray of float, shape of ``x_scale``
+        ``inf`` or 0 only where the threshold leaves the float range (as
+        :func:`as_threshold`).
     """
     return _scalar_or_array(_over_square(1.0, 3.0, x_scale))
 
@@ -346,6 +357,8 @@ def mean_threshold(x_scale: ArrayLike = 1.0) -> Any:
     Returns
     -------
     lr : float or ndarray of float, shape of ``x_scale``
+        ``inf`` or 0 only where the threshold leaves the float range (as
+        :func:`as_threshold`).
     """
     return _scalar_or_array(_over_square(1.0, 1.0, x_scale))
 

@@ -58,8 +58,9 @@ in one bound; only ``O(log n)`` ranges around the root are split. Measured
 on Gaussian data (``critical_lr``, one core, three seeds): 20-40 range
 bounds, 40-50 per-interval bounds and one Newton group of 16 at ``n = 1e3``;
 about 90, 80-110 and one at ``n = 1e6``. So the cost is ``O(n log n)``: the
-sort of the poles plus ``O(log n)`` sums of ``O(n)`` logs (0.03 s at
-``n = 1e4``, 0.3 s at ``1e5``, 3-5 s at ``1e6``). The worst case stays
+sort of the poles plus ``O(log n)`` sums of ``O(n)`` logs (one core,
+benchmark medians on a quiet machine: 17 ms at ``n = 1e4``, 0.15 s at
+``1e5``, 2.5 s at ``1e6``; up to 0.4 s and 5.5 s under load). The worst case stays
 ``O(n^2)`` (no range is dropped when S stays within the bounds' slack of 0
 over many intervals below its first root, e.g. near-tangent data), at about
 the cost of the old scan.
@@ -338,8 +339,8 @@ def critical_lr(x: ArrayLike) -> Any:
     The inter-pole intervals are examined in increasing order and the first
     one whose maximum of S is positive gives the root; whole ranges of
     intervals are skipped with one ``O(n)`` bound each, so the cost is
-    ``O(n log n)`` on Gaussian data (module docstring: 0.03 s at
-    ``n = 1e4``, 0.3 s at ``1e5``, 3-5 s at ``1e6`` on one core), ``O(n^2)``
+    ``O(n log n)`` on Gaussian data (module docstring: 17 ms at
+    ``n = 1e4``, 0.15 s at ``1e5``, 2.5 s at ``1e6`` on one core), ``O(n^2)``
     at worst. Datasets are processed one at a time.
     """
     flat = x.reshape(-1, x.shape[-1])
