@@ -155,7 +155,9 @@ def _far_inverse(t: NDArray[np.float64], far: NDArray[np.float64], scale: NDArra
     """
     w, e = _two_lr_x2(far[None, :], t[:, None])
     v = _ldexp(w, e)
-    with np.errstate(under="ignore"):
+    # v < 1, but a far pole within half an ulp above the largest float can round v to 1:
+    # then S is -inf there as at any pole, and so is this term
+    with np.errstate(under="ignore", divide="ignore"):
         return -(v / (t * scale)[:, None]) / (1.0 - v)
 
 

@@ -71,9 +71,9 @@ __all__ = [
 ]
 
 _EPOCHS = Interval("int", 1, math.inf, "left")
-#: Most entries ``(K + 1) * n_datasets * n_lr`` one :func:`predicted_error` call returns
-#: (its temporaries take about 30 bytes per entry: 1 GB).
-_MAX_PATH_ENTRIES = 1 << 25
+#: Most entries ``(epochs + 1) * n * n_datasets * n_lr`` one :func:`predicted_error` call
+#: computes (measured peak: about 40 bytes per entry, so 5.4 GB here).
+_MAX_PATH_ENTRIES = 1 << 27
 #: Step numbers ``q n + r`` are int64: :func:`predicted_steps_to_tol` needs ``epochs * n`` below this.
 _MAX_STEPS = 1 << 62
 #: ``e0``: initial errors, broadcast against ``x.shape[:-1] + lr.shape``.
@@ -303,9 +303,9 @@ def predicted_error(
         Initial error ``theta_0 - a`` (default 1), broadcastable to
         ``x.shape[:-1] + lr.shape``.
     epochs : int, optional
-        Number of epochs (default 1), ``>= 1``, with at most ``2**25`` entries
-        ``(epochs + 1) n`` per dataset and learning rate in all (a
-        ``ParameterError`` beyond).
+        Number of epochs (default 1), ``>= 1``, with at most ``2**27`` entries
+        ``(epochs + 1) n`` per dataset and learning rate in all (about 5 GB of
+        temporaries; a ``ParameterError`` beyond).
 
     Returns
     -------
@@ -325,7 +325,7 @@ def predicted_error(
     n = x.shape[-1]
     paths = math.prod(x.shape[:-1] + lr.shape)
     if max(paths, 1) * (ep + 1) * n > _MAX_PATH_ENTRIES:
-        allowed = (f"an int with (epochs + 1) * n * n_paths <= 2**25 (n = {n} samples, n_paths = {paths} "
+        allowed = (f"an int with (epochs + 1) * n * n_paths <= 2**27 (n = {n} samples, n_paths = {paths} "
                    "datasets x learning rates; use predicted_steps_to_tol or epoch_log_multiplier "
                    "for longer runs)")
         raise ParameterError(message("epochs", "predicted_error", allowed, epochs))
