@@ -23,7 +23,8 @@ PUBLIC = [
 ALLOWED = {
     "_common": set(),
     "dataset": {"_common"},
-    "roots": {"_common"},
+    "_poles": {"_common"},
+    "roots": {"_common", "_poles"},
     "population": {"_common"},
     "tails": {"_common", "population"},
     "probability": {"_common", "dataset", "population"},

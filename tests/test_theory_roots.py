@@ -113,3 +113,36 @@ def test_windows_property(xs):
         # every bounded window lies between two consecutive poles and S > 0 inside
         assert not np.any((p > a) & (p < b))
         assert T.epoch_log_multiplier(x, 0.5 * (a + b)) > 0
+
+
+def _poles_module():
+    import importlib
+
+    return importlib.import_module("lrsweep.theory._poles")
+
+
+@pytest.mark.parametrize("kind", ["gauss", "student", "rounded", "uniform"])
+def test_range_screening_keeps_exactly_the_per_interval_candidates(kind):
+    # candidates() drops whole ranges by one O(n) bound; what it keeps must be exactly the
+    # intervals whose own bound is above the margin (the old scan's candidates)
+    P = _poles_module()
+    rng = np.random.default_rng(21)
+    x = {"gauss": rng.standard_normal(400), "student": rng.standard_t(2, 400),
+         "rounded": np.round(rng.standard_normal(400), 1), "uniform": rng.uniform(-2, 2, 400)}[kind]
+    tab = P.pole_table(x)
+    k = np.arange(tab.p.size - 1)
+    want = k[P.interval_upper_bounds(tab, k) > -P.SCREEN_MARGIN]
+    for leaf in (1, 8, 64):
+        np.testing.assert_array_equal(list(P.candidates(tab, 0, k.size, leaf)), want)
+    # and the first interval with a positive maximum (all maxima at once) holds critical_lr
+    _, smax = P.interval_maxima(k, tab)
+    first = int(np.flatnonzero(smax >= 0)[0]) if (smax >= 0).any() else k.size
+    c = T.critical_lr(x)
+    lo = tab.p[first]
+    hi = tab.p[first + 1] if first + 1 < tab.p.size else math.inf
+    assert lo < c < hi
+    # range bounds dominate the per-interval bounds they stand for
+    ub = P.interval_upper_bounds(tab, k)
+    for a, b in ((0, min(10, k.size)), (k.size // 4, k.size // 2), (0, k.size), (k.size // 2, k.size)):
+        u, tol = P.range_upper_bound(tab, a, b)
+        assert np.all(ub[a:b] <= u + tol)

@@ -37,10 +37,14 @@ One job per module; each module's docstring carries its part of the theory.
 * :mod:`~lrsweep.theory.predictions` - the exact noise-free predictions for
   every trajectory of a results frame.
 * ``_common`` - the numerics they share (memory-bounded blocks,
-  ``log|1 - v|`` without cancellation, Brent's method, float constants).
+  ``log|1 - v|`` without cancellation, ``2 lr x^2`` without overflow or
+  underflow, Brent's method, float constants).
+* ``_poles`` - the pole form of ``S`` under ``roots``: the pole table,
+  ``S`` and Newton's function on it, and the bounds that skip intervals.
 
 Imports go one way: ``_common`` imports nothing of the package; ``dataset``,
-``roots`` and ``population`` import only ``_common``; ``tails`` imports
+``_poles`` and ``population`` import only ``_common``, ``roots`` only
+``_common`` and ``_poles``; ``tails`` imports
 ``population``; ``probability`` imports ``dataset`` and ``population``;
 ``predictions`` imports ``dataset``.
 

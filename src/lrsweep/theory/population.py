@@ -33,6 +33,22 @@ closed-form mean-square and mean thresholds.
 * Full-batch GD on ``mean((y - theta x)^2)``: ``e <- (1 - 2 lr mean(x^2)) e``,
   stable iff ``lr < 1/mean(x^2)`` (:func:`~lrsweep.theory.dataset.gd_threshold`).
 
+Small ``u``: ``L = -u - 3u^2/2 - 5u^3 - O(u^4)`` and ``V = 2u^2 + 12u^3 +
+O(u^4)`` (``E Z^2k = (2k-1)!!``); below ``u = 1e-8`` these are used (relative
+error below 1e-15, where the quadrature of ``V`` loses digits to the
+cancellation of ``E l^2 - (E l)^2`` and subnormal ``u`` loses them in
+``u z^2``). Large ``u``: from the Dawson form, ``L = log u - gamma - log 2 + 1/u -
+1/(6 u^2) + O(u^-3)``; the variance tends to that of ``log Z^2``,
+``V = pi^2/2 - pi sqrt(2 pi/u) + 4/u + O(u^-3/2)`` (the ``u^-1/2`` term from
+the neighbourhood ``|Z| ~ u^-1/2`` of the singularity, the ``4/u`` one fitted
+to the quadrature: ``(V - pi^2/2 + pi sqrt(2 pi/u)) u = 4.0001`` at
+``u = 1e6``, ``4.00013`` at ``1e8``). From ``u = 1e9`` on both are used
+instead of the quadrature (truncation below 1e-13; the quadrature itself
+degrades beyond ``u ~ 1e10``), so ``L`` and ``V`` are finite for every
+finite ``lr`` and ``x_scale``, with ``log u`` formed from their logs where
+``u`` overflows. ``u = 2 lr s^2`` is never formed from ``s^2`` alone, so an
+``s^2`` that over- or underflows does not turn ``u`` into ``inf`` or 0.
+
 By Jensen ``L <= (1/2) log E m^2``, so the a.s. threshold lies above the
 mean-square one; for ``s = 1`` the thresholds are ``1/3`` (mean square),
 ``1`` (mean, and GD at ``mean(x^2) = 1``) and ``1.2106...`` (almost sure).
@@ -48,7 +64,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._validation import Described, ParameterError, message, validate_params
-from ._common import LR, X_SCALE, _brent_root, _scalar_or_array
+from ._common import (
+    _LN2,
+    LR,
+    X_SCALE,
+    _brent_root,
+    _ldexp,
+    _over_square,
+    _scalar_or_array,
+    _two_lr_x2,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
@@ -64,6 +89,11 @@ __all__ = [
 ]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_EULER_GAMMA = 0.57721566490153286061
+#: From this ``u`` on, ``L`` and ``V`` come from their expansions in ``1/u`` (module docstring).
+_U_BIG = 1e9
+#: Below this ``u``, from their series in ``u`` (module docstring).
+_U_SMALL = 1e-8
 #: |z| beyond which the standard normal density underflows (phi(40) ~ 1e-348).
 _Z_SUPPORT = 40.0
 _QUAD = {"epsabs": 1e-14, "epsrel": 1e-13, "limit": 400}
@@ -130,12 +160,24 @@ def _log_moments(u: float) -> tuple[float, float]:
     return m1, m2
 
 
-def _u_of(lr: NDArray[np.float64], s: NDArray[np.float64]) -> NDArray[np.float64]:
-    return 2.0 * lr * np.square(s)
+def _u_of(lr: NDArray[np.float64], s: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``u = 2 lr s^2`` (``inf`` where it overflows) and ``log u`` (finite there), broadcast.
+
+    Formed from mantissas and exponents (:func:`~lrsweep.theory._common._two_lr_x2`):
+    the bits of ``2.0 * lr * s**2`` wherever that stays in the normal range,
+    and no spurious 0 or ``inf`` where ``s^2`` or ``2 lr`` alone would leave it.
+    """
+    w, k = _two_lr_x2(s, lr)
+    u = _ldexp(w, k)
+    with np.errstate(divide="ignore"):
+        log_u = np.where(np.isinf(u), np.log(w) + k * _LN2, np.log(u))
+    return u, log_u
 
 
-def _u_checked(lr: NDArray[np.float64], x_scale: ArrayLike, owner: str) -> NDArray[np.float64]:
-    """``u = 2 lr s^2`` of validated ``lr`` and ``x_scale``; refuse shapes that do not broadcast."""
+def _u_checked(
+    lr: NDArray[np.float64], x_scale: ArrayLike, owner: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(u, log u)`` of validated ``lr`` and ``x_scale``; refuse shapes that do not broadcast."""
     s = np.asarray(x_scale, dtype=np.float64)  # the default 1.0 arrives as given
     try:
         np.broadcast_shapes(lr.shape, s.shape)
@@ -144,6 +186,25 @@ def _u_checked(lr: NDArray[np.float64], x_scale: ArrayLike, owner: str) -> NDArr
         raise ParameterError(message("x_scale", owner, allowed,
                                      Described(f"an array of shape {s.shape}"))) from None
     return _u_of(lr, s)
+
+
+def _mean_var(u: float, log_u: float) -> tuple[float, float]:
+    """``(L, V)``: mean and variance of ``log|1 - u Z^2|`` for any ``u >= 0`` (``inf`` included).
+
+    Quadrature below ``_U_BIG``; above it the expansions of the module
+    docstring (``log_u`` carries ``log u`` where ``u`` itself overflowed).
+    """
+    if u == 0.0:
+        return 0.0, 0.0
+    if u < _U_SMALL:  # the series; the quadrature's m2 - m1^2 cancels (1e-5 relative at u = 1e-10)
+        return -u * (1.0 + 1.5 * u + 5.0 * u * u), 2.0 * u * u * (1.0 + 6.0 * u)
+    if u < _U_BIG:
+        m1, m2 = _log_moments(u)
+        return m1, max(m2 - m1 * m1, 0.0)
+    r = 1.0 / u
+    m1 = log_u - _EULER_GAMMA - _LN2 + r - r * r / 6.0
+    var = 0.5 * math.pi**2 - math.pi * math.sqrt(2.0 * math.pi * r) + 4.0 * r
+    return m1, var
 
 
 @validate_params({"lr": LR, "x_scale": X_SCALE})
@@ -172,15 +233,20 @@ def population_log_multiplier(lr: ArrayLike, x_scale: ArrayLike = 1.0) -> Any:
         closed form in the module docstring). ``L(0) = 0``,
         ``L ~ -u - 3u^2/2`` for small ``u``, ``L ~ log u - gamma - log 2``
         for large ``u``; minimum ``-0.49071...`` at ``u = 0.58546``
-        (``lr = 0.29273`` for ``s = 1``).
+        (``lr = 0.29273`` for ``s = 1``). Finite for every finite ``lr``
+        and ``x_scale``: below ``u = 1e-8`` and above ``1e9`` from the series
+        of the module docstring (full relative accuracy at small ``u``, down
+        to subnormal ``u``; ``log u`` from ``log lr + 2 log s`` where ``u``
+        overflows).
 
     Notes
     -----
     Each value costs a few adaptive quadratures (about a millisecond).
     """
-    u = _u_checked(lr, x_scale, "population_log_multiplier")
-    out = np.array([_log_moments(float(v))[0] for v in u.ravel()]).reshape(u.shape)
-    return _scalar_or_array(out)
+    u, log_u = _u_checked(lr, x_scale, "population_log_multiplier")
+    pairs = zip(u.ravel(), log_u.ravel(), strict=True)
+    out = np.array([_mean_var(float(v), float(lv))[0] for v, lv in pairs])
+    return _scalar_or_array(out.reshape(u.shape))
 
 
 @validate_params({"lr": LR, "x_scale": X_SCALE})
@@ -199,13 +265,13 @@ def population_log_multiplier_variance(lr: ArrayLike, x_scale: ArrayLike = 1.0) 
     V : float or ndarray of float, shape ``broadcast(lr, x_scale)``
         ``E l^2 - (E l)^2`` with both moments integrated as in
         :func:`population_log_multiplier` (the ``log^2`` singularity becomes
-        ``t^2 exp(-t)`` under the same substitution).
+        ``t^2 exp(-t)`` under the same substitution); increasing from 0 to
+        ``pi^2/2`` (``Var log Z^2``), from the series below ``u = 1e-8``
+        (``2u^2 + 12u^3``) and above ``1e9``, so finite for every finite input.
     """
-    u = _u_checked(lr, x_scale, "population_log_multiplier_variance")
-    out = np.empty(u.size)
-    for i, v in enumerate(u.ravel()):
-        m1, m2 = _log_moments(float(v))
-        out[i] = max(m2 - m1 * m1, 0.0)
+    u, log_u = _u_checked(lr, x_scale, "population_log_multiplier_variance")
+    pairs = zip(u.ravel(), log_u.ravel(), strict=True)
+    out = np.array([_mean_var(float(v), float(lv))[1] for v, lv in pairs])
     return _scalar_or_array(out.reshape(u.shape))
 
 
@@ -245,9 +311,11 @@ def as_threshold(x_scale: ArrayLike = 1.0) -> Any:
     lr : float or ndarray of float, shape of ``x_scale``
         ``as_threshold(1) = 1.2106247605...`` (``u_as = 2.42124952...``): above
         both :func:`ms_threshold` (1/3) and :func:`mean_threshold` (1).
+        ``s^2`` is never formed: ``inf`` only where the threshold exceeds the
+        largest float (``s < 8.2e-155``), 0 where it is below the smallest
+        subnormal (``s > 7e161``).
     """
-    s = np.asarray(x_scale, dtype=np.float64)  # the default 1.0 arrives as given
-    return _scalar_or_array(_as_threshold_u() / (2.0 * np.square(s)))
+    return _scalar_or_array(_over_square(_as_threshold_u(), 2.0, x_scale))
 
 
 @validate_params({"x_scale": X_SCALE})
@@ -266,9 +334,10 @@ def ms_threshold(x_scale: ArrayLike = 1.0) -> Any:
     Returns
     -------
     lr : float or ndarray of float, shape of ``x_scale``
+        ``inf`` or 0 only where the threshold leaves the float range (as
+        :func:`as_threshold`).
     """
-    s = np.asarray(x_scale, dtype=np.float64)  # the default 1.0 arrives as given
-    return _scalar_or_array(1.0 / (3.0 * np.square(s)))
+    return _scalar_or_array(_over_square(1.0, 3.0, x_scale))
 
 
 @validate_params({"x_scale": X_SCALE})
@@ -288,7 +357,8 @@ def mean_threshold(x_scale: ArrayLike = 1.0) -> Any:
     Returns
     -------
     lr : float or ndarray of float, shape of ``x_scale``
+        ``inf`` or 0 only where the threshold leaves the float range (as
+        :func:`as_threshold`).
     """
-    s = np.asarray(x_scale, dtype=np.float64)  # the default 1.0 arrives as given
-    return _scalar_or_array(1.0 / np.square(s))
+    return _scalar_or_array(_over_square(1.0, 1.0, x_scale))
 

@@ -93,8 +93,10 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
     ------
     lrsweep.ParameterError
         A ``ValueError``: a needed column is missing (and the config has
-        several values for that axis) or the ``lr`` column holds a negative or
-        non-finite value; as :class:`lrsweep.ParameterTypeError` (also a
+        several values for that axis), the ``lr`` column holds a negative or
+        non-finite value, or a generated dataset overflows (``x_scale`` times
+        a normal draw, or a leverage outlier's ``outlier_scale`` on top,
+        beyond the largest float); as :class:`lrsweep.ParameterTypeError` (also a
         ``TypeError``) when ``frame`` is not a DataFrame or ``config`` not a
         :class:`lrsweep.SweepConfig`.
 
@@ -122,7 +124,7 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
     """
     import pandas as pd
 
-    from ..data import make_dataset, user_dataset
+    from ..data import make_dataset
 
     func = "trajectory_predictions"
     epochs = int(config.epochs)
@@ -170,17 +172,24 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
         r0 = int(rows[0])
         stream = bool(online[r0])
         if user is not None:
-            x = user_dataset(*user).x
+            x = user[0]  # only x matters (user_dataset would also fit theta_ref)
         else:
             seed, n, x_scale, noise, kind, frac, scale = (k[r0] for k in keys)
-            x = make_dataset(
-                int(seed), int(n), x_scale=float(x_scale), noise=float(noise),
-                outlier_frac=float(frac), outlier_scale=float(scale), outlier_kind=str(kind),
-                coef=config.coef, intercept=config.intercept, kind=config.data,
-                online_epochs=epochs if stream else None,
-            ).x
+            # only x is used: y and the least-squares theta_ref may overflow for extreme
+            # x_scale, coef or noise without touching it
+            with np.errstate(over="ignore", invalid="ignore"):
+                x = make_dataset(
+                    int(seed), int(n), x_scale=float(x_scale), noise=float(noise),
+                    outlier_frac=float(frac), outlier_scale=float(scale), outlier_kind=str(kind),
+                    coef=config.coef, intercept=config.intercept, kind=config.data,
+                    online_epochs=epochs if stream else None,
+                ).x
         lr_u, inv = np.unique(lr[rows], return_inverse=True)
         x = np.asarray(x, dtype=np.float64)
+        if not np.isfinite(x).all():
+            allowed = "a config whose datasets are finite (x_scale * outlier_scale * |z| overflows float64)"
+            raise ParameterError(message("config", func, allowed, Described(
+                f"x_scale={x_scale!r}, outlier_scale={scale!r}, outlier_kind={kind!r}")))
         s_u = np.asarray(_epoch_log_multiplier(x, lr_u), dtype=np.float64)
         c_u = np.asarray(_count_steps_beyond(x, lr_u, 1.0), dtype=np.int64)  # overshoot_count
         if stream:

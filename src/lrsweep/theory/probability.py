@@ -24,7 +24,7 @@ from .._validation import (
 )
 from ._common import _BLOCK_ELEMENTS, _TINY, LR, _scalar_or_array
 from .dataset import _epoch_log_multiplier
-from .population import _log_moments, _u_of
+from .population import _mean_var, _u_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike
@@ -50,6 +50,8 @@ class DivergenceProbability(NamedTuple):
 
 
 _POSITIVE_INT = Interval("int", 1, math.inf, "left")
+#: Largest dataset size of the Monte Carlo method (one dataset is 2**27 bytes).
+_MAX_MC_SAMPLES = 1 << 24
 
 
 @validate_params({
@@ -76,7 +78,8 @@ def divergence_probability(
     Parameters
     ----------
     n : int
-        Dataset size, ``>= 1``.
+        Dataset size, ``>= 1`` (at most ``2**24`` with ``"montecarlo"``, which
+        draws each dataset in memory; any size with ``"normal"``).
     lr : array_like of float
         Learning rates, finite and ``>= 0``.
     x_scale : float, optional
@@ -109,18 +112,25 @@ def divergence_probability(
     if method == "normal":
         from scipy.special import ndtr
 
-        u = _u_of(lra, np.asarray(s)).ravel()
+        u, log_u = (a.ravel() for a in _u_of(lra, np.asarray(s)))
         p = np.zeros(u.size)
         for i, v in enumerate(u):
-            if v > 0:
-                m1, m2 = _log_moments(float(v))
-                var = max(m2 - m1 * m1, _TINY)
-                p[i] = ndtr(math.sqrt(n_) * m1 / math.sqrt(var))
+            if v > 0:  # (n < 2**1000: the validator compares ints beyond as inf)
+                m1, var = _mean_var(float(v), float(log_u[i]))
+                p[i] = ndtr(math.sqrt(n_) * m1 / math.sqrt(max(var, _TINY)))
         p = p.reshape(lra.shape)
         return DivergenceProbability(_scalar_or_array(p), _scalar_or_array(np.zeros(lra.shape)))
     if rng is None:
         allowed = f"{RandomSource().description} when method='montecarlo'"
         raise ParameterError(message("rng", "divergence_probability", allowed, rng))
+    if n_ > _MAX_MC_SAMPLES:
+        raise ParameterError(message("n", "divergence_probability",
+                                     "an int in the range [1, 2**24] when method='montecarlo' "
+                                     "(each dataset is drawn in memory)", n_))
+    # a feature scale far from 1 stays out of x (s * z could overflow): S is evaluated at
+    # lr * 2**(2 e) on x = m z, with s = m 2**e
+    m_s, e_s = math.frexp(s)
+    scaled = not 2.0**-300 < s < 2.0**300
     nd, gen = n_datasets, rng
     lrf = lra.reshape(-1)
     count = np.zeros(lrf.size, dtype=np.int64)
@@ -128,8 +138,9 @@ def divergence_probability(
     done = 0
     while done < nd:
         b = min(block, nd - done)
-        x = s * gen.standard_normal((b, n_))
-        count += np.count_nonzero(_epoch_log_multiplier(x, lrf).reshape(b, -1) > 0, axis=0)
+        z = gen.standard_normal((b, n_))
+        s_b = _epoch_log_multiplier(m_s * z, lrf, 2 * e_s) if scaled else _epoch_log_multiplier(s * z, lrf)
+        count += np.count_nonzero(s_b.reshape(b, -1) > 0, axis=0)
         done += b
     p = count / nd
     se = np.sqrt(p * (1.0 - p) / nd)

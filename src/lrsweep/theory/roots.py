@@ -30,17 +30,97 @@ pole. Consequences, used by :func:`roots`, :func:`critical_lr` and
 So the set of diverging learning rates is a finite union of open intervals,
 the last one unbounded; the *critical* learning rate of a dataset is the
 smallest root of S (the trivial root ``S(0) = 0`` is never reported).
+
+Finding the first root fast
+---------------------------
+The critical lr only needs the *first* interval between poles whose maximum
+of S is positive. For Gaussian data that is about the ``n/2``-th of ``n``
+intervals (``lr_c ~ 1.2`` and ``P(1/(2 Z^2) < 1.2) = 0.52``), and bounding or
+maximising S on one interval costs ``O(n)``, so scanning the intervals one by
+one was ``O(n^2)`` (2.1 s at ``n = 1e4``, 116-188 s at ``1e5``). Two facts
+make it ``O(n log n)``:
+
+* each term ``log|1 - t/p_j|`` is largest at an end of any range of ``t``
+  (``|1 - t/p|`` is convex), so one ``O(n)`` sum bounds S on a whole range of
+  intervals, however many (:func:`~lrsweep.theory._poles.range_upper_bound`);
+* below its first root S is far below 0 except near the root: it is about
+  ``n L(lr)`` (``L`` the population exponent, ``-0.49`` at its minimum) while
+  the bound of a range of ``m`` intervals exceeds the true maximum by about
+  ``m (log m + O(log n))``.
+
+The intervals are taken in increasing order in batches of 32, 64, 128, ...;
+each batch is split in halves depth first and a half is dropped when its
+range bound is below 0 (:func:`~lrsweep.theory._poles.candidates`), down to
+leaves of 8 intervals whose per-interval bounds pick the candidates; Newton's
+method finds the maxima of the candidates 16 at a time, and the first
+positive one brackets the root (Brent). Far below the root whole batches go
+in one bound; only ``O(log n)`` ranges around the root are split. Measured
+on Gaussian data (``critical_lr``, one core, three seeds): 20-40 range
+bounds, 40-50 per-interval bounds and one Newton group of 16 at ``n = 1e3``;
+about 90, 80-110 and one at ``n = 1e6``. So the cost is ``O(n log n)``: the
+sort of the poles plus ``O(log n)`` sums of ``O(n)`` logs (one core,
+benchmark medians on a quiet machine: 17 ms at ``n = 1e4``, 0.15 s at
+``1e5``, 2.5 s at ``1e6``; up to 0.4 s and 5.5 s under load). The worst case stays
+``O(n^2)`` (no range is dropped when S stays within the bounds' slack of 0
+over many intervals below its first root, e.g. near-tangent data), at about
+the cost of the old scan.
+
+The batches, the candidates and the groups of 16 are exactly those of the
+old scan, because the last bits of a Newton row depend on the rows that share
+its matrix-vector products (BLAS): every critical lr is the same float as
+before (checked on the 3,200 datasets of the ``dataset-size`` study and
+Gaussian, uniform, Student-t, rounded and rescaled datasets).
+
+:func:`roots` and :func:`diverging_intervals` screen their range the same way
+when it holds more than ``2**24`` bound terms (intervals x poles; a single
+vectorised pass is faster below that), which makes the screening of the
+negative stretch ``O(n log n)`` too. Every interval with a positive maximum
+then costs a Newton search and two Brent solves of ``O(n)`` per evaluation,
+and for Gaussian data almost every interval above ``lr_c`` has one (two roots
+each): all roots up to ``c lr_c`` cost ``O(n^2)``, inherently so with a direct
+evaluation of S (0.1-0.2 s for all 950 roots at ``n = 1000``; ranges up to
+the first few roots take milliseconds).
+
+Extreme inputs
+--------------
+``x`` is limited to ``|x| <= 2**510`` (about 3.4e153), so that every pole is
+a normal float; larger samples are refused by name (their pole, and hence the
+first root, would be below the smallest normal float, where no learning rate
+is resolved). Poles beyond the largest float (``|x| < 5.3e-155``) belong to
+*far* samples, whose terms stay in S (:mod:`~lrsweep.theory._poles`); with
+them the last interval really ends at the smallest far pole, so S may come
+back below 0 before the largest float and the last window be bounded
+(:func:`~lrsweep.theory._poles.last_window`). A root beyond the largest
+float is not reported by :func:`roots` (nor its unbounded interval by
+:func:`diverging_intervals`) and makes :func:`critical_lr` ``inf``.
+Intervals whose poles are more than ``2**400`` apart are searched by
+bisection, and Brent brackets wider than ``2**256`` are first narrowed
+geometrically; both happen only for pole spans beyond any Gaussian dataset,
+so ordinary results are unaffected.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._validation import Interval, NoneOr, ParameterError, message, validate_params
-from ._common import _BLOCK_ELEMENTS, _EPS, X_DATASET, X_DATASETS, _brent_root, _scalar_or_array
+from ._common import _BLOCK_ELEMENTS, _scalar_or_array
+from ._poles import (
+    SCREEN_MARGIN,
+    X_DATASET,
+    X_DATASETS,
+    Table,
+    candidates,
+    interval_maxima,
+    interval_upper_bounds,
+    last_window,
+    pole_table,
+    root_near_pole,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
 
@@ -51,164 +131,42 @@ __all__ = ["critical_lr", "diverging_intervals", "roots"]
 _LR_MIN = Interval("float", 0.0, math.inf, "left")
 #: The range ``[lr_min, lr_max]`` of :func:`roots` and :func:`diverging_intervals`.
 _RANGE = {"lr_min": _LR_MIN, "lr_max": NoneOr(_LR_MIN)}
-
-#: Intervals whose upper bound of S is below -this are skipped (covers rounding).
-_SCREEN_MARGIN = 1e-6
-
-
-# ----- pole form of S, for root finding (one dataset) -----
+#: Up to this many bound terms (intervals x poles), :func:`_windows` screens every interval.
+_DIRECT_SCREEN = 1 << 24
 
 
-def _pole_table(x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Distinct finite poles (sorted) and their multiplicities."""
-    xs = x[x != 0.0]
-    if xs.size == 0:
-        return np.empty(0), np.empty(0)
-    p, cnt = np.unique(1.0 / (2.0 * np.square(xs)), return_counts=True)
-    return p, cnt.astype(np.float64)
-
-
-def _s_pole(t: NDArray[np.float64], p: NDArray[np.float64], cnt: NDArray[np.float64]) -> Any:
-    """``S(t) = sum_j cnt_j log|1 - t/p_j|`` at the points ``t`` (1-D)."""
-    t = np.asarray(t, dtype=np.float64)
-    out = np.empty(t.shape)
-    step = max(1, _BLOCK_ELEMENTS // max(1, p.size))
-    for i0 in range(0, t.size, step):
-        tb = t[i0 : i0 + step, None]
-        r = tb / p
-        with np.errstate(divide="ignore"):
-            term = np.where(
-                r < 0.5, np.log1p(-np.minimum(r, 0.5)), np.log(np.abs(tb - p) / p)
-            )
-        out[i0 : i0 + step] = term @ cnt
-    return out
-
-
-def _g_pole(
-    t: NDArray[np.float64], k: NDArray[np.intp], p: NDArray[np.float64],
-    cnt: NDArray[np.float64],
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``G = (t - a)(b - t) S'(t)`` and ``G'`` on the intervals ``(a, b) = (p[k], p[k+1])``.
-
-    ``G`` has the zeros of ``S'`` in ``(a, b)`` but no poles there:
-    ``G(a) = cnt_a (b - a) > 0`` and ``G(b) = -cnt_b (b - a) < 0``, which
-    makes Newton's method well behaved (``S'`` itself has ``1/(t - p)``
-    branches that make Newton overshoot).
-    """
-    a, b = p[k], p[k + 1]
-    da, db = t - a, b - t
-    dp = t[:, None] - p
-    rows = np.arange(k.size)
-    dp[rows, k] = np.inf  # the two adjacent poles are handled in closed form
-    dp[rows, k + 1] = np.inf
-    inv = 1.0 / dp
-    r, rp = inv @ cnt, -(np.square(inv) @ cnt)
-    ca, cb = cnt[k], cnt[k + 1]
-    g = ca * db - cb * da + da * db * r
-    gp = -ca - cb + (db - da) * r + da * db * rp
-    return g, gp
-
-
-def _interval_upper_bounds(
-    p: NDArray[np.float64], cnt: NDArray[np.float64], k: NDArray[np.intp]
-) -> NDArray[np.float64]:
-    """Cheap upper bound of S on each bounded interval ``(p[k], p[k+1])``.
-
-    On ``(a, b)`` a term of a pole left of ``a`` increases with ``t`` (bounded
-    by its value at ``b``), a term of a pole right of ``b`` decreases (bounded
-    by its value at ``a``), and the two terms of ``a`` and ``b`` are maximised
-    together in closed form. Used to skip intervals before the Newton search.
-    """
-    out = np.empty(k.size)
-    step = max(1, _BLOCK_ELEMENTS // max(1, p.size))
-    j = np.arange(p.size)
-    for i0 in range(0, k.size, step):
-        kb = k[i0 : i0 + step, None]
-        a, b = p[kb], p[kb + 1]
-        # Left terms only in the columns left of the block's largest k, right terms
-        # only right of its smallest k + 1 (about half the logs of the full matrix
-        # for a batch of consecutive intervals); the same terms, so the same sum.
-        lo_k, hi_k = int(kb.min()), int(kb.max())
-        terms = np.zeros((kb.shape[0], p.size))
-        r = slice(lo_k + 2, None)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            left = np.log(np.abs(b / p[:hi_k] - 1.0))
-            terms[:, :hi_k] = np.where(j[:hi_k] < kb, left, 0.0)
-            right = np.log1p(-np.minimum(a / p[r], 1.0))
-            terms[:, r] = np.where(j[r] > kb + 1, right, terms[:, r])
-        ca, cb = cnt[kb[:, 0]], cnt[kb[:, 0] + 1]
-        w = (b - a)[:, 0] / (ca + cb)
-        adj = ca * np.log(ca * w / a[:, 0]) + cb * np.log(cb * w / b[:, 0])
-        out[i0 : i0 + step] = terms @ cnt + adj
-    return out
-
-
-def _interval_maxima(
-    k: NDArray[np.intp], p: NDArray[np.float64], cnt: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Argmax and max of S on each open interval ``(p[k], p[k+1])`` between consecutive poles.
-
-    ``S'`` decreases from ``+inf`` to ``-inf`` there; its unique zero is found
-    as the zero of :func:`_g_pole` by Newton's method inside a shrinking
-    bracket (bisection whenever Newton leaves it).
-    """
-    lo, hi = p[k], p[k + 1]
-    t = 0.5 * (lo + hi)
-    active = np.arange(t.size)
-    for _ in range(100):
-        if active.size == 0:
-            break
-        ti, lo_i, hi_i = t[active], lo[active], hi[active]
-        g, gp = _g_pole(ti, k[active], p, cnt)
-        lo_i = np.where(g > 0, ti, lo_i)
-        hi_i = np.where(g < 0, ti, hi_i)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = g / gp
-        tn = ti - step
-        small = ~(np.abs(step) > 2 * _EPS * ti)  # Newton converged (or g == 0)
-        ok = (tn > lo_i) & (tn < hi_i)
-        tn = np.where(small, ti, np.where(ok, tn, 0.5 * (lo_i + hi_i)))
-        done = small | (hi_i - lo_i <= 2 * _EPS * hi_i)
-        t[active], lo[active], hi[active] = tn, lo_i, hi_i
-        active = active[~done]
-    return t, _s_pole(t, p, cnt)
-
-
-def _root_near_pole(pole: float, inner: float, p: NDArray, cnt: NDArray) -> float:
-    """The root of S between a pole (where S = -inf) and ``inner`` (where S > 0)."""
-    def f(t: float) -> float:
-        return float(_s_pole(np.array([t]), p, cnt)[0])
-
-    edge = float(np.nextafter(pole, inner))
-    if f(edge) >= 0:  # the dip at the pole is narrower than one ulp
-        return edge
-    return _brent_root(f, edge, inner) if edge < inner else _brent_root(f, inner, edge)
-
-
-def _windows(
-    p: NDArray[np.float64], cnt: NDArray[np.float64], k: NDArray[np.intp]
-) -> list[tuple[float, float]]:
+def _windows(tab: Table, k: NDArray[np.intp]) -> list[tuple[float, float]]:
     """Positive windows of S in the bounded inter-pole intervals ``k`` (plus the last one).
 
-    ``k`` indexes intervals ``(p[k], p[k+1])``; ``k = p.size - 1`` means the
-    unbounded interval ``(p[-1], inf)``. Zero-width windows are tangent roots.
+    ``k`` (consecutive) indexes intervals ``(p[k], p[k+1])``; ``k = p.size - 1``
+    means the unbounded interval ``(p[-1], inf)``. Zero-width windows are
+    tangent roots. The maxima are computed for all candidates at once (in
+    blocks of ``2**22`` matrix elements when there are more).
     """
+    p = tab.p
     out: list[tuple[float, float]] = []
     bounded = k[k < p.size - 1]
-    if bounded.size:
-        bounded = bounded[_interval_upper_bounds(p, cnt, bounded) > -_SCREEN_MARGIN]
-    if bounded.size:
-        tmax, smax = _interval_maxima(bounded, p, cnt)
-        for kk, tm, sm in zip(bounded, tmax, smax, strict=True):
+    if bounded.size * p.size <= _DIRECT_SCREEN:  # one vectorised pass beats the range search
+        bounded = bounded[interval_upper_bounds(tab, bounded) > -SCREEN_MARGIN]
+    else:
+        found = candidates(tab, int(bounded[0]), int(bounded[-1]) + 1, leaf=64)
+        bounded = np.fromiter(found, dtype=np.intp)
+    rows = max(16, _BLOCK_ELEMENTS // max(1, p.size))
+    for i0 in range(0, bounded.size, rows):
+        kb = bounded[i0 : i0 + rows]
+        tmax, smax = interval_maxima(kb, tab)
+        for kk, tm, sm in zip(kb, tmax, smax, strict=True):
             if sm > 0:
                 out.append((
-                    _root_near_pole(float(p[kk]), float(tm), p, cnt),
-                    _root_near_pole(float(p[kk + 1]), float(tm), p, cnt),
+                    root_near_pole(float(p[kk]), float(tm), tab),
+                    root_near_pole(float(p[kk + 1]), float(tm), tab),
                 ))
             elif sm == 0:
                 out.append((float(tm), float(tm)))
     if p.size and (k == p.size - 1).any():
-        out.append((_root_near_pole(float(p[-1]), 4.0 * float(p[-1]), p, cnt), math.inf))
+        last = last_window(tab)
+        if last is not None:
+            out.append(last)
     return out
 
 
@@ -237,7 +195,7 @@ def roots(x: ArrayLike, lr_min: float = 0.0, lr_max: float | None = None) -> NDA
     Parameters
     ----------
     x : array_like of float, shape (n,)
-        One dataset.
+        One dataset, ``|x_i| <= 2**510`` (module docstring).
     lr_min, lr_max : float, optional
         Report roots in ``[lr_min, lr_max]`` (default ``[0, inf)``: all of
         them; there are finitely many, all in ``(p_min, 2 p_max]`` with
@@ -247,7 +205,9 @@ def roots(x: ArrayLike, lr_min: float = 0.0, lr_max: float | None = None) -> NDA
     -------
     r : ndarray of float, sorted
         The roots of S, excluding the trivial root ``S(0) = 0``. Empty when
-        all ``x`` are 0 (then ``S`` is identically 0).
+        all ``x`` are 0 (then ``S`` is identically 0) or when every root
+        exceeds the largest float (only with ``|x_i| < 7.5e-155``); a root
+        beyond the largest float is left out.
 
     Notes
     -----
@@ -269,11 +229,11 @@ def roots(x: ArrayLike, lr_min: float = 0.0, lr_max: float | None = None) -> NDA
     array([1.])
     """
     lo, hi = _lr_range(lr_min, lr_max, "roots")
-    p, cnt = _pole_table(x)
-    if p.size == 0:
+    tab = pole_table(x)
+    if tab.p.size == 0:
         return np.empty(0)
     found = []
-    for a, b in _windows(p, cnt, _intervals_in(p, lo, hi)):
+    for a, b in _windows(tab, _intervals_in(tab.p, lo, hi)):
         found.extend([a] if a == b else [a, b])
     r = np.array(sorted(v for v in found if lo <= v <= hi and math.isfinite(v)))
     return r.astype(np.float64)
@@ -288,7 +248,7 @@ def diverging_intervals(
     Parameters
     ----------
     x : array_like of float, shape (n,)
-        One dataset.
+        One dataset, ``|x_i| <= 2**510`` (module docstring).
     lr_min, lr_max : float, optional
         Clip the intervals to ``[lr_min, lr_max]`` (default ``[0, inf)``).
 
@@ -297,43 +257,58 @@ def diverging_intervals(
     intervals : list of (float, float)
         Sorted, disjoint open intervals ``(lo, hi)`` on which ``S(lr) > 0``,
         clipped to the range; ends are roots of S (or the range ends). The
-        last interval of the full set is unbounded (``hi = inf``); every
-        other one lies strictly between two consecutive poles (S is ``-inf``
-        at the poles). See :func:`roots` for what rounding can hide.
+        last interval of the full set is unbounded (``hi = inf``) unless its
+        root exceeds the largest float (then it is left out); every other
+        one lies strictly between two consecutive poles (S is ``-inf`` at
+        the poles). See :func:`roots` for what rounding can hide.
     """
     lo, hi = _lr_range(lr_min, lr_max, "diverging_intervals")
-    p, cnt = _pole_table(x)
-    if p.size == 0:
+    tab = pole_table(x)
+    if tab.p.size == 0:
         return []
     out = []
-    for a, b in _windows(p, cnt, _intervals_in(p, lo, hi)):
+    for a, b in _windows(tab, _intervals_in(tab.p, lo, hi)):
         a2, b2 = max(a, lo), min(b, hi)
         if a2 < b2:
             out.append((float(a2), float(b2)))
     return out
 
 
+def _first_hit(kk: NDArray[np.intp], tab: Table) -> float | None:
+    """The smallest root in the intervals ``kk`` (one batch of maxima), or ``None``."""
+    tmax, smax = interval_maxima(kk, tab)
+    hit = np.flatnonzero(smax >= 0)
+    if not hit.size:
+        return None
+    j = hit[0]
+    if smax[j] == 0:
+        return float(tmax[j])
+    return root_near_pole(float(tab.p[kk[j]]), float(tmax[j]), tab)
+
+
 def _critical_one(x: NDArray[np.float64]) -> float:
-    p, cnt = _pole_table(x)
+    tab = pole_table(x)
+    p = tab.p
     if p.size == 0:
         return math.inf
-    # Bounded intervals in increasing order, in growing batches; stop at the first
-    # with a positive maximum (S < 0 on (0, p[0]) so it is never examined).
+    # Bounded intervals in increasing order, in batches of 32, 64, 128, ...; within a
+    # batch the candidates (per-interval bound above the margin) go to Newton 16 at a
+    # time, and the first positive maximum gives the root (S < 0 on (0, p[0])). The
+    # batches and groups of 16 are those of the O(n^2) scan this replaces: a row's
+    # last bits depend on the rows it shares a matrix product with, and keeping the
+    # groups keeps every root bit for bit. Only finding the candidates changed
+    # (candidates(): whole ranges of intervals skipped by one O(n) bound).
     k0, batch = 0, 32
     while k0 < p.size - 1:
-        k = np.arange(k0, min(k0 + batch, p.size - 1))
-        cand = k[_interval_upper_bounds(p, cnt, k) > -_SCREEN_MARGIN]
-        for i0 in range(0, cand.size, 16):
-            kk = cand[i0 : i0 + 16]
-            tmax, smax = _interval_maxima(kk, p, cnt)
-            hit = np.flatnonzero(smax >= 0)
-            if hit.size:
-                j = hit[0]
-                if smax[j] == 0:
-                    return float(tmax[j])
-                return _root_near_pole(float(p[kk[j]]), float(tmax[j]), p, cnt)
+        k1 = min(k0 + batch, p.size - 1)
+        found = candidates(tab, k0, k1)
+        while group := list(itertools.islice(found, 16)):
+            r = _first_hit(np.array(group, dtype=np.intp), tab)
+            if r is not None:
+                return r
         k0, batch = k0 + batch, batch * 2
-    return _root_near_pole(float(p[-1]), 4.0 * float(p[-1]), p, cnt)
+    last = last_window(tab)
+    return math.inf if last is None else last[0]
 
 
 @validate_params({"x": X_DATASETS})
@@ -345,7 +320,8 @@ def critical_lr(x: ArrayLike) -> Any:
     Parameters
     ----------
     x : array_like of float, shape (n,) or (n_datasets, n)
-        One dataset or a stack of datasets.
+        One dataset or a stack of datasets, ``|x_i| <= 2**510`` (module
+        docstring; a ``ParameterError`` beyond).
 
     Returns
     -------
@@ -354,14 +330,18 @@ def critical_lr(x: ArrayLike) -> Any:
         for a tangent root, see :func:`roots`). Always in
         ``(1/(2 max x_i^2), 1/min_{x_i != 0} x_i^2]``: S is negative below the
         first pole (``S(0) = 0``, ``S'(0) = -2 sum x_i^2`` and concavity) and
-        positive at twice the last pole. ``inf`` for a dataset of zeros.
+        positive at twice the last pole. ``inf`` for a dataset of zeros and
+        where the first root exceeds the largest float (possible only with
+        ``|x_i| < 7.5e-155``).
 
     Notes
     -----
-    The inter-pole intervals are scanned in increasing order (vectorised, in
-    growing batches) and the first one whose maximum of S is positive gives
-    the root, so the cost is about the number of poles below ``lr_c`` times
-    ``n`` per Newton iteration. Datasets are processed one at a time.
+    The inter-pole intervals are examined in increasing order and the first
+    one whose maximum of S is positive gives the root; whole ranges of
+    intervals are skipped with one ``O(n)`` bound each, so the cost is
+    ``O(n log n)`` on Gaussian data (module docstring: 17 ms at
+    ``n = 1e4``, 0.15 s at ``1e5``, 2.5 s at ``1e6`` on one core), ``O(n^2)``
+    at worst. Datasets are processed one at a time.
     """
     flat = x.reshape(-1, x.shape[-1])
     out = np.array([_critical_one(row) for row in flat]).reshape(x.shape[:-1])

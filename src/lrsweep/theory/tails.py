@@ -30,15 +30,19 @@ from .._validation import validate_params
 from ._common import (
     _BLOCK_ELEMENTS,
     _EPS,
+    _HUGE,
     LR,
     X_DATASETS,
     X_SCALE,
     _batch,
     _brent_root,
     _log_abs_one_minus,
+    _log_abs_one_minus_scaled,
+    _plain_ok,
     _scalar_or_array,
+    _two_lr_x2,
 )
-from .population import _gauss_expect, _log_moments, _phi_log, _u_checked
+from .population import _U_BIG, _gauss_expect, _log_moments, _phi_log, _u_checked
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
@@ -62,7 +66,9 @@ def _log_power_mean(u: float, a: float) -> float:
                 return math.exp(al + _phi_log(z)) - math.exp(_phi_log(z))
             return math.exp(_phi_log(z)) * math.expm1(al)
 
-        return math.log1p(_gauss_expect(u, g, peak=z_star))
+        # the integrand beyond z0 is below exp(f_star): with f_star < -1e6 (u below about
+        # 5e-7) it is 0 in floats, and z0 + 1 may round to z0 (u < 1e-32)
+        return math.log1p(_gauss_expect(u, g, peak=z_star if f_star > -1e6 else 0.0))
     return f_star + math.log(
         _gauss_expect(u, lambda z, ell: math.exp(a * ell + _phi_log(z) - f_star), peak=z_star)
     )
@@ -70,9 +76,9 @@ def _log_power_mean(u: float, a: float) -> float:
 
 
 def _tail_index_u(u: float) -> float:
-    if u == 0.0:
+    if u < 1e-7:  # alpha ~ 1.80/u > 1e6 (reported as inf); h(a) ~ -a u may underflow to 0 here
         return math.inf
-    if _log_moments(u)[0] >= 0.0:  # h'(0) = L >= 0: no positive root (no stationary law)
+    if u >= _U_BIG or _log_moments(u)[0] >= 0.0:  # h'(0) = L >= 0: no positive root (no stationary law)
         return math.nan
 
     def h(a: float) -> float:
@@ -137,7 +143,7 @@ def tail_index(lr: ArrayLike, x_scale: ArrayLike = 1.0) -> Any:
     The tail only exists with noise (otherwise ``e_k -> 0`` a.s.). Each value
     costs a few dozen quadratures (tens of milliseconds).
     """
-    u = _u_checked(lr, x_scale, "tail_index")
+    u, _ = _u_checked(lr, x_scale, "tail_index")
     out = np.array([_tail_index_u(float(v)) for v in u.ravel()]).reshape(u.shape)
     return _scalar_or_array(out)
 
@@ -172,15 +178,22 @@ def tail_index_dataset(x: ArrayLike, lr: ArrayLike) -> Any:
     ``a_0 = (log n + 1)/max log|m_i|``. Newton's method started there
     decreases monotonically to the root (convexity), vectorised over all
     datasets and learning rates; about ten iterations. Multipliers equal to
-    0 (poles) contribute nothing for ``a > 0``.
+    0 (poles) contribute nothing for ``a > 0``. Extreme inputs: ``log|m_i|``
+    is formed without overflow (finite for every finite ``x`` and ``lr``);
+    where ``a_0`` exceeds the largest float (``max log|m_i| < 1e-307``) Newton
+    starts there, and an index beyond it is reported as ``inf``.
     """
-    c, lrf, shape = _batch(x, lr)
+    c, lrf, shape, xf = _batch(x, lr)
     n = c.shape[-1]
     out = np.empty((c.shape[0], lrf.size))
     step = max(1, _BLOCK_ELEMENTS // (4 * n))
+    plain = _plain_ok(xf, c, float(lrf.max()) if lrf.size else 0.0)
     for j, lr_j in enumerate(lrf):
         for d0 in range(0, c.shape[0], step):
-            logm = _log_abs_one_minus(lr_j * c[d0 : d0 + step])  # (d, n)
+            if plain:
+                logm = _log_abs_one_minus(lr_j * c[d0 : d0 + step])  # (d, n)
+            else:  # 2 lr x^2 from mantissas and exponents (see _common)
+                logm = _log_abs_one_minus_scaled(*_two_lr_x2(xf[d0 : d0 + step], lr_j))
             out[d0 : d0 + step, j] = _tail_index_rows(logm)
     return _scalar_or_array(out.reshape(shape))
 
@@ -199,19 +212,27 @@ def _tail_index_rows(logm: NDArray[np.float64]) -> NDArray[np.float64]:
     finite = np.isfinite(lg)
     lg0 = np.where(finite, lg, 0.0)
     log_n = math.log(n)
-    a = (log_n + 1.0) / lm
-    for _ in range(200):
-        z = np.where(finite, a[:, None] * lg0 - (a * lm)[:, None], -np.inf)
-        w = np.exp(z)
-        sw = w.sum(axis=-1)
-        h = a * lm + np.log(sw) - log_n
-        dh = (w * lg0).sum(axis=-1) / sw
-        step = h / dh
-        a_new = np.where(h > 0, a - step, a)
-        if np.all(np.abs(a_new - a) <= 4 * _EPS * a):
+    with np.errstate(over="ignore"):
+        a = (log_n + 1.0) / lm
+    # a tiny max log|m| (a multiplier a hair above 1 in modulus): start at the largest float;
+    # if h_n is still <= 0 there, the root exceeds it (reported as inf, an overflow)
+    clipped = ~(a <= _HUGE)
+    a[clipped] = _HUGE
+    h = np.zeros(a.shape)
+    with np.errstate(over="ignore"):
+        for _ in range(200):
+            z = np.where(finite, a[:, None] * lg0 - (a * lm)[:, None], -np.inf)
+            w = np.exp(z)
+            sw = w.sum(axis=-1)
+            h = a * lm + np.log(sw) - log_n
+            dh = (w * lg0).sum(axis=-1) / sw
+            step = h / dh
+            a_new = np.where(h > 0, a - step, a)
+            if np.all(np.abs(a_new - a) <= 4 * _EPS * a):
+                a = a_new
+                break
             a = a_new
-            break
-        a = a_new
+    a[clipped & (a == _HUGE) & (h < 0)] = math.inf
     res[live] = a
     return res
 
