@@ -179,10 +179,12 @@ def test_trajectory_predictions_with_extreme_data():
     import pandas as pd
 
     frame = pd.DataFrame({"lr": [0.1, 1e308, 0.0]})
-    # user data with x = 1e300: the least-squares fit of user_dataset overflowed (a warning)
-    cfg = lrsweep.SweepConfig(lr=[0.1], data=(np.array([1e300, 1.0]), np.array([1.0, 2.0])), epochs=2)
+    # user data at the largest |x| SweepConfig accepts (1e90; beyond, the config refuses it):
+    # 2 lr x^2 overflows at lr = 1e308 and S takes the scaled path
+    cfg = lrsweep.SweepConfig(lr=[0.1], data=(np.array([1e90, 1.0]), np.array([1.0, 2.0])), epochs=2)
     pred = T.trajectory_predictions(frame, cfg)
-    np.testing.assert_array_equal(pred["S"], T.epoch_log_multiplier([1e300, 1.0], [0.1, 1e308, 0.0]))
+    np.testing.assert_array_equal(pred["S"], T.epoch_log_multiplier([1e90, 1.0], [0.1, 1e308, 0.0]))
+    assert np.isfinite(pred["S"]).all()
     # generated data with x_scale = 1e-300: x^2 = 0 in float64, but 2 lr x^2 ~ 1e-292 at lr = 1e308
     cfg = lrsweep.SweepConfig(lr=[0.1], n_samples=5, epochs=2, x_scale=1e-300)
     s = T.trajectory_predictions(frame, cfg)["S"].to_numpy()

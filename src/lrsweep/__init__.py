@@ -40,7 +40,7 @@ _LAZY = {
     "METRICS": "metrics",
 }
 _SUBMODULES = {"checkpoint", "cli", "config", "data", "distributed", "engine", "grid", "metrics", "planner",
-               "plots", "reference", "results", "runner", "selection", "studies", "study", "theory"}
+               "files", "plots", "reference", "results", "runner", "selection", "studies", "study", "theory"}
 
 __all__ = ["ParameterError", "ParameterTypeError", "SweepConfig", "__version__", *_LAZY, *sorted(_SUBMODULES)]
 
