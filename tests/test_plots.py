@@ -123,9 +123,14 @@ def test_every_plot_function_has_an_example_and_a_constraint_per_parameter():
 
 
 # ------------------------------------------------------- global state, backends
-@pytest.fixture(params=["svg", "pdf", "template"])
+#: Non-Agg backends that work headless; each function runs under one of them in turn, so that
+#: every function and every backend is covered without the product (the suite's time).
+BACKENDS = ("svg", "pdf", "template")
+
+
+@pytest.fixture
 def backend(request):
-    """A non-Agg backend that works headless, set for the test and restored after."""
+    """The test's non-Agg backend, set for the test and restored after."""
     old = matplotlib.get_backend()
     matplotlib.use(request.param)
     try:
@@ -135,7 +140,8 @@ def backend(request):
         matplotlib.use(old)
 
 
-@pytest.mark.parametrize("name", PLOTS)
+@pytest.mark.parametrize(("name", "backend"), [(n, BACKENDS[i % len(BACKENDS)]) for i, n in enumerate(PLOTS)],
+                         indirect=["backend"])
 def test_leaves_rcparams_colour_codes_and_backend_alone(name, backend):
     before = _global_state()
     fig = _call(name)

@@ -32,9 +32,9 @@ HUGE = float(np.finfo(np.float64).max)
 X_BOUND = 2.0**510  # the roots functions refuse larger |x|
 EULER_GAMMA = 0.57721566490153286061
 
-SETTINGS = settings(max_examples=200, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
-SLOW = settings(SETTINGS, max_examples=40)
+SLOW = settings(SETTINGS, max_examples=25)
 
 EDGES = [0.0, 5e-324, 1e-320, 2.2250738585072014e-308, 1e-300, 1e-200, 5.3e-155, 1e-154, 7.5e-155,
          1e-100, 1e-10, 0.5, 1.0, 1.2106, 3.0, 1e10, 1e100, 1e154, 2.0**510, 1e200, 1e300, HUGE]
