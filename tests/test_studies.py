@@ -39,25 +39,36 @@ def _close_figures():
     plt.close("all")
 
 
+@pytest.fixture(scope="module")
+def gallery(tmp_path_factory):
+    """``all --quick --format svg``, run once: every named study's files, for the tests below."""
+    import contextlib
+    import io
+
+    root = tmp_path_factory.mktemp("gallery")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert study.main(["all", "--quick", "--out", str(root), "--no-progress", "--format", "svg"]) == 0
+    return root, printed.getvalue()
+
+
 @pytest.mark.parametrize("name", list(study.STUDIES))
-def test_quick_study_writes_its_files(name, tmp_path, capsys):
-    out = tmp_path / name
-    assert study.main([name, "--quick", "--out", str(out), "--no-progress"]) == 0
-    printed = capsys.readouterr().out
-    assert name in printed and "report.md" in printed
+def test_quick_study_writes_its_files(name, gallery):
+    root, printed = gallery
+    out = root / name
+    assert f"wrote {out}/report.md" in printed
     for f in ("report.md", "summary.csv", "trajectories.parquet"):
         assert (out / f).stat().st_size > 0, f
-    figs = sorted((out / "figures").glob("*.png"))
-    assert len(figs) == FIGURES[name]
+    figs = sorted((out / "figures").glob("*.svg"))
+    assert len(figs) == FIGURES[name] and not list((out / "figures").glob("*.png"))
     report = (out / "report.md").read_text()
     for fig in figs:
         assert f"figures/{fig.name}" in report
-    assert "python -m lrsweep.study " + name in report and "Versions:" in report
+    assert "python -m lrsweep.study all" in report and "Versions:" in report
 
 
-def test_divergence_report_numbers_come_from_the_csv(tmp_path):
-    out = tmp_path / "d"
-    assert study.main(["divergence", "--quick", "--out", str(out), "--no-progress"]) == 0
+def test_divergence_report_numbers_come_from_the_csv(gallery):
+    out = gallery[0] / "divergence"
     crit = pd.read_csv(out / "critical_lr.csv")
     report = (out / "report.md").read_text()
     for _, r in crit.iterrows():
@@ -79,12 +90,16 @@ def test_divergence_report_numbers_come_from_the_csv(tmp_path):
 
 
 def test_seed_study_reproduces_the_lecture(tmp_path):
-    out = tmp_path / "s"
+    out = tmp_path / "s"  # the seed study has no quick form: this is the published run (PNG)
     assert study.main(["seed", "--out", str(out), "--no-progress"]) == 0
     s = pd.read_csv(out / "summary.csv")
     assert abs(s.loc[0, "theta_at_200"] - 5) < 0.1
     assert bool(s.loc[0, "identical_to_node_graph"])
     assert sorted(p.stem for p in (out / "figures").glob("*.png")) == ["rainbow_fan", "theta_and_loss"]
+    report = (out / "report.md").read_text()
+    assert f"| theta after iteration 200 | {s.loc[0, 'theta_at_200']:.6g} |" in report
+    assert (f"| converged_step (within 1 % of the initial error for good) | {s.loc[0, 'converged_step']} |"
+            in report)
 
 
 def test_list(capsys):
@@ -120,25 +135,11 @@ def test_unwritable_out_keeps_existing_files(tmp_path):
     assert blocker.read_text() == "keep me"
 
 
-def test_all_quick_and_svg(tmp_path):
-    assert study.main(["all", "--quick", "--out", str(tmp_path), "--no-progress", "--format", "svg"]) == 0
-    for name, count in FIGURES.items():
-        assert len(list((tmp_path / name / "figures").glob("*.svg"))) == count, name
-        assert (tmp_path / name / "report.md").exists()
-
-
-def test_report_numbers_match_summary(tmp_path):
-    # seed: theta after iteration 200 and the converged step, as in summary.csv.
-    assert study.main(["seed", "--out", str(tmp_path / "s"), "--no-progress"]) == 0
-    s = pd.read_csv(tmp_path / "s" / "summary.csv").iloc[0]
-    report = (tmp_path / "s" / "report.md").read_text()
-    assert f"| theta after iteration 200 | {s.theta_at_200:.6g} |" in report
-    assert f"| converged_step (within 1 % of the initial error for good) | {s.converged_step} |" in report
+def test_report_numbers_match_summary(gallery, tmp_path):
     # oscillation: every table row (lr, simulated mean, theory) is a row of summary.csv.
-    assert study.main(["oscillation", "--quick", "--out", str(tmp_path / "o"), "--no-progress"]) == 0
-    o = pd.read_csv(tmp_path / "o" / "summary.csv")
+    o = pd.read_csv(gallery[0] / "oscillation" / "summary.csv")
     rows = re.findall(r"^\| ([0-9.e-]+) \| ([0-9.]+) \| ([0-9.]+) \| ([0-9]+) \|$",
-                      (tmp_path / "o" / "report.md").read_text(), flags=re.M)
+                      (gallery[0] / "oscillation" / "report.md").read_text(), flags=re.M)
     assert len(rows) == 4
     for lr, mean, pred, _runs in rows:
         r = o.iloc[(o["lr"] - float(lr)).abs().argmin()]
@@ -172,9 +173,8 @@ def test_rerun_of_a_study_resumes_from_its_chunks(tmp_path):
          ("lr", "converged_step")),
     ],
 )
-def test_report_tables_come_from_the_csv(name, csv, pattern, columns, tmp_path):
-    out = tmp_path / name
-    assert study.main([name, "--quick", "--out", str(out), "--no-progress"]) == 0
+def test_report_tables_come_from_the_csv(name, csv, pattern, columns, gallery):
+    out = gallery[0] / name
     table = pd.read_csv(out / csv)
     rows = re.findall(pattern, (out / "report.md").read_text(), flags=re.M)
     assert rows
