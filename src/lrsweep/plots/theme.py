@@ -17,9 +17,9 @@ def theme() -> Iterator[None]:
     """Apply lrsweep's look to what is created inside the block, and only there.
 
     seaborn's ``notebook`` context, ``whitegrid`` style and ``colorblind``
-    colour cycle (the rcParams ``seaborn.set_theme(context="notebook",
-    style="whitegrid", palette="colorblind")`` would set for the whole
-    session), set inside a :func:`matplotlib.rc_context`, which restores
+    colour cycle (the rcParams that seaborn's ``set_theme`` with
+    ``context="notebook"``, ``style="whitegrid"`` and ``palette="colorblind"``
+    would set for the whole session), set inside a :func:`matplotlib.rc_context`, which restores
     every rcParam on exit, also on error (seaborn's own ``theme_context``
     habit). Unlike ``set_theme`` it leaves the single-letter colour codes
     (``"k"``, ``"b"``, ...) their matplotlib meaning.
