@@ -35,7 +35,8 @@ def test_chunk_data_is_make_dataset_bit_for_bit(kw):
             np.testing.assert_array_equal(data.y[o:o + m].view(np.int64), ds.y.view(np.int64))
             assert np.float64(data.g_ref[li]).view(np.int64) == np.float64(ds.theta_ref).view(np.int64)
             r = ds.y - ds.theta_ref * ds.x
-            stats = np.array([np.mean(r * r), np.mean(ds.x * r), np.mean(ds.x * ds.x)])
+            xr, xx = ds.x * r, ds.x * ds.x
+            stats = np.array([np.mean(r * r), np.mean(xr), np.mean(xx), np.mean(xr * xr), np.mean(xx * xx)])
             np.testing.assert_array_equal(data.g_stats[:, li].view(np.int64), stats.view(np.int64))
             if order in ("shuffle", "replacement"):
                 idx = sample_order(order, key[1], cfg.epochs, key[0])

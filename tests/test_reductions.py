@@ -43,11 +43,12 @@ def test_dataset_stats_equal_numpy_means():
     m = np.array([len(g[0]) for g in got], dtype=np.int64)
     off = np.concatenate([[0], np.cumsum(m)[:-1]]).astype(np.int64)
     ref = np.array([least_squares(g[0], g[1]) for g in got])
-    out = np.empty((3, len(got)))
+    out = np.empty((5, len(got)))
     _rng.dataset_stats(x, y, off, m, ref, out)
     for d, (xd, yd, _) in enumerate(got):
         r = yd - ref[d] * xd
-        expect = np.array([np.mean(r * r), np.mean(xd * r), np.mean(xd * xd)])
+        xr, xx = xd * r, xd * xd
+        expect = np.array([np.mean(r * r), np.mean(xr), np.mean(xx), np.mean(xr * xr), np.mean(xx * xx)])
         np.testing.assert_array_equal(bits(out[:, d]), bits(expect))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lrsweep import reference
 
@@ -44,3 +46,51 @@ def test_custom_order():
     th_a, _ = reference.run_trajectory(x, y, lr=0.1, theta0=0.0, epochs=1, order=[1, 0])
     th_b, _ = reference.run_trajectory(x[::-1], y[::-1], lr=0.1, theta0=0.0, epochs=1)
     np.testing.assert_array_equal(th_a, th_b)
+
+
+# ----------------------------------------------------------- the metrics oracle
+METRIC_KINDS = dict(
+    n=st.integers(1, 12),
+    epochs=st.integers(1, 4),
+    lrs=st.lists(st.sampled_from([0.0, 1e-3, 0.05, 0.3, 0.5, 0.9, 1.2, 2.0, 40.0]), min_size=1, max_size=4,
+                 unique=True),
+    theta0=st.sampled_from([-1.0, 5.0, 1e3]),
+    seed=st.integers(0, 2**32 - 1),
+    noise=st.sampled_from([0.0, 0.5]),
+    order=st.sampled_from(["fixed", "shuffle", "replacement", "online"]),
+    outlier=st.sampled_from([(0.0, "leverage"), (0.3, "leverage"), (0.3, "response")]),
+    settings=st.sampled_from([dict(), dict(tol=0.3, sign_floor=0.0), dict(noise_factor=0.5),
+                              dict(diverge_factor=10.0, oscillation_min=2)]),
+)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(**METRIC_KINDS)
+def test_kernel_metrics_equal_the_plain_python_oracle(n, epochs, lrs, theta0, seed, noise, order, outlier,
+                                                        settings):
+    """Every metric and status of every trajectory equals reference.trajectory_metrics, bit for bit."""
+    import lrsweep
+    from lrsweep.config import DATA_AXES
+    from lrsweep.data import dataset_for, sample_order
+    from lrsweep.engine.chunk import noise_floor
+
+    cfg = lrsweep.SweepConfig(lr=lrs, theta0=theta0, seed=seed, n_samples=n, epochs=epochs, noise=noise,
+                              order=order, outlier_frac=outlier[0], outlier_kind=outlier[1], **settings)
+    frame = lrsweep.sweep(cfg, progress=False).frame
+    for _, row in frame.iterrows():
+        ds = dataset_for(cfg, tuple(row[a] for a in DATA_AXES), order)
+        r = ds.y - ds.theta_ref * ds.x
+        xr, xx = ds.x * r, ds.x * ds.x
+        _, floor2 = noise_floor(np.array([row["lr"]]), np.mean(xx), np.mean(xr * xr), np.mean(xx * xx),
+                                cfg.noise_factor)
+        want = reference.trajectory_metrics(
+            ds.x, ds.y, lr=row["lr"], theta0=row["theta0"], theta_ref=row["theta_ref"], epochs=epochs,
+            n=n, order=sample_order(order, n, epochs, seed), tol=cfg.tol, diverge_factor=cfg.diverge_factor,
+            sign_floor=cfg.sign_floor, oscillation_min=cfg.oscillation_min, floor2=float(floor2[0]))
+        for name, value in want.items():
+            got = row[name]
+            if isinstance(value, float):
+                assert np.array_equal(np.float64(got), np.float64(value), equal_nan=True), (name, got, value)
+            else:
+                assert got == value, (name, got, value)

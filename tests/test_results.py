@@ -34,7 +34,7 @@ def res():
 def test_summary_counts_and_rates(res):
     s = res.summary(by=["lr", "n_samples"])
     assert len(s) == 8 and (s["n"] == 40).all()
-    statuses = ["converged", "slow", "oscillating", "diverged"]
+    statuses = ["converged", "slow", "oscillating", "diverged", "noise_floor", "growing"]
     np.testing.assert_array_equal(s[[f"n_{x}" for x in statuses]].sum(axis=1), s["n"])
     f = res.frame
     for _, row in s.iterrows():

@@ -64,7 +64,8 @@ def test_frame_layout_and_dtypes(mixed_default):
     assert list(f.columns[: 1 + len(AXES)]) == ["trajectory_id", *AXES]
     np.testing.assert_array_equal(f["trajectory_id"], np.arange(len(f)))
     assert f["status"].dtype == "category"
-    assert list(f["status"].cat.categories) == ["converged", "slow", "oscillating", "diverged"]
+    assert list(f["status"].cat.categories) == ["converged", "slow", "oscillating", "diverged", "noise_floor",
+                                                "growing"]
     assert list(f["order"].cat.categories) == ["fixed", "shuffle", "replacement", "online"]
     for c in ("seed", "n_samples", "converged_step", "diverged_step", "sign_changes", "max_jump_sample"):
         assert f[c].dtype == np.int64, c
@@ -189,7 +190,7 @@ def test_pipelined_chunks_stop_when_the_caller_stops(monkeypatch):
     todo = grid.chunks(cfg, 128)
     gen = runner._compute(None, cfg, todo, np.zeros(0, dtype=np.int64), 1, 0, 2)
     result = next(gen)  # chunk 0 done, chunk 1 started
-    assert result.chunk.index == 0 and result.out_f.shape == (6, 128)
+    assert result.chunk.index == 0 and result.out_f.shape == (7, 128)
     deadline = time.monotonic() + 10
     while state["active"] == 0 and time.monotonic() < deadline:  # chunk 1's pieces are sleeping
         time.sleep(0.001)

@@ -87,6 +87,7 @@ SETTINGS: dict[str, tuple[Constraint, Any]] = {
     "diverge_factor": (Interval("float", 1, INF, "neither"), 1e6),
     "sign_floor": (Interval("float", 0, 1, "left"), 1e-10),
     "oscillation_min": (Interval("int", 1, MAX_STEPS), 1),
+    "noise_factor": (Interval("float", 0, 1e6, "right"), 3.0),
 }
 
 DATA_KINDS = ("gaussian", "lecture")
@@ -147,7 +148,8 @@ class SweepConfig:
         ``order`` may not be ``"online"``).
     tol : float
         Convergence tolerance in ``(0, 1)``, relative to the initial error:
-        converged once ``|e|`` stays within ``tol * |e_0|``.
+        converged when ``|e|`` stays within ``tol * |e_0|`` for the whole last
+        epoch (:class:`lrsweep.metrics.Status`).
     diverge_factor : float
         Divergence bound in ``(1, inf)``: a trajectory diverges when theta is
         not finite or ``|e| > diverge_factor * max(|e_0|, |theta_ref|)`` (at
@@ -158,6 +160,11 @@ class SweepConfig:
     oscillation_min : int
         Sign changes in the last epoch that make a non-converged trajectory
         ``oscillating`` rather than ``slow``, ``>= 1``.
+    noise_factor : float
+        A run is at its noise floor (status ``noise_floor``) when the RMS of
+        ``e`` over the last epoch is at most ``noise_factor`` times the
+        dataset's stationary RMS error (``noise_rms``, :mod:`lrsweep.metrics`),
+        in ``(0, 1e6]``.
     memory_limit : int, optional
         Bytes a sweep of this config may use: the collected table, the chunks
         in flight and the libraries, as estimated by
@@ -192,6 +199,7 @@ class SweepConfig:
     diverge_factor: float = SETTINGS["diverge_factor"][1]
     sign_floor: float = SETTINGS["sign_floor"][1]
     oscillation_min: int = SETTINGS["oscillation_min"][1]
+    noise_factor: float = SETTINGS["noise_factor"][1]
     memory_limit: int | None = None
     _axes: dict = field(init=False, repr=False, compare=False)
     _cache: dict = field(init=False, repr=False, compare=False, default_factory=dict)  # derived values

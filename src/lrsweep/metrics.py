@@ -22,34 +22,68 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["DERIVED", "DERIVED_FIELDS", "FLOAT_FIELDS", "INT_FIELDS", "METRICS", "METRIC_COLUMNS", "Status"]
+__all__ = ["CENSORED", "DERIVED", "DERIVED_FIELDS", "FLOAT_FIELDS", "INT_FIELDS", "METRICS", "METRIC_COLUMNS",
+           "Status"]
 
 
 class Status(IntEnum):
     """Fate of a trajectory; the values are the kernel's integer codes.
 
     The one definition of the codes: :mod:`lrsweep.engine.kernel` compiles
-    them in, the results table names them (lower case, categorical).
+    them in, the results table names them (lower case, categorical). Each
+    status says what the run *showed* within its budget; the checks are made
+    in this order and the first that holds is the status:
 
-    CONVERGED
-        ``|e_k| <= tol * |e_0|`` for every step from ``converged_step`` to the
-        end (and the trajectory did not diverge).
-    SLOW
-        Neither converged nor diverged, and fewer than ``oscillation_min``
-        sign changes of ``e`` in the last epoch: a monotone approach that ran
-        out of steps (lr too small for the budget).
-    OSCILLATING
-        Neither converged nor diverged, with at least ``oscillation_min``
-        sign changes of ``e`` (above the floor) in the last epoch: it keeps
-        overshooting theta_ref (near the stability edge, or a noise ball).
     DIVERGED
         Some step left the divergence bound (see the module docstring).
+        Guarantees: ``|e|`` exceeded ``bound`` once; not that the dataset is
+        unstable (a transient excursion of a stable run counts too: compare
+        the exact verdict, :meth:`lrsweep.Results.with_theory`).
+    CONVERGED
+        ``|e_k| <= tol * |e_0|`` for every step of the last epoch (and, by
+        ``converged_step``, from that step to the end): a whole epoch of
+        evidence, so the status does not depend on where the budget happens
+        to cut. Guarantees: within tolerance for at least the last ``n``
+        steps; not that it stays there (a noisy run can leave again).
+    NOISE_FLOOR
+        Not converged, and the root mean square of ``e`` over the last epoch
+        (``rms_error_last_epoch``) is at most ``noise_factor`` times the
+        dataset's stationary RMS error ``noise_rms`` (see
+        :data:`DERIVED`): the error has fallen to the spread the noise (or
+        response outliers) keeps it at; the iterates converge in
+        distribution, not to a point. Only below the dataset's mean-square
+        threshold, where that spread is finite; noise-free data have
+        ``noise_rms`` ~ 0 and never reach it.
+    GROWING
+        Not converged, not at the noise floor, and ``|e_K| > |e_{K-n}|``:
+        the error grew over the last epoch. Lumps together slow divergence
+        (unstable but still within the bound), cycles that happen to end high and,
+        for noisy runs above the mean-square threshold (no finite noise
+        floor), stationary fluctuations that happened to grow; the exact
+        verdict tells them apart for noise-free data.
+    OSCILLATING
+        Not converged, not at the noise floor, ``|e_K| <= |e_{K-n}|``, and at
+        least ``oscillation_min`` sign changes of ``e`` (above the sign floor)
+        in the last epoch: converging while it overshoots, out of steps.
+    SLOW
+        As OSCILLATING but with fewer sign changes: a (nearly) monotone
+        approach that ran out of steps (lr too small for the budget; lr = 0,
+        where theta never moves, is slow too).
+
+    SLOW, OSCILLATING and GROWING are *censored*: the budget did not decide
+    the run's fate.
     """
 
     CONVERGED = 0
     SLOW = 1
     OSCILLATING = 2
     DIVERGED = 3
+    NOISE_FLOOR = 4
+    GROWING = 5
+
+
+#: Statuses whose fate the budget did not decide.
+CENSORED = (Status.SLOW, Status.OSCILLATING, Status.GROWING)
 
 
 #: Metric columns, in kernel output order, with their definitions.
@@ -76,9 +110,17 @@ METRICS: dict[str, str] = {
         "cross the bound (a lower bound on the true rate; inf if e_0 = 0). NaN if "
         "e_{K-n} = 0 otherwise."
     ),
-    "status": "Status: converged, slow, oscillating or diverged (categorical).",
+    "rms_error_last_epoch": (
+        "root mean square of e_k over the accepted steps of the last epoch, sqrt(sum e_k^2 / n) "
+        "(k = K - n + 1 .. K). NaN if diverged; inf if e_k^2 exceeded float64's range."
+    ),
+    "status": (
+        "Status: converged, slow, oscillating, diverged, noise_floor or growing (categorical; "
+        "the rules and what each guarantees are in Status)."
+    ),
     "converged_step": (
-        "first step k with |e_j| <= tol * |e_0| for every j >= k; -1 if not converged."
+        "first step k with |e_j| <= tol * |e_0| for every j >= k, if that holds for the whole last "
+        "epoch (status converged); -1 otherwise."
     ),
     "diverged_step": "step at which the trajectory diverged; -1 if it did not.",
     "sign_changes": (
@@ -96,6 +138,7 @@ METRICS: dict[str, str] = {
 #: (:mod:`lrsweep.engine.kernel` takes its row numbers from here).
 FLOAT_FIELDS = (
     "theta_final", "max_abs_error", "max_jump", "loss_zigzag", "loss_last_epoch", "growth_rate",
+    "rms_error_last_epoch",
 )
 #: Int metric names: the rows of the kernel's int output, in order; status first.
 INT_FIELDS = (
@@ -114,6 +157,15 @@ DERIVED: dict[str, str] = {
         "inf if it exceeds float64's range (possible only with a diverge_factor far above the "
         "default)."
     ),
+    "noise_rms": (
+        "the dataset's stationary RMS error at this lr, sqrt(v) with v = lr mean(x^2 r^2) / "
+        "(mean(x^2) - lr mean(x^4)) and r = y - theta_ref x: the mean-square fixed point of "
+        "e <- (1 - 2 lr x^2) e + 2 lr x r for samples drawn with replacement (exact for "
+        "order replacement and online, the scale of the limit cycle for fixed and shuffle). "
+        "NaN at or above the dataset's mean-square threshold lr >= mean(x^2) / mean(x^4), where "
+        "the stationary variance is infinite; ~0 for noise-free data. A run is at its noise "
+        "floor when rms_error_last_epoch <= noise_factor * noise_rms."
+    ),
 }
 
 #: Names of the derived columns, in the order a chunk carries them.
@@ -124,5 +176,5 @@ METRIC_COLUMNS = (
     "theta_ref", "theta_final", "abs_error_final", "loss_final", "status", "converged_step",
     "diverged_step", "sign_changes", "sign_changes_last_epoch", "max_abs_error",
     "max_abs_error_step", "max_jump", "max_jump_step", "max_jump_sample", "loss_zigzag",
-    "loss_last_epoch", "growth_rate",
+    "loss_last_epoch", "growth_rate", "rms_error_last_epoch", "noise_rms",
 )

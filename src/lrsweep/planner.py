@@ -28,13 +28,13 @@ from .config import SweepConfig
 __all__ = ["MemoryPlan", "available_memory", "peak_rss", "plan_memory"]
 
 #: Bytes per row of the collected table: trajectory_id and 10 axis columns
-#: (two of them 1-byte categoricals), 17 metric columns (status 1 byte).
-TABLE_ROW_BYTES = 8 * 9 + 2 + 8 * 16 + 1 + 8  # 211, pandas measures 203-211
+#: (two of them 1-byte categoricals), 19 metric columns (status 1 byte).
+TABLE_ROW_BYTES = 8 * 9 + 2 + 8 * 18 + 1 + 8  # 227 (was 211 with 17 metric columns, pandas measured 203-211)
 #: Kernel and bookkeeping arrays per trajectory of a chunk: lr, theta0,
-#: recording row, 6 float and 8 int outputs, axis values and their indices
-#: while laying out the call, derived columns, and the Parquet table of a
+#: recording row, noise floor, 7 float and 8 int outputs, axis values and their
+#: indices while laying out the call, derived columns, and the Parquet table of a
 #: checkpointed chunk.
-CHUNK_TRAJ_BYTES = 8 * (3 + 14) + 8 * 20 + 8 * 8 + 8 * 17
+CHUNK_TRAJ_BYTES = 8 * (4 + 15) + 8 * 20 + 8 * 9 + 8 * 19
 #: Per sample of a dataset in a chunk: x and y (16 bytes) plus the normal
 #: draws and products made while generating it.
 DATA_SAMPLE_BYTES = 16 + 32

@@ -21,7 +21,7 @@ from .chunkdata import ChunkData
 from .layout import ChunkResult, plan_chunk
 from .threads import cut, on_threads, start_pieces
 
-__all__ = ["ChunkCall", "Running", "run_chunk"]
+__all__ = ["ChunkCall", "Running", "noise_floor", "run_chunk"]
 
 
 class ChunkCall:
@@ -63,8 +63,10 @@ class ChunkCall:
         self.out_i = np.empty((len(INT_FIELDS), T), dtype=np.int64)
         lg = self.lane_group
         first = lg[plan.b_start]  # group of each block's first lane
+        stats = data.g_stats[:, lg]
+        self.noise_rms, floor2 = noise_floor(lr, stats[2], stats[3], stats[4], config.noise_factor)
         self.args = (
-            data.x, data.y, data.g_doff[lg], data.g_ioff[lg], data.g_ref[lg], data.idx,
+            data.x, data.y, data.g_doff[lg], data.g_ioff[lg], data.g_ref[lg], floor2, data.idx,
             config.epochs, plan.b_start, plan.b_len, data.g_m[first], data.g_n[first], plan.b_gather,
             lr, theta0,
             config.tol, config.diverge_factor, config.sign_floor, config.oscillation_min,
@@ -88,10 +90,11 @@ class ChunkCall:
         lane_group = self.lane_group
         theta_ref = self.data.g_ref[lane_group]
         e = self.out_f[FLOAT_FIELDS.index("theta_final")] - theta_ref
-        r2, xr, xx = self.data.g_stats[:, lane_group]
+        r2, xr, xx = self.data.g_stats[:3, lane_group]
         with np.errstate(over="ignore"):  # inf only beyond float64's range (documented)
             loss_final = r2 - 2.0 * e * xr + e * e * xx
-        derived = {"theta_ref": theta_ref, "abs_error_final": np.abs(e), "loss_final": loss_final}
+        derived = {"theta_ref": theta_ref, "abs_error_final": np.abs(e), "loss_final": loss_final,
+                   "noise_rms": self.noise_rms}
         return ChunkResult(self.chunk, self.out_f, self.out_i, derived, self.chunk_rec, self.rec_theta,
                            self.rec_loss)
 
@@ -139,6 +142,23 @@ class Running:
 
         self._stop()
         concurrent.futures.wait(self._futures)
+
+
+def noise_floor(lr: np.ndarray, mean_xx: np.ndarray, mean_xr2: np.ndarray, mean_x4: np.ndarray,
+                noise_factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Stationary RMS error per lane and the kernel's squared noise floor (see ``metrics.DERIVED``).
+
+    ``v = lr mean(x^2 r^2) / (mean(x^2) - lr mean(x^4))`` where the
+    denominator is positive (below the dataset's mean-square threshold) and
+    ``v`` finite; returns ``(sqrt(v) or NaN, noise_factor^2 v or -1)``.
+    """
+    with np.errstate(all="ignore"):  # inf and NaN are sorted out just below
+        denom = mean_xx - lr * mean_x4
+        v = lr * mean_xr2 / denom
+        ok = (denom > 0) & np.isfinite(v)
+        rms = np.where(ok, np.sqrt(np.where(ok, v, 0.0)), np.nan)
+        floor2 = np.where(ok, (noise_factor * noise_factor) * np.where(ok, v, 0.0), -1.0)
+    return rms, floor2
 
 
 def run_chunk(config: SweepConfig, chunk: Chunk, rec_ids: np.ndarray, record_every: int, n_slots: int,

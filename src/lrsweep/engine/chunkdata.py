@@ -125,8 +125,10 @@ class ChunkData:
                 self.x[o:o + d_m[d]] = ds.x
                 self.y[o:o + d_m[d]] = ds.y
                 d_ref[d] = ds.theta_ref
-        # mean r^2, mean x r, mean x^2 (np.mean's pairwise sums, in numba).
-        d_stats = np.empty((3, n_ds))
+        # mean r^2, mean x r, mean x^2 (the full-batch loss), mean (x r)^2 and mean x^4 (the
+        # noise floor): np.mean's pairwise sums, in numba. The last two may overflow to inf
+        # for data near the largest values the config accepts (no finite noise floor then).
+        d_stats = np.empty((5, n_ds))
         if n_ds > self.NUMPY_DATASETS:
             def stats(a: int, b: int) -> None:
                 reductions.dataset_stats(self.x, self.y, d_off[a:b], d_m[a:b], d_ref[a:b], d_stats[:, a:b])
@@ -136,7 +138,10 @@ class ChunkData:
             for d in range(n_ds):
                 xd = self.x[d_off[d]:d_off[d] + d_m[d]]
                 r = self.y[d_off[d]:d_off[d] + d_m[d]] - d_ref[d] * xd
-                d_stats[:, d] = np.mean(r * r), np.mean(xd * r), np.mean(xd * xd)
+                xr, xx = xd * r, xd * xd
+                with np.errstate(over="ignore"):
+                    d_stats[:, d] = (np.mean(r * r), np.mean(xr), np.mean(xx), np.mean(xr * xr),
+                                     np.mean(xx * xx))
         self.g_doff = d_off[g_ds]
         self.g_m = d_m[g_ds]
         self.g_n = d_n[g_ds]

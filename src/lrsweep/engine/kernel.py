@@ -97,12 +97,15 @@ CONVERGED = int(Status.CONVERGED)
 SLOW = int(Status.SLOW)
 OSCILLATING = int(Status.OSCILLATING)
 DIVERGED = int(Status.DIVERGED)
+NOISE_FLOOR = int(Status.NOISE_FLOOR)
+GROWING = int(Status.GROWING)
 F_THETA = FLOAT_FIELDS.index("theta_final")
 F_MAX_ABS_ERROR = FLOAT_FIELDS.index("max_abs_error")
 F_MAX_JUMP = FLOAT_FIELDS.index("max_jump")
 F_LOSS_ZIGZAG = FLOAT_FIELDS.index("loss_zigzag")
 F_LOSS_LAST = FLOAT_FIELDS.index("loss_last_epoch")
 F_GROWTH = FLOAT_FIELDS.index("growth_rate")
+F_RMS_LAST = FLOAT_FIELDS.index("rms_error_last_epoch")
 I_STATUS = INT_FIELDS.index("status")
 I_CONVERGED = INT_FIELDS.index("converged_step")
 I_DIVERGED = INT_FIELDS.index("diverged_step")
@@ -127,14 +130,14 @@ MAX_BOUND = float(np.finfo(np.float64).max) / 4
 #: ``f[_TH + j]`` per access instead of ``f[field * B + j]``, a third less numba
 #: IR to type and lower in each inlined copy of the lane loop (first compile).
 (_TH, _LR, _BOUND, _FLOOR, _THR, _REF, _MAE, _MJ, _EXITERR, _LSUM, _LPREV, _DPREV, _ESTART,
- _LREC) = range(0, 14 * BLOCK_LANES, BLOCK_LANES)
+ _LREC, _E2SUM) = range(0, 15 * BLOCK_LANES, BLOCK_LANES)
 # Counters and step numbers are kept as float64 in the same buffer (exact below
 # 2**53 steps): one underlying object means no runtime alias checks at all.
 # "Alive" is _DIV < 0 (no separate flag), and the sample of the largest jump is
 # derived at the end from its step (no per-step store).
 (_DIV, _MAESTEP, _MJSTEP, _LASTVIOL, _SC, _SCLAST, _ZIG, _EXITSTEP) = range(
-    14 * BLOCK_LANES, 22 * BLOCK_LANES, BLOCK_LANES)
-N_STATE = 22
+    15 * BLOCK_LANES, 23 * BLOCK_LANES, BLOCK_LANES)
+N_STATE = 23
 
 
 @intrinsic
@@ -209,7 +212,7 @@ def _sel(typingctx, c, a, b):
 
 @njit(inline="always", error_model="numpy")
 def _step(f, j, xi, yi, ref, fstep):  # pragma: no cover - compiled
-    """One update of lane ``j`` and the metrics of every step; returns (ok, flip, z2).
+    """One update of lane ``j`` and the metrics of every step; returns (ok, flip, z2, en).
 
     Inlined (numba IR) into each lane loop. Bitwise & | ^ and selects, no
     branches, so that the lane loop vectorises.
@@ -261,16 +264,17 @@ def _step(f, j, xi, yi, ref, fstep):  # pragma: no cover - compiled
     flip = ok & ((en < 0.0) ^ (ep < 0.0)) & (abs(ep) > fl) & (aen > fl)
     sc = f[_SC + j]
     f[_SC + j] = _sel(flip, sc + 1.0, sc)  # a masked add (+= float(flip) took 4 instructions)
-    return ok, flip, z2
+    return ok, flip, z2, en
 
 
 @njit(inline="always", error_model="numpy")
-def _last_epoch(f, j, ok, flip, z2, zig_ok):  # pragma: no cover - compiled
+def _last_epoch(f, j, ok, flip, z2, en, zig_ok):  # pragma: no cover - compiled
     """The last-epoch statistics of lane ``j`` (after :func:`_step`)."""
     loss = z2 * z2
     scl = f[_SCLAST + j]
     f[_SCLAST + j] = _sel(flip, scl + 1.0, scl)
     f[_LSUM + j] += _sel(ok, loss, 0.0)
+    f[_E2SUM + j] += _sel(ok, en * en, 0.0)
     d = loss - f[_LPREV + j]
     zig = f[_ZIG + j]
     f[_ZIG + j] = _sel(ok & zig_ok & (d * f[_DPREV + j] < 0.0), zig + 1.0, zig)
@@ -288,7 +292,7 @@ def _make_block(GATHER: bool):
 
     @njit(cache=True, error_model="numpy", nogil=True)
     def run_block(
-        x, y, l_doff, l_ioff, l_ref, m, n, idx, epochs,
+        x, y, l_doff, l_ioff, l_ref, l_floor2, m, n, idx, epochs,
         lr, theta0, tol, div_factor, sign_floor, osc_min,
         rec_row, rec_every, rec_theta, rec_loss,
         out_f, out_i, tile,
@@ -296,7 +300,8 @@ def _make_block(GATHER: bool):
         """Run the lanes ``lr``/``theta0`` (views of one block).
 
         Equal, step for step, to :func:`lrsweep.reference.run_trajectory`. Lane
-        ``j`` uses samples ``x[l_doff[j] + i]``, reference ``l_ref[j]`` and, if
+        ``j`` uses samples ``x[l_doff[j] + i]``, reference ``l_ref[j]``, squared
+        noise-floor RMS ``l_floor2[j]`` (negative: none) and, if
         ``l_ioff[j] >= 0``, the order ``i = idx[l_ioff[j] + k]``, else the
         implicit order ``i = k mod m`` (fixed, and online where ``m`` is the
         whole stream). All lanes have ``n`` steps per epoch, and either all or
@@ -425,12 +430,12 @@ def _make_block(GATHER: bool):
                         for j in range(Lp):
                             xj = tile[np.uint64(row + j)]
                             yj = tile[np.uint64(ty + row + j)]
-                            ok, flip, z2 = _step(f, j, xj, yj, f[_REF + j], fstep)
-                            _last_epoch(f, j, ok, flip, z2, zig_ok)
+                            ok, flip, z2, en = _step(f, j, xj, yj, f[_REF + j], fstep)
+                            _last_epoch(f, j, ok, flip, z2, en, zig_ok)
                     else:
                         for j in range(Lp):
-                            ok, flip, z2 = _step(f, j, xi, yi, ref0, fstep)
-                            _last_epoch(f, j, ok, flip, z2, zig_ok)
+                            ok, flip, z2, en = _step(f, j, xi, yi, ref0, fstep)
+                            _last_epoch(f, j, ok, flip, z2, en, zig_ok)
                 if rec:
                     slot = step // rec_every - 1
                     for j in range(L):
@@ -469,16 +474,24 @@ def _make_block(GATHER: bool):
                 out_f[F_GROWTH, j] = np.nan
             else:
                 out_f[F_GROWTH, j] = np.log(abs(e)) - np.log(abs(f[_ESTART + j]))
+            out_f[F_RMS_LAST, j] = np.nan if div >= 0 else np.sqrt(f[_E2SUM + j] / n)
+            # Statuses (lrsweep.metrics.Status): converged needs a whole last epoch within
+            # tolerance; the others say what the last epoch showed.
             last_viol = np.int64(f[_LASTVIOL + j])
+            conv = -1
             if div >= 0:
                 status = DIVERGED
-                conv = -1
-            elif last_viol < K:
+            elif last_viol <= last_start:
                 status = CONVERGED
                 conv = last_viol + 1
+            elif f[_E2SUM + j] <= n * l_floor2[j]:
+                status = NOISE_FLOOR
+            elif abs(e) > abs(f[_ESTART + j]):
+                status = GROWING
+            elif np.int64(f[_SCLAST + j]) >= osc_min:
+                status = OSCILLATING
             else:
-                conv = -1
-                status = OSCILLATING if np.int64(f[_SCLAST + j]) >= osc_min else SLOW
+                status = SLOW
             mj_step = np.int64(f[_MJSTEP + j])
             if mj_step == 0:
                 mj_sample = -1
@@ -507,7 +520,7 @@ def _make_chunk(GATHER: bool):
 
     @njit(cache=True, error_model="numpy", nogil=True)
     def run_chunk(
-        x, y, l_doff, l_ioff, l_ref, idx, epochs,
+        x, y, l_doff, l_ioff, l_ref, l_floor2, idx, epochs,
         b_start, b_len, b_m, b_n, b_gather,
         lr, theta0, tol, div_factor, sign_floor, osc_min,
         rec_row, rec_every, rec_theta, rec_loss,
@@ -524,7 +537,7 @@ def _make_chunk(GATHER: bool):
         for b in range(b_lo, b_hi):
             s = b_start[b]
             e = s + b_len[b]
-            args = (x, y, l_doff[s:e], l_ioff[s:e], l_ref[s:e], b_m[b], b_n[b], idx, epochs,
+            args = (x, y, l_doff[s:e], l_ioff[s:e], l_ref[s:e], l_floor2[s:e], b_m[b], b_n[b], idx, epochs,
                     lr[s:e], theta0[s:e], tol, div_factor, sign_floor, osc_min,
                     rec_row[s:e], rec_every, rec_theta, rec_loss,
                     out_f[:, s:e], out_i[:, s:e], tile)
@@ -541,7 +554,7 @@ run_chunk_gathered_nb = _make_chunk(True)
 
 
 def run_chunk_nb(
-    x, y, l_doff, l_ioff, l_ref, idx, epochs,
+    x, y, l_doff, l_ioff, l_ref, l_floor2, idx, epochs,
     b_start, b_len, b_m, b_n, b_gather,
     lr, theta0, tol, div_factor, sign_floor, osc_min,
     rec_row, rec_every, rec_theta, rec_loss,
@@ -566,7 +579,9 @@ def run_chunk_nb(
     Parameters are plain arrays: datasets concatenated in ``x``/``y``; per
     lane (trajectory of the chunk) ``t``: its dataset starts at
     ``l_doff[t]``, its sample order at ``idx[l_ioff[t]:]`` (implicit if
-    ``l_ioff[t] < 0``), its reference is ``l_ref[t]``, and ``lr``,
+    ``l_ioff[t] < 0``), its reference is ``l_ref[t]``, its squared noise
+    floor ``l_floor2[t]`` (``noise_factor^2`` times the stationary mean-square
+    error, negative where there is none), and ``lr``,
     ``theta0`` and ``rec_row`` (row of ``rec_theta``/``rec_loss`` or -1);
     block ``b`` holds lanes ``b_start[b] .. b_start[b] + b_len[b] - 1``, all
     with ``b_n[b]`` steps per epoch and dataset length ``b_m[b]``, sharing
@@ -574,6 +589,6 @@ def run_chunk_nb(
     (len(FLOAT_FIELDS), T) and ``out_i`` (len(INT_FIELDS), T).
     """
     fn = run_chunk_gathered_nb if len(b_gather) and b_gather[0] else run_chunk_shared_nb
-    fn(x, y, l_doff, l_ioff, l_ref, idx, epochs, b_start, b_len, b_m, b_n, b_gather,
+    fn(x, y, l_doff, l_ioff, l_ref, l_floor2, idx, epochs, b_start, b_len, b_m, b_n, b_gather,
        lr, theta0, tol, div_factor, sign_floor, osc_min, rec_row, rec_every, rec_theta, rec_loss,
        out_f, out_i, b_lo, b_hi)

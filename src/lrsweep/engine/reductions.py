@@ -117,7 +117,9 @@ def _pairwise_sum(a, lo, n, stack, vals):
 
 @_jit
 def dataset_stats(x, y, off, m, ref, out):
-    """``out[:, d] = mean(r*r), mean(x*r), mean(x*x)`` with ``r = y - ref[d] * x``.
+    """``out[:, d] = mean(r*r), mean(x*r), mean(x*x), mean((x*r)**2), mean((x*x)**2)``.
+
+    ``r = y - ref[d] * x`` is the residual of dataset ``d`` at its least-squares fit.
 
     Bit for bit ``np.mean`` of the same NumPy expressions on dataset ``d``
     (``x[off[d]:off[d] + m[d]]``): the elementwise products are the same
@@ -129,7 +131,7 @@ def dataset_stats(x, y, off, m, ref, out):
     longest = 0
     for d in range(m.shape[0]):
         longest = max(longest, m[d])
-    terms = np.empty((3, longest))
+    terms = np.empty((5, longest))
     for d in range(off.shape[0]):
         n = m[d]
         o = off[d]
@@ -137,10 +139,14 @@ def dataset_stats(x, y, off, m, ref, out):
         for i in range(n):
             xi = x[o + i]
             r = y[o + i] - t * xi
+            xr = xi * r
+            xx = xi * xi
             terms[0, i] = r * r
-            terms[1, i] = xi * r
-            terms[2, i] = xi * xi
-        for q in range(3):  # one call site (compile time)
+            terms[1, i] = xr
+            terms[2, i] = xx
+            terms[3, i] = xr * xr
+            terms[4, i] = xx * xx
+        for q in range(5):  # one call site (compile time)
             out[q, d] = _pairwise_sum(terms[q], zero, n, stack, vals) / n
 
 
