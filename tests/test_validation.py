@@ -16,7 +16,18 @@ import pytest
 
 import lrsweep
 from lrsweep import _validation as V
-from lrsweep import checkpoint, data, distributed, planner, plots, reference, results, runner, theory
+from lrsweep import (
+    checkpoint,
+    data,
+    distributed,
+    intervals,
+    planner,
+    plots,
+    reference,
+    results,
+    runner,
+    theory,
+)
 
 CFG = lrsweep.SweepConfig(lr=[0.1, 0.2])
 
@@ -30,7 +41,12 @@ VALID = {
                             kind="gaussian", online_epochs=2),
     data.sample_order: dict(order="shuffle", n_samples=5, epochs=2, seed=3),
     results.load: dict(path="unused.parquet"),
-    results.wilson_interval: dict(k=[1, 2], n=[4, 4], z=1.96),
+    intervals.wilson_interval: dict(k=[1, 2], n=[4, 4], z=1.96),
+    intervals.median_interval: dict(values=[1.0, 2.0, 3.0], level=0.9),
+    intervals.mean_and_se: dict(values=[1.0, 2.0]),
+    intervals.hill: dict(values=[1.0, 2.0, 3.0], k=1),
+    reference.trajectory_metrics: dict(x=[1.0, 2.0], y=[5.0, 10.0], lr=0.01, theta0=-1.0, theta_ref=5.0,
+                                       epochs=2),
     reference.run_trajectory: dict(x=[1.0, 2.0], y=[5.0, 10.0], lr=0.01, theta0=-1.0, epochs=2),
     checkpoint.load_results: dict(directory="unused"),
     checkpoint.find_checkpoints: dict(directory="unused"),
@@ -85,7 +101,8 @@ def _public_functions():
                        (theory, theory.__all__), (plots, plots.__all__),
                        (checkpoint, ("load_results", "merge", "find_checkpoints")),
                        (planner, ("plan_memory",)), (distributed, ("local_cluster", "connect")),
-                       (reference, ("run_trajectory",))):
+                       (reference, ("run_trajectory", "trajectory_metrics")),
+                       (intervals, ("median_interval", "mean_and_se", "hill"))):
         for n in names:
             obj = getattr(mod, n)
             if inspect.isfunction(obj) and inspect.signature(obj).parameters:
@@ -118,7 +135,7 @@ def test_hostile_values_get_named_errors(value):
 
 def test_cross_parameter_conditions_use_the_template():
     with pytest.raises(V.ParameterError, match=r"The 'k' parameter of wilson_interval must be at most n"):
-        results.wilson_interval(5, 4)
+        intervals.wilson_interval(5, 4)
     with pytest.raises(V.ParameterError, match=r"The 'y' parameter of run_trajectory must be as long as x"):
         reference.run_trajectory([1.0, 2.0], [1.0])
     with pytest.raises(V.ParameterError, match=r"The 'order' parameter of run_trajectory must be None or a"):

@@ -32,15 +32,16 @@ _LAZY = {
     "ShardReport": "runner",
     "Results": "results",
     "load": "results",
-    "wilson_interval": "results",
+    "wilson_interval": "intervals",
     "Dataset": "data",
     "make_dataset": "data",
     "sample_order": "data",
     "Status": "metrics",
     "METRICS": "metrics",
 }
-_SUBMODULES = {"checkpoint", "cli", "config", "data", "distributed", "engine", "grid", "metrics", "planner",
-               "files", "plots", "reference", "results", "runner", "selection", "studies", "study", "theory"}
+_SUBMODULES = {"checkpoint", "cli", "config", "data", "distributed", "engine", "files", "grid", "intervals",
+               "metrics", "planner", "plots", "reference", "results", "runner", "selection", "studies",
+               "study", "theory"}
 
 __all__ = ["ParameterError", "ParameterTypeError", "SweepConfig", "__version__", *_LAZY, *sorted(_SUBMODULES)]
 
@@ -62,6 +63,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from . import config, data, engine, grid, metrics, reference, results, runner, theory  # noqa: F401
     from .data import Dataset, make_dataset, sample_order  # noqa: F401
+    from .intervals import wilson_interval  # noqa: F401
     from .metrics import METRICS, Status  # noqa: F401
-    from .results import Results, load, wilson_interval  # noqa: F401
+    from .results import Results, load  # noqa: F401
     from .runner import ShardReport, sweep, sweep_shard  # noqa: F401

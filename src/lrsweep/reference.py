@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validation import Array, Described, Interval, ParameterError, message, validate_params
+from ._validation import Array, Described, Interval, NoneOr, ParameterError, message, validate_params
 
 __all__ = ["MinusNode", "MulNode", "SquareNode", "run_trajectory", "trajectory_metrics"]
 
@@ -141,6 +141,20 @@ def _log(v: float) -> float:
     return -math.inf if v == 0 else math.log(v)
 
 
+@validate_params({
+    "x": Array(ndim=(1, 2), what="a 1-D array (or an (n, 1) column)"),
+    "y": Array(ndim=(1, 2), what="a 1-D array (or an (n, 1) column)"),
+    "lr": Interval("float", 0, math.inf, "left"),
+    "theta0": Interval("float", -math.inf, math.inf, "neither"),
+    "theta_ref": Interval("float", -math.inf, math.inf, "neither"),
+    "epochs": Interval("int", 1, 2**40),
+    "n": NoneOr(Interval("int", 1, 2**40)),
+    "tol": Interval("float", 0, 1, "neither"),
+    "diverge_factor": Interval("float", 1, math.inf, "neither"),
+    "sign_floor": Interval("float", 0, 1, "left"),
+    "oscillation_min": Interval("int", 1, 2**53),
+    "floor2": Interval("float", -math.inf, math.inf, "neither"),
+})
 def trajectory_metrics(
     x: Sequence[float] | np.ndarray,
     y: Sequence[float] | np.ndarray,
@@ -169,10 +183,10 @@ def trajectory_metrics(
     negative for none). Returns a dict keyed by the kernel's metric names
     (``status`` as the lower-case name).
     """
-    xs = [float(v) for v in np.asarray(x, dtype=np.float64).ravel()]
-    ys = [float(v) for v in np.asarray(y, dtype=np.float64).ravel()]
+    xs = [float(v) for v in x.ravel()]
+    ys = [float(v) for v in y.ravel()]
     m = len(xs)
-    n = m if n is None else int(n)
+    n = m if n is None else n
     K = epochs * n
     last_start = K - n
     steps = [k % m for k in range(K)] if order is None else [int(i) for i in order]

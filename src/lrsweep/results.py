@@ -10,7 +10,6 @@ with every allowed category.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +20,6 @@ import numpy as np
 import pandas as pd
 
 from ._validation import (
-    Array,
-    Described,
-    Interval,
     NoneOr,
     ParameterError,
     PathLike,
@@ -33,7 +29,8 @@ from ._validation import (
 )
 from .config import AXES, ORDERS, OUTLIER_KINDS, SweepConfig
 from .grid import axis_values
-from .metrics import DERIVED_FIELDS, FLOAT_FIELDS, INT_FIELDS, METRIC_COLUMNS, Status
+from .intervals import group_median_intervals, wilson_interval  # wilson_interval re-exported (lrsweep.)
+from .metrics import CENSORED, DERIVED_FIELDS, FLOAT_FIELDS, INT_FIELDS, METRIC_COLUMNS, Status
 
 if TYPE_CHECKING:
     from .engine.layout import ChunkResult
@@ -43,7 +40,6 @@ __all__ = ["Results", "frame_problem", "grid_frame", "load", "wilson_interval"]
 STATUS_DTYPE = pd.CategoricalDtype([s.name.lower() for s in Status], ordered=False)
 _CATEGORIES = {"order": ORDERS, "outlier_kind": OUTLIER_KINDS}
 RECORD_COLUMNS = ("trajectory_id", "step", "theta", "loss")
-Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
 
 
 def _axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
@@ -221,47 +217,6 @@ class Assembler:
         return frame, records
 
 
-@validate_params({"k": Array(0, math.inf, "left", ndim=None, nonempty=False, what="a count or an array"),
-                  "n": Array(0, math.inf, "neither", ndim=None, nonempty=False, what="a count or an array"),
-                  "z": Interval("float", 0, math.inf, "neither")})
-def wilson_interval(
-    k: np.ndarray | int, n: np.ndarray | int, z: float = Z95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial proportion ``k / n``.
-
-    Vectorised; written out rather than taken from statsmodels (a heavy
-    dependency for one formula) or scipy (``binomtest`` is not vectorised).
-
-    Parameters
-    ----------
-    k, n : array_like of int
-        Successes and trials (``n >= 1``).
-    z : float
-        Normal quantile; default the 95 % two-sided 1.95996...
-
-    Returns
-    -------
-    lo, hi : ndarray of float64
-    """
-    try:
-        above = k > n  # float64 arrays (validated)
-    except ValueError:
-        raise ParameterError(message("k", "wilson_interval", "broadcastable against 'n'",
-                                     Described(f"an array of shape {k.shape}"))) from None
-    if np.any(above):
-        first = np.broadcast_to(k, above.shape)[above].flat[0]
-        raise ParameterError(message("k", "wilson_interval", "at most n (successes out of n trials)", first))
-    p = k / n
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    center = (p + z2 / (2 * n)) / denom
-    half = z / denom * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    # Exact at the ends (the formula gives 0 and 1 only up to rounding).
-    lo = np.where(k == 0, 0.0, np.clip(center - half, 0.0, 1.0))
-    hi = np.where(k == n, 1.0, np.clip(center + half, 0.0, 1.0))
-    return lo, hi
-
-
 @dataclass(eq=False)
 class Results:
     """The outcome of :func:`lrsweep.sweep`.
@@ -318,12 +273,17 @@ class Results:
         Returns
         -------
         pandas.DataFrame
-            One row per group: ``n``; for each status ``s`` in converged,
-            slow, oscillating, diverged: ``n_s``, ``s_rate`` and its Wilson
-            95 % interval ``s_lo``, ``s_hi``; the median and quartiles of
-            ``converged_step`` over converged trajectories
-            (``converged_step_median``, ``_q25``, ``_q75``; NaN where none
-            converged) and of ``sign_changes`` and ``growth_rate`` over all.
+            One row per group: ``n``; for each status ``s`` (converged,
+            slow, oscillating, diverged, noise_floor, growing) and for
+            ``censored`` (slow, oscillating or growing: the budget did not
+            decide): ``n_s``, ``s_rate`` and its Wilson 95 % interval ``s_lo``,
+            ``s_hi``; the median of ``converged_step`` over converged
+            trajectories with its distribution-free 95 % interval and the
+            quartiles (``converged_step_median``, ``_median_lo``,
+            ``_median_hi``, ``_q25``, ``_q75``; NaN where none converged, and
+            the interval where fewer than 6 did), and the same for
+            ``sign_changes`` and ``growth_rate`` over all trajectories
+            (``growth_rate`` over those where it is not NaN).
         """
         frame = self.frame
         by = list(self.config.swept) if by is None else by
@@ -333,22 +293,27 @@ class Results:
                     message("by", "Results.summary", "a list of columns of Results.frame", col)
                 )
         work = frame.assign(_one=1)
+        rates = [*STATUS_DTYPE.categories, "censored"]
         for s in STATUS_DTYPE.categories:
             work[f"n_{s}"] = (frame["status"] == s).astype(np.int64)
+        work["n_censored"] = frame["status"].isin([c.name.lower() for c in CENSORED]).astype(np.int64)
         work["_conv"] = frame["converged_step"].where(frame["status"] == "converged")
         keys = by if by else [np.zeros(len(frame), dtype=np.int64)]
         g = work.groupby(keys, observed=True, sort=True)
-        out = g[["_one"] + [f"n_{s}" for s in STATUS_DTYPE.categories]].sum()
+        out = g[["_one"] + [f"n_{s}" for s in rates]].sum()
         out = out.rename(columns={"_one": "n"})
-        for s in STATUS_DTYPE.categories:
+        for s in rates:
             k = out[f"n_{s}"].to_numpy()
             n = out["n"].to_numpy()
             out[f"{s}_rate"] = k / n
             out[f"{s}_lo"], out[f"{s}_hi"] = wilson_interval(k, n)
+        group = g.ngroup().to_numpy()
         for col, src in (("converged_step", "_conv"), ("sign_changes", "sign_changes"),
                          ("growth_rate", "growth_rate")):
             q = g[src].quantile([0.25, 0.5, 0.75]).unstack()
             out[f"{col}_median"] = q[0.5].astype(np.float64)
+            out[f"{col}_median_lo"], out[f"{col}_median_hi"] = _median_intervals(
+                work[src].to_numpy(dtype=np.float64), group, len(out))
             out[f"{col}_q25"] = q[0.25].astype(np.float64)
             out[f"{col}_q75"] = q[0.75].astype(np.float64)
         out = out.reset_index()
@@ -466,6 +431,16 @@ class Results:
         pq.write_table(table.replace_schema_metadata(schema_meta), sink, write_page_checksum=True)
         atomic_write(path, sink.getvalue())
         return path
+
+
+def _median_intervals(values: np.ndarray, group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """95 % order-statistic intervals of the median of ``values`` per group (NaN values left out)."""
+    keep = ~np.isnan(values)
+    v, gr = values[keep], group[keep]
+    order = np.lexsort((v, gr))  # by group, then by value
+    sizes = np.bincount(gr, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return group_median_intervals(v[order], starts, sizes)
 
 
 def _records_path(path: Path) -> Path:
