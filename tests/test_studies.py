@@ -295,3 +295,47 @@ def test_ctrl_c_keeps_the_finished_chunks_and_says_so_in_one_line(tmp_path):
     assert err.count("\n") == 1 and "interrupted; finished chunks are kept in" in err
     assert "Traceback" not in err
     assert list(out.glob("chunks/*/chunk-*.parquet"))
+
+
+# ------------------------------------------------------------- what every study shows (STUDIES.md)
+def _uncertainty_missing(columns: list[str]) -> list[str]:
+    """Estimate columns without their uncertainty: ``x_rate`` needs ``x_lo`` and ``x_hi``,
+    ``x_median`` needs ``x_median_lo`` and ``x_median_hi``, ``x_mean`` needs ``x_mean_se``, a Hill
+    index ``..hill_alpha`` needs ``..hill_alpha_se``."""
+    from lrsweep.metrics import METRIC_COLUMNS
+
+    missing = []
+    for col in columns:
+        if col in METRIC_COLUMNS:  # a trajectory's own value (growth_rate), not an estimate
+            continue
+        if col.endswith("_rate"):
+            need = [col[: -len("_rate")] + "_lo", col[: -len("_rate")] + "_hi"]
+        elif col.endswith("_median"):
+            need = [col + "_lo", col + "_hi"]
+        elif col.endswith(("_mean", "hill_alpha")):
+            need = [col + "_se"]
+        else:
+            continue
+        missing += [f"{col} -> {n}" for n in need if n not in columns]
+    return missing
+
+
+@pytest.mark.parametrize("name", list(study.STUDIES))
+def test_every_estimate_carries_its_uncertainty(name, gallery):
+    """Every rate has its Wilson interval, every median its interval, every mean its standard error
+    and every Hill index its standard error, next to it in every table the study writes."""
+    out = gallery[0] / name
+    for csv in sorted(out.glob("*.csv")):
+        columns = list(pd.read_csv(csv, nrows=1).columns)
+        assert not _uncertainty_missing(columns), (csv.name, _uncertainty_missing(columns))
+
+
+@pytest.mark.parametrize("name", list(study.STUDIES))
+def test_report_opens_with_the_question_and_an_answer_with_its_interval(name, gallery):
+    report = (gallery[0] / name / "report.md").read_text()
+    question = re.search(r"^\*\*Question\.\*\* (.+)$", report, flags=re.M)
+    answer = re.search(r"^\*\*Answer\.\*\* (.+)$", report, flags=re.M)
+    assert question and question.group(1).rstrip().endswith("?"), name
+    assert answer and re.search(r"\d", answer.group(1)), name
+    assert re.search(r"\[[-+0-9.e]+, [-+0-9.e]+\]|\u00b1|standard error", answer.group(1)), answer.group(1)
+    assert report.index("**Question.**") < report.index("**Answer.**") < report.index("![")

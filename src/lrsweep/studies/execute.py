@@ -198,7 +198,9 @@ def write_study(study: Study, run: Run, out: Path, runtime: Runtime, *, fmt: str
         command = "python -m lrsweep.study " + " ".join(shlex.quote(a) for a in argv)
         n_traj = sum(r.config.n_trajectories for r in run.results.values())
         report = (
-            f"# Study `{study.name}`\n\n{study.question}\n\n{output.report}\n" + "\n\n".join(fig_md) +
+            f"# Study `{study.name}`\n\n**Question.** {study.question}\n\n"
+            + (f"**Answer.** {output.answer}\n\n" if output.answer else "")
+            + f"{output.report}\n" + "\n\n".join(fig_md) +
             f"\n\n---\nCommand: `{command.strip()}`  \n"
             f"Trajectories: {n_traj:,}; runtime {run.elapsed_s:.1f} s "
             f"(compile included) on {platform.machine()} with {runtime.threads or 'all'} threads.  \n"

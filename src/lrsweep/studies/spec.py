@@ -112,11 +112,16 @@ class Output:
     figures : dict of str to Figure
         File stem -> figure.
     report : str
-        The Markdown body: question, answer, tables.
+        The Markdown body after the answer: setup, tables, what each rate
+        means, what is censored.
     headline : str
         One line printed by the command.
     tables : dict of str to DataFrame
         More CSVs (file stem -> table).
+    answer : str
+        The answer to the study's question in one sentence, with its number
+        and its interval (``STUDIES.md``); the report opens with the question
+        and this answer.
     """
 
     summary: pd.DataFrame
@@ -124,6 +129,7 @@ class Output:
     report: str
     headline: str
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    answer: str = ""
 
 
 @dataclass(frozen=True)
