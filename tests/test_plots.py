@@ -48,6 +48,24 @@ def _examples() -> dict[str, tuple[tuple, dict]]:
                          for k in ("a", "b") for i, s in enumerate((1, 10, 100))
                          for j, f in enumerate((0.01, 0.1))])
     x = rng.normal(size=20)
+    tails = pd.DataFrame({"kind": np.tile(np.repeat(["a", "b"], 300), 2), "lr": np.repeat([0.5, 0.8], 600),
+                          "v": np.abs(np.r_[rng.standard_cauchy(300), rng.normal(size=300),
+                                            rng.standard_cauchy(300), rng.normal(size=300)])})
+    nlr = np.array([0.02, 0.1, 0.2, 0.3, 0.5])
+    fine = np.geomspace(0.02, 0.33, 20)
+    orders = {"order": np.repeat(["online", "replacement"], 5), "lr": np.tile(nlr, 2)}
+    noisy = pd.DataFrame({**orders, "e2_mean": np.tile(nlr / np.abs(1 - 3 * nlr), 2),
+                          "e2_mean_se": np.tile(0.05 * nlr, 2),
+                          "deviation_se": np.tile([0.5, -1.0, 1.5, -30.0, np.nan], 2),
+                          "se_valid": np.tile([True, True, False, False, False], 2),
+                          "abs_error_median": np.tile(np.sqrt(nlr), 2),
+                          "abs_error_median_lo": np.tile(np.sqrt(nlr) * 0.9, 2),
+                          "abs_error_median_hi": np.tile(np.sqrt(nlr) * 1.1, 2)})
+    status = pd.DataFrame(orders)
+    for i, key in enumerate(("noise_floor", "growing", "within")):
+        status[f"{key}_rate"] = np.tile(np.clip(np.linspace(1 - 0.3 * i, 0.2 * i, 5), 0, 1), 2)
+        status[f"{key}_lo"] = 0.9 * status[f"{key}_rate"]
+        status[f"{key}_hi"] = np.minimum(1.0, 1.1 * status[f"{key}_rate"])
     thetas = [5 - 6 * np.exp(-steps * lr) * np.cos(steps * w)
               for lr, w in ((0.01, 0), (0.04, 0), (0.05, 3.0))]
     return {
@@ -64,8 +82,11 @@ def _examples() -> dict[str, tuple[tuple, dict]]:
                                          "status": ["slow", "converged", "oscillating"]})),
                           {"theta_ref": 5.0, "title": "learning rates"}),
         "speed_vs_stability": ((speed,), {"title": "speed"}),
-        "oscillation_curve": ((pd.DataFrame({"lr": lrs, "mean": 10 * lrs, "q25": 8 * lrs, "q75": 12 * lrs,
-                                             "predicted": 9 * lrs}),), {"title": "overshoots"}),
+        "oscillation_curve": ((pd.DataFrame({"lr": lrs, "mean": np.r_[0.0, 10 * lrs[1:]], "mean_se": lrs,
+                                             "runs": 100, "left_out": [0, 0, 0, 0, 1, 3],
+                                             "predicted": 9 * lrs}),),
+                              {"thresholds": {"mean-square": 1 / 3, "almost-sure": 1.21},
+                               "title": "overshoots"}),
         "heatmaps": ((heat,), {"x": "scale", "y": "frac", "value": "rate", "panel": "kind", "label": "rate",
                                "title": "heat", "log": True, "fmt": ".2g"}),
         "lines_with_bands": ((pd.DataFrame({"n": np.tile([5, 20, 100], 2), "m": np.arange(6.0) + 1,
@@ -73,8 +94,20 @@ def _examples() -> dict[str, tuple[tuple, dict]]:
                                             "src": np.repeat(["a", "b"], 3)}),),
                              {"x": "n", "y": "m", "lo": "q1", "hi": "q3", "hue": "src",
                               "theory": pd.DataFrame({"x": [5, 100], "y": [2.0, 2.0]}), "title": "bands"}),
-        "survival_loglog": (({"a": np.abs(rng.standard_cauchy(500)), "b": np.abs(rng.normal(size=500))},),
-                            {"slopes": {"a": 1.0, "b": float("nan")}, "title": "tails"}),
+        "survival_loglog": ((tails,), {"value": "v", "hue": "kind", "panel": "lr", "top_k": 25,
+                                       "slopes": pd.DataFrame({"kind": ["a", "a", "b"], "lr": [0.5, 0.8, 0.5],
+                                                               "alpha": [1.0, 0.5, np.nan]}),
+                                       "bounds": pd.DataFrame({"kind": ["b"], "lr": [0.8], "bound": [40.0]}),
+                                       "title": "tails"}),
+        "mean_square_vs_median": ((noisy,), {"theory": pd.DataFrame(
+            {"order": np.repeat(["online", "replacement"], 20), "lr": np.tile(fine, 2),
+             "variance": np.tile(fine / (1 - 3 * fine), 2)}),
+            "thresholds": pd.DataFrame({"order": ["online", "replacement"], "label": ["ms", "ms"],
+                                        "lr": [1 / 3, 0.37]}), "title": "mean square"}),
+        "status_rates": ((status,), {"rates": {"noise_floor": "at the floor", "growing": "growing"},
+                                     "reference": {"within": "closed form"}, "title": "statuses",
+                                     "thresholds": pd.DataFrame({"order": ["online"], "label": ["ms"],
+                                                                 "lr": [1 / 3]})}),
     }
 
 
@@ -280,9 +313,9 @@ def test_wrong_types_are_type_errors():
     ("divergence_curve", lambda a, k: (a, {**k, "thresholds": {"zero": 0.0}}),
      "The 'thresholds' parameter of divergence_curve must be None or a mapping of str labels to learning "
      "rates in the range (0, inf). Got {'zero': 0.0} instead."),
-    ("survival_loglog", lambda a, k: (({"a": [[1.0]]},), k),
-     "The 'values' parameter of survival_loglog must be a mapping of str labels to 1-D arrays of real "
-     "numbers. Got {'a': [[1.0]]} instead."),
+    ("status_rates", lambda a, k: (a, {**k, "rates": {"noise_floor": 3}}),
+     "The 'rates' parameter of status_rates must be a mapping of str labels to legend labels (str). "
+     "Got {'noise_floor': 3} instead."),
 ])
 def test_cross_parameter_checks(name, change, pattern):
     args, kw = change(*EXAMPLES[name])
@@ -291,10 +324,12 @@ def test_cross_parameter_checks(name, change, pattern):
 
 
 def test_valid_variants():
-    """Defaults, extra columns, a NaN slope, a colormap object and a linear heatmap all draw."""
+    """Defaults, extra columns, non-finite values, a colormap object and a linear heatmap all draw."""
     args, kw = EXAMPLES["heatmaps"]
     plots.heatmaps(args[0].assign(extra=1), **{**kw, "log": False, "cmap": matplotlib.colormaps["magma"]})
     plots.heatmaps(args[0], x="scale", y="frac", value="rate", panel="kind", cmap="rocket")
-    plots.survival_loglog({"a": np.array([np.nan, np.inf, -1.0, 0.5, 2.0])}, slopes={"a": np.float64(1.5)})
+    plots.survival_loglog(pd.DataFrame({"k": "a", "v": [np.nan, np.inf, -1.0, 0.5, 2.0]}), value="v",
+                          hue="k", slopes=pd.DataFrame({"k": ["a"], "alpha": [np.float64(1.5)]}))
+    plots.oscillation_curve(EXAMPLES["oscillation_curve"][0][0])
     plots.rainbow_fan([0.0, 1.0], [0.0, 5.0], [4.0], n_lines=np.int64(5))
     plots.lines_with_bands(*EXAMPLES["lines_with_bands"][0], x="n", y="m", lo="q1", hi="q3", hue="src")

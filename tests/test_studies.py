@@ -23,7 +23,7 @@ def rerun(name, out, **options):
     return run
 
 FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 2, "divergence": 1,
-           "convergence": 1, "dataset-size": 2, "heavy-tails": 1}
+           "convergence": 1, "dataset-size": 2, "heavy-tails": 1, "noise-floor": 2}
 
 
 def test_every_study_has_a_figure_count():
@@ -136,15 +136,17 @@ def test_unwritable_out_keeps_existing_files(tmp_path):
 
 
 def test_report_numbers_match_summary(gallery, tmp_path):
-    # oscillation: every table row (lr, simulated mean, theory) is a row of summary.csv.
+    # oscillation: every table row (lr, simulated mean, its standard error, theory) is a row of summary.csv.
     o = pd.read_csv(gallery[0] / "oscillation" / "summary.csv")
-    rows = re.findall(r"^\| ([0-9.e-]+) \| ([0-9.]+) \| ([0-9.]+) \| ([0-9]+) \|$",
-                      (gallery[0] / "oscillation" / "report.md").read_text(), flags=re.M)
+    row = r"^\| ([0-9.e-]+) \| ([0-9.]+) \+- ([0-9.e-]+) \| ([0-9.]+) \| ([-+0-9.]+) \| ([0-9]+) \|$"
+    rows = re.findall(row, (gallery[0] / "oscillation" / "report.md").read_text(), flags=re.M)
     assert len(rows) == 4
-    for lr, mean, pred, _runs in rows:
+    for lr, mean, se, pred, dev, _runs in rows:
         r = o.iloc[(o["lr"] - float(lr)).abs().argmin()]
-        assert float(mean) == pytest.approx(r["mean"], abs=5e-4)
-        assert float(pred) == pytest.approx(r["predicted"], abs=5e-4)
+        assert float(mean) == pytest.approx(r["overshoots_mean"], abs=5e-5)
+        assert float(se) == pytest.approx(r["overshoots_mean_se"], rel=0.06)
+        assert float(pred) == pytest.approx(r["predicted"], abs=5e-5)
+        assert float(dev) == pytest.approx(r["deviation_se"], abs=5e-3)
     # seed offset: --seed shifts every dataset seed.
     assert study.main(["oscillation", "--quick", "--seed", "7", "--out", str(tmp_path / "o7"),
                        "--no-progress"]) == 0
@@ -166,8 +168,10 @@ def test_rerun_of_a_study_resumes_from_its_chunks(tmp_path):
 @pytest.mark.parametrize(
     ("name", "csv", "pattern", "columns"),
     [
-        ("heavy-tails", "tail_index.csv", r"^\| (online|replacement) \| ([0-9.]+) \| ([0-9.]+) \|",
+        ("heavy-tails", "tail_index.csv", r"^\| (online|replacement) \| ([0-9.]+) \| ([0-9.]+) \+-",
          ("order", "lr", "hill_alpha")),
+        ("noise-floor", "summary.csv", r"^\| (online|replacement) \| ([0-9.]+) \| ([0-9.e+-]+) \+-",
+         ("order", "lr", "e2_mean")),
         ("dataset-size", "critical_lr.csv", r"^\| ([0-9]+) \| ([0-9.]+) \|", ("n_samples", "median")),
         ("lr-tuning", "seed_data_runs.csv", r"^\| ([0-9.]+) \| [a-z]+ \| (-?[0-9]+) \|",
          ("lr", "converged_step")),

@@ -172,6 +172,8 @@ def _check_heavy_tails(run, options):
     (x_scale,), (n,), (noise,) = cfg.axes["x_scale"], cfg.axes["n_samples"], cfg.axes["noise"]
     x = make_dataset(options.seed + 1, n, noise=noise, x_scale=x_scale, coef=cfg.coef).x
     np.testing.assert_array_equal(run.results["one_dataset"].config.user_data[0], x)
+    y = run.results["one_dataset"].config.user_data[1]
+    (theta0,) = cfg.axes["theta0"]
     for r in table.itertuples():
         if r.order == "online":
             np.testing.assert_array_equal(r.theory_alpha, theory.tail_index(r.lr, x_scale))
@@ -179,12 +181,33 @@ def _check_heavy_tails(run, options):
             np.testing.assert_array_equal(r.theory_alpha, theory.tail_index_dataset(x, r.lr))
         else:
             assert math.isnan(r.theory_alpha)
+            bound = theory.shuffle_error_bound(x, y, r.lr, e0=theta0 - x @ y / (x @ x), epochs=cfg.epochs)
+            assert r.bound == pytest.approx(bound, rel=1e-12)
     assert set(table["lr"]) == set(cfg.axes["lr"])
+
+
+def _check_noise_floor(run, options):
+    cfg = run.results["online"].config
+    s = run.output.summary
+    (x_scale,), (n,), (noise,) = cfg.axes["x_scale"], cfg.axes["n_samples"], cfg.axes["noise"]
+    ds = make_dataset(options.seed + 1, n, noise=noise, x_scale=x_scale, coef=cfg.coef)
+    np.testing.assert_array_equal(run.results["replacement"].config.user_data[0], ds.x)
+    on, rep = s[s["order"] == "online"], s[s["order"] == "replacement"]
+    np.testing.assert_array_equal(on["theory_variance"], theory.stationary_variance(on["lr"].to_numpy(),
+                                                                                     x_scale, noise))
+    np.testing.assert_array_equal(on["theory_alpha"], theory.tail_index(on["lr"].to_numpy(), x_scale))
+    np.testing.assert_array_equal(rep["theory_variance"],
+                                  theory.stationary_variance_dataset(ds.x, ds.y, rep["lr"].to_numpy()))
+    np.testing.assert_array_equal(rep["theory_alpha"], theory.tail_index_dataset(ds.x, rep["lr"].to_numpy()))
+    assert set(on["lr"]) == set(rep["lr"]) == set(cfg.axes["lr"])
+    assert f"1/(3 s^2) = {float(theory.ms_threshold(x_scale)):.4g}" in run.output.report
+    assert f"x ~ N(0, {x_scale:g}^2), noise sd {noise:g}" in run.output.report
 
 
 CHECKS = {"seed": _check_seed, "lr-tuning": _check_lr_tuning, "convergence": _check_convergence,
           "oscillation": _check_oscillation, "outliers": _check_outliers, "divergence": _check_divergence,
-          "dataset-size": _check_dataset_size, "heavy-tails": _check_heavy_tails}
+          "dataset-size": _check_dataset_size, "heavy-tails": _check_heavy_tails,
+          "noise-floor": _check_noise_floor}
 
 
 def test_every_study_has_a_check():
@@ -196,6 +219,7 @@ def test_every_study_has_a_check():
     (["divergence", "--set", "order=online"], "study 'divergence' cannot run order='online'"),
     (["divergence", "--set", "noise=0.5"], "study 'divergence' cannot vary the axis 'noise'"),
     (["heavy-tails", "--set", "order=fixed"], "study 'heavy-tails' cannot vary the axis 'order'"),
+    (["noise-floor", "--set", "noise=0"], "study 'noise-floor' needs noise > 0"),
     (["convergence", "--set", "epochs=1,2"], "--set epochs: a fixed setting takes one value, got 2"),
 ])
 def test_refusals_are_one_line_naming_the_axis(argv, fragment, tmp_path, capsys):

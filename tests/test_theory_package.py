@@ -17,7 +17,7 @@ PUBLIC = [
     "diverging_intervals", "epoch_log_multiplier", "gd_threshold", "mean_threshold", "ms_threshold",
     "overshoot_count", "poles", "population_log_multiplier", "population_log_multiplier_variance",
     "predicted_error", "predicted_steps_to_tol", "roots", "tail_index", "tail_index_dataset",
-    "trajectory_predictions",
+    "trajectory_predictions", "shuffle_error_bound", "stationary_variance", "stationary_variance_dataset",
 ]
 #: Which modules of the package each module may import (one direction, no cycles).
 ALLOWED = {
@@ -26,6 +26,7 @@ ALLOWED = {
     "_poles": {"_common"},
     "roots": {"_common", "_poles"},
     "population": {"_common"},
+    "noise": {"_common"},
     "tails": {"_common", "population"},
     "probability": {"_common", "dataset", "population"},
     "predictions": {"dataset"},

@@ -50,6 +50,9 @@ def valid_call(name: str) -> dict:
         "mean_threshold": {"x_scale": 1.0},
         "tail_index": {"lr": 0.1, "x_scale": 1.0},
         "tail_index_dataset": {"x": X, "lr": [0.1, 0.6]},
+        "stationary_variance": {"lr": [0.1, 0.5], "x_scale": 1.0, "noise": 0.5},
+        "stationary_variance_dataset": {"x": X, "y": [0.5, 0.0, 1.0], "lr": [0.1, 0.6]},
+        "shuffle_error_bound": {"x": X, "y": [0.5, 0.0, 1.0], "lr": [0.1, 0.6], "e0": 1.0, "epochs": 2},
         "divergence_probability": {"n": 5, "lr": 0.5, "x_scale": 1.0, "method": "montecarlo",
                                    "n_datasets": 10, "rng": 0},
     }

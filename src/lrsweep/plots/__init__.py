@@ -20,6 +20,7 @@ value, or a frame without a column the call needs, raises a
 
 from .curves import divergence_curve, lines_with_bands, oscillation_curve, speed_vs_stability, survival_loglog
 from .grids import heatmaps
+from .noise import mean_square_vs_median, status_rates
 from .theme import theme
 from .trajectories import lr_comparison, rainbow_fan, seed_trajectory
 
@@ -28,10 +29,12 @@ __all__ = [
     "heatmaps",
     "lines_with_bands",
     "lr_comparison",
+    "mean_square_vs_median",
     "oscillation_curve",
     "rainbow_fan",
     "seed_trajectory",
     "speed_vs_stability",
+    "status_rates",
     "survival_loglog",
     "theme",
 ]

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._validation import Boolean, Interval, NoneOr, validate_params
-from .checks import _AX, _COLUMN, _FRAME, _STR, _TITLE, _LabelMap, _need_columns, _Real, _Samples
+from .checks import _AX, _COLUMN, _FRAME, _STR, _TITLE, _LabelMap, _need_columns
+from .noise import _GREY, _mark_thresholds
 from .theme import _palette, _settle, _subplots, theme
 
 if TYPE_CHECKING:
@@ -119,28 +120,77 @@ def speed_vs_stability(summary: pd.DataFrame, *, title: str | None = None) -> Fi
             fig.suptitle(title)
         return _settle(fig)
 
-@validate_params({"per_lr": _FRAME, "title": _TITLE})
-def oscillation_curve(per_lr: pd.DataFrame, *, title: str | None = None) -> Figure:
-    """Overshoots (sign changes of e) per epoch versus lr, with the prediction.
+@validate_params({"per_lr": _FRAME,
+                  "thresholds": NoneOr(_LabelMap(Interval("float", 0, np.inf, "neither"),
+                                                 "learning rates in the range (0, inf)")),
+                  "title": _TITLE})
+def oscillation_curve(per_lr: pd.DataFrame, *, thresholds: Mapping[str, float] | None = None,
+                      title: str | None = None) -> Figure:
+    """Overshoots (sign changes of e) per epoch versus lr on log-log axes, with the prediction.
 
-    ``per_lr`` has columns ``lr``, ``mean``, ``q25``, ``q75`` (sign changes per
-    epoch over the runs) and ``predicted`` (n P(2 lr X^2 > 1)).
+    Top: the simulated mean with a band of +-2 standard errors and the
+    theory line; a mean of exactly 0 is drawn as an open triangle at its
+    95 % upper bound ``3 / runs`` (no overshoot in any run); a mean from
+    which runs were left out (``left_out > 0``: runs that left the
+    divergence bound, a censored estimate) is drawn as an open circle; rows
+    without runs have no point. Bottom: the deviation from the theory in
+    standard errors, with the +-2 band.
+
+    Parameters
+    ----------
+    per_lr : pandas.DataFrame
+        Columns ``lr``, ``mean``, ``mean_se`` (overshoots per epoch over the
+        runs, and its standard error), ``runs``, ``left_out`` (runs not in
+        the mean) and ``predicted`` (theory).
+    thresholds : mapping of label to lr, optional
+        Vertical lines, labelled next to them.
     """
-    _need_columns("per_lr", "oscillation_curve", per_lr, ["lr", "mean", "q25", "q75", "predicted"])
+    _need_columns("per_lr", "oscillation_curve", per_lr, ["lr", "mean", "mean_se", "runs", "left_out",
+                                                          "predicted"])
     with theme():
-        fig, ax = _subplots(figsize=(9, 5.5))
-        g = per_lr.sort_values("lr")
+        fig, (ax, dev) = _subplots(2, 1, figsize=(9, 7.2), sharex=True,
+                                   gridspec_kw={"height_ratios": [3, 1.3]})
         pal = _palette()
-        ax.plot(g["lr"], g["mean"], "o", ms=4, color=pal[0], label="simulated mean over datasets")
-        ax.fill_between(g["lr"], g["q25"], g["q75"], color=pal[0], alpha=0.25, lw=0,
-                        label="simulated quartiles")
-        ax.plot(g["lr"], g["predicted"], "-", color=pal[3], lw=1.5, label=r"theory: $n\,P(2\,lr\,X^2 > 1)$")
+        theory_lr, theory_y = per_lr.sort_values("lr")[["lr", "predicted"]].to_numpy(dtype=float).T
+        g = per_lr[(per_lr["runs"] > 0) & np.isfinite(per_lr["mean"])].sort_values("lr")
+        lr = g["lr"].to_numpy(dtype=float)
+        mean = g["mean"].to_numpy(dtype=float)
+        se = g["mean_se"].to_numpy(dtype=float)
+        zero = mean == 0
+        upper = 3.0 / g["runs"].to_numpy(dtype=float)
+        floor_y = float(np.min(np.concatenate([mean[~zero], upper[zero]]))) / 4 if len(g) else 1e-3
+        ax.fill_between(lr, np.clip(mean - 2 * se, floor_y / 10, None), mean + 2 * se, where=~zero,
+                        color=pal[0], alpha=0.25, lw=0, label="simulated mean +- 2 standard errors")
+        cut = g["left_out"].to_numpy() > 0
+        full = ~zero & ~cut
+        ax.plot(lr[full], mean[full], "o", ms=4, color=pal[0], label="simulated mean over runs")
+        if cut.any():
+            ax.plot(lr[cut], mean[cut], "o", ms=5, mfc="none", mec=pal[0],
+                    label="runs left out (left the bound): censored, biased low")
+        if zero.any():
+            ax.plot(lr[zero], upper[zero], "v", ms=6, mfc="none", mec=pal[0],
+                    label="no overshoot in any run: below 3 / runs (95 %)")
+        ax.plot(theory_lr, theory_y, "-", color=pal[3], lw=1.5, label=r"theory: $n\,P(2\,lr\,X^2 > 1)$")
+        marks = list((thresholds or {}).items())
+        _mark_thresholds(ax, marks, at="bottom")
+        _mark_thresholds(dev, marks, label=False)
         ax.set_xscale("log")
-        ax.set_xlabel("learning rate lr (log scale)")
-        ax.set_ylabel("sign changes of theta - theta_ref per epoch")
+        ax.set_yscale("log")
+        ax.set_ylim(floor_y, float(np.nanmax(np.concatenate([mean + 2 * se, theory_y]))) * 3)
+        ax.set_ylabel("sign changes of theta - theta_ref\nper epoch (log scale)")
         ax.legend(fontsize=9, loc="upper left")
+        ok = se > 0
+        d = (mean - g["predicted"].to_numpy(dtype=float))[ok] / se[ok]
+        dev.axhspan(-2, 2, color="0.85", lw=0, zorder=0)
+        dev.axhline(0, color=_GREY, lw=0.8)
+        dev.plot(lr[ok & ~cut], d[~cut[ok]], "o", ms=4, color=pal[0])
+        dev.plot(lr[ok & cut], d[cut[ok]], "o", ms=5, mfc="none", mec=pal[0])
+        lim = max(4.0, 1.2 * float(np.max(np.abs(d)))) if d.size else 4.0
+        dev.set_ylim(-lim, lim)
+        dev.set_ylabel("(simulated - theory)\n/ standard error")
+        dev.set_xlabel("learning rate lr (log scale)")
         if title:
-            ax.set_title(title)
+            fig.suptitle(title)
         return _settle(fig)
 
 @validate_params({"data": _FRAME, "x": _COLUMN, "y": _COLUMN, "lo": _COLUMN, "hi": _COLUMN, "hue": _COLUMN,
@@ -182,35 +232,119 @@ def lines_with_bands(data: pd.DataFrame, *, x: str, y: str, lo: str, hi: str, hu
             ax.set_title(title)
         return _settle(fig)
 
-@validate_params({"values": _LabelMap(_Samples(), "1-D arrays of real numbers"),
-                  "slopes": NoneOr(_LabelMap(_Real(), "real numbers")), "xlabel": _STR, "title": _TITLE})
-def survival_loglog(values: Mapping[str, np.ndarray], *, slopes: Mapping[str, float] | None = None,
-                    xlabel: str = "|theta - theta_ref|", title: str | None = None) -> Figure:
-    """Empirical survival functions P(V > v) on log-log axes, one per label.
+@validate_params({"samples": _FRAME, "value": _COLUMN, "hue": _COLUMN, "panel": NoneOr(_COLUMN),
+                  "slopes": NoneOr(_FRAME), "top_k": NoneOr(Interval("int", 1, 2**62, "both")),
+                  "bounds": NoneOr(_FRAME), "xlabel": _STR, "title": _TITLE})
+def survival_loglog(samples: pd.DataFrame, *, value: str, hue: str, panel: str | None = None,
+                    slopes: pd.DataFrame | None = None, top_k: int | None = None,
+                    bounds: pd.DataFrame | None = None, xlabel: str = "|theta - theta_ref|",
+                    title: str | None = None) -> Figure:
+    """Empirical survival functions P(V > v) on log-log axes: colour per ``hue``, a panel per ``panel``.
 
-    Non-finite and non-positive values are left out. ``slopes`` (label ->
-    alpha) adds a dashed line of slope ``-alpha`` through the curve's upper
-    5 % point (none for a NaN alpha).
+    Non-finite and non-positive values are left out.
+
+    Parameters
+    ----------
+    samples : pandas.DataFrame
+        One row per run: ``value``, ``hue`` and (if given) ``panel``.
+    slopes : pandas.DataFrame, optional
+        Theory: columns ``hue``, ``panel`` (if given) and ``alpha``; a dashed
+        line of slope ``-alpha`` in the curve's colour, anchored on the curve
+        at ``P = top_k / N`` (the start of the Hill window; at ``P = 0.05``
+        without ``top_k``) and drawn down to ``P = 1/N``, the smallest
+        probability ``N`` runs resolve. None for a NaN or infinite alpha.
+    top_k : int, optional
+        The Hill window (the ``top_k`` largest values): shaded in grey.
+    bounds : pandas.DataFrame, optional
+        Upper bounds of the support: columns ``hue``, ``panel`` (if given) and
+        ``bound``; a dotted vertical line in the curve's colour, labelled.
+    xlabel : str
+        The quantity (its scale is added).
     """
+    import pandas as pd
+
+    owner = "survival_loglog"
+    keys = [hue] + ([panel] if panel is not None else [])
+    _need_columns("samples", owner, samples, [value, *keys])
+    if slopes is not None:
+        _need_columns("slopes", owner, slopes, [*keys, "alpha"])
+    if bounds is not None:
+        _need_columns("bounds", owner, bounds, [*keys, "bound"])
+
+    def rows(frame: pd.DataFrame | None, h: object, p: object) -> pd.DataFrame | None:
+        if frame is None:
+            return None
+        sel = frame[hue] == h
+        if panel is not None:
+            sel &= frame[panel] == p
+        return frame[sel]
+
     with theme():
-        fig, ax = _subplots(figsize=(9, 5.5))
-        colors = _palette(len(values))
-        for c, (label, v) in zip(colors, values.items(), strict=True):
-            v = np.sort(np.asarray(v)[np.isfinite(v) & (np.asarray(v) > 0)])
-            if len(v) == 0:
-                continue
-            surv = 1.0 - np.arange(len(v)) / len(v)
-            ax.plot(v, surv, color=c, lw=1.5, label=label)
-            if slopes and label in slopes and np.isfinite(slopes[label]):
-                a = slopes[label]
-                v0 = np.quantile(v, 0.95)
-                xs = np.geomspace(v0, v[-1], 20)
-                ax.plot(xs, 0.05 * (xs / v0) ** (-a), "--", color=c, lw=1.2, label=f"slope -alpha = {-a:.2f}")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(xlabel + " (log scale)")
-        ax.set_ylabel("P(value > x) (log scale)")
-        ax.legend(fontsize=8)
+        levels = list(pd.unique(samples[panel])) if panel is not None else [None]
+        hues = list(pd.unique(samples[hue]))
+        colors = dict(zip(hues, _palette(len(hues)), strict=True))
+        fig, axes = _subplots(1, len(levels), figsize=(5.4 * len(levels) + 0.8, 6.0), squeeze=False,
+                              sharey=True)
+        n_max = 1
+        for ax, level in zip(axes[0], levels, strict=True):
+            here = samples if panel is None else samples[samples[panel] == level]
+            lo_x, hi_x = np.inf, 0.0
+            for h in hues:
+                v = here.loc[here[hue] == h, value].to_numpy(dtype=float)
+                v = np.sort(v[np.isfinite(v) & (v > 0)])
+                if len(v) == 0:
+                    continue
+                n = len(v)
+                n_max = max(n_max, n)
+                surv = 1.0 - np.arange(n) / n
+                ax.plot(v, surv, color=colors[h], lw=1.6, zorder=3)
+                # the left edge at the 20 % quantile: P(V > v) ~ 1 there says nothing about the tail
+                lo_x, hi_x = min(lo_x, float(np.quantile(v, 0.2))), max(hi_x, float(v[-1]))
+                sl = rows(slopes, h, level)
+                alpha = float(sl["alpha"].iloc[0]) if sl is not None and len(sl) else np.nan
+                if np.isfinite(alpha) and alpha > 0:
+                    k = top_k if top_k is not None and top_k < n else max(1, n // 20)
+                    v0, p0 = v[n - k - 1], k / n  # the (k+1)-th largest value, P(V > v0) = k / n
+                    v1 = v0 * (p0 * n) ** (1.0 / alpha)  # where the line reaches P = 1 / n
+                    xs = np.geomspace(v0, v1, 30)
+                    ax.plot(xs, p0 * (xs / v0) ** (-alpha), "--", color=colors[h], lw=1.4, zorder=4)
+                    ax.text(v1, 1.0 / n, f" {alpha:.2f}", color=colors[h], fontsize=8, ha="left", va="top")
+                    hi_x = max(hi_x, float(v1))
+                b = rows(bounds, h, level)
+                if b is not None and len(b) and np.isfinite(float(b["bound"].iloc[0])):
+                    bv = float(b["bound"].iloc[0])
+                    ax.axvline(bv, color=colors[h], ls=":", lw=1.6, zorder=2)
+                    ax.text(bv, 0.5, f"bound {bv:.3g} ", color=colors[h], fontsize=8, rotation=90,
+                            ha="right", va="center", transform=ax.get_xaxis_transform(),
+                            bbox={"facecolor": "white", "alpha": 0.85, "lw": 0, "pad": 1.0})
+                    hi_x = max(hi_x, bv)
+            if top_k is not None:
+                n_here = max((int(np.sum(np.isfinite(g) & (g > 0))) for g in (
+                    here.loc[here[hue] == h, value].to_numpy(dtype=float) for h in hues)), default=0)
+                if n_here > top_k:
+                    ax.axhspan(1.0 / n_here, top_k / n_here, color="0.88", lw=0, zorder=0)
+            if np.isfinite(lo_x) and hi_x > 0:
+                ax.set_xlim(lo_x / 2, hi_x * 4)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel(xlabel + " (log scale)")
+            if level is not None:
+                ax.set_title(f"{panel} = {level}", fontsize=11)
+        axes[0, 0].set_ylim(0.4 / n_max, 1.5)
+        axes[0, 0].set_ylabel("P(value > x) (log scale)")
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        handles = [Line2D([], [], color=colors[h], lw=1.6, label=f"{hue} = {h} (simulated)") for h in hues]
+        if slopes is not None:
+            handles.append(Line2D([], [], color=_GREY, ls="--", lw=1.4,
+                                  label="theory: slope -alpha (value at its end), to P = 1/N"))
+        if bounds is not None:
+            handles.append(Line2D([], [], color=_GREY, ls=":", lw=1.6, label="bound of the support"))
+        if top_k is not None:
+            handles.append(Patch(color="0.88",
+                                 label=f"Hill window: the top k = {top_k:,} runs of each curve"))
+        fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8.5, frameon=False)
         if title:
-            ax.set_title(title)
+            fig.suptitle(title)
         return _settle(fig)

@@ -24,7 +24,17 @@ study                   where its sweeps, theory and figures are
 
 from __future__ import annotations
 
-from . import convergence, dataset_size, divergence, heavy_tails, lr_tuning, oscillation, outliers, seed
+from . import (
+    convergence,
+    dataset_size,
+    divergence,
+    heavy_tails,
+    lr_tuning,
+    noise_floor,
+    oscillation,
+    outliers,
+    seed,
+)
 from .execute import Run, Runtime, run_shard, run_study, write_study
 from .spec import ANY, SINGLE, Axis, Options, Output, Study, StudyError, SweepSpec
 
@@ -36,5 +46,6 @@ __all__ = [
 #: The named studies, in the order ``--list`` and ``all`` show and run them.
 STUDIES: dict[str, Study] = {
     m.STUDY.name: m.STUDY
-    for m in (seed, lr_tuning, convergence, oscillation, outliers, divergence, dataset_size, heavy_tails)
+    for m in (seed, lr_tuning, convergence, oscillation, outliers, divergence, dataset_size, heavy_tails,
+              noise_floor)
 }

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
     from ..results import Results
 
-__all__ = ["by_index", "column_or_value", "crossing", "datasets", "divergence_table", "fmt", "steps_to_tol",
-           "unstable_summary"]
+__all__ = ["by_index", "column_or_value", "crossing", "datasets", "divergence_table", "fmt", "rate_interval",
+           "steps_to_tol", "unstable_summary"]
 
 #: Seed of the Monte Carlo datasets of P(S > 0) for dataset size n: THEORY_SEED + n.
 THEORY_SEED = 12345
@@ -124,3 +124,20 @@ def steps_to_tol(lr: np.ndarray, config: SweepConfig) -> np.ndarray:
     (x_scale,) = config.axes["x_scale"]
     L = np.asarray(theory.population_log_multiplier(lr, x_scale))
     return np.where(L < 0, np.log(config.tol) / np.where(L < 0, L, -1.0), np.nan)
+
+
+def rate_interval(row: Any, key: str) -> str:
+    """``{key}_rate`` of ``row`` with its ``[{key}_lo, {key}_hi]`` interval, as percentages.
+
+    One decimal, or as many as it takes (up to three) to show a bound
+    within 1 % of 0 or 100 %: a Wilson bound of 0.04 % is not printed as 0.0 %.
+    """
+    values = [float(row[f"{key}_{c}"]) for c in ("rate", "lo", "hi")]
+
+    def pct(v: float) -> str:
+        near = min(v, 1.0 - v)
+        digits = 1 if near >= 0.01 or near == 0 else (2 if near >= 0.001 else 3)
+        return f"{v:.{digits}%}"
+
+    r, lo, hi = (pct(v) for v in values)
+    return f"{r} [{lo}, {hi}]"

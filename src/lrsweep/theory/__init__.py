@@ -32,6 +32,9 @@ One job per module; each module's docstring carries its part of the theory.
   mean-square and mean thresholds.
 * :mod:`~lrsweep.theory.tails` - heavy tails with noise: the tail index for
   fresh samples (Kesten-Goldie) and for resampling a fixed dataset.
+* :mod:`~lrsweep.theory.noise` - noisy data: the stationary variance of the
+  error (fresh samples, resampling a dataset) and the bounded support of
+  shuffled epochs.
 * :mod:`~lrsweep.theory.probability` - the probability that a random dataset
   diverges (central limit approximation or Monte Carlo).
 * :mod:`~lrsweep.theory.predictions` - the exact noise-free predictions for
@@ -43,10 +46,10 @@ One job per module; each module's docstring carries its part of the theory.
   ``S`` and Newton's function on it, and the bounds that skip intervals.
 
 Imports go one way: ``_common`` imports nothing of the package; ``dataset``,
-``_poles`` and ``population`` import only ``_common``, ``roots`` only
-``_common`` and ``_poles``; ``tails`` imports
-``population``; ``probability`` imports ``dataset`` and ``population``;
-``predictions`` imports ``dataset``.
+``_poles``, ``population`` and ``noise`` import only ``_common``, ``roots``
+only ``_common`` and ``_poles``; ``tails`` imports ``population``;
+``probability`` imports ``dataset`` and ``population``; ``predictions``
+imports ``dataset``.
 
 Every public function declares a constraint for each parameter through
 :func:`lrsweep._validation.validate_params` (its table is kept as
@@ -78,6 +81,7 @@ from .dataset import (
     predicted_error,
     predicted_steps_to_tol,
 )
+from .noise import shuffle_error_bound, stationary_variance, stationary_variance_dataset
 from .population import (
     as_threshold,
     mean_threshold,
@@ -108,6 +112,9 @@ __all__ = [
     "predicted_error",
     "predicted_steps_to_tol",
     "roots",
+    "shuffle_error_bound",
+    "stationary_variance",
+    "stationary_variance_dataset",
     "tail_index",
     "tail_index_dataset",
     "trajectory_predictions",
