@@ -36,6 +36,20 @@ One job per module; each module's docstring carries its part of the theory.
   diverges (central limit approximation or Monte Carlo).
 * :mod:`~lrsweep.theory.predictions` - the exact noise-free predictions for
   every trajectory of a results frame.
+* :mod:`~lrsweep.theory.batches` - mini-batches: the epoch log-multiplier
+  ``S_B`` of a dataset (``S`` of its batch features) and its critical lr;
+  fresh samples: the mean-square and almost-sure thresholds as functions
+  of ``B``.
+* :mod:`~lrsweep.theory.schedules` - learning-rate schedules: the exact
+  ``log|e_T/e_0|`` under any per-step learning rates, and the (robust) best
+  constant learning rate for a budget of steps.
+* :mod:`~lrsweep.theory.momentum` - heavy ball and Nesterov: the log spectral
+  radius of a dataset's epoch product, the mean-square region (3 x 3
+  second-moment recursion) and a Monte Carlo estimate of the almost-sure
+  (Lyapunov) exponent for fresh samples.
+* :mod:`~lrsweep.theory.noise` - with noise: the stationary mean-square error
+  for batch size ``B`` and momentum ``beta``, per dataset (its moments) and
+  for the population.
 * ``_common`` - the numerics they share (memory-bounded blocks,
   ``log|1 - v|`` without cancellation, ``2 lr x^2`` without overflow or
   underflow, Brent's method, float constants).
@@ -46,7 +60,17 @@ Imports go one way: ``_common`` imports nothing of the package; ``dataset``,
 ``_poles`` and ``population`` import only ``_common``, ``roots`` only
 ``_common`` and ``_poles``; ``tails`` imports
 ``population``; ``probability`` imports ``dataset`` and ``population``;
-``predictions`` imports ``dataset``.
+``predictions`` imports ``dataset``; ``batches`` imports ``_common``,
+``_poles``, ``population`` and ``roots``; ``schedules`` and ``momentum``
+import ``_common``, ``_poles`` (schedules) or ``population`` (momentum) and
+``batches``; ``noise`` imports ``_common``, ``population`` and ``momentum``.
+
+Optimizer conventions (batches, schedules, momentum, noise): step ``t``
+uses ``lr_t = lr * m_t``; a batch of ``B_k`` samples uses the mean of their
+gradients (fixed order: consecutive batches, the last one shorter when
+``B`` does not divide ``n``); momentum follows PyTorch's ``SGD`` (dampening
+0). ``B = 1``, ``beta = 0`` and a constant schedule reduce every new
+function to the per-sample one (bit for bit where the docstring says so).
 
 Every public function declares a constraint for each parameter through
 :func:`lrsweep._validation.validate_params` (its table is kept as
@@ -69,6 +93,13 @@ References
 
 from __future__ import annotations
 
+from .batches import (
+    batch_as_threshold,
+    batch_critical_lr,
+    batch_log_multiplier,
+    batch_ms_threshold,
+    batch_population_log_multiplier,
+)
 from .dataset import (
     amplify_count,
     epoch_log_multiplier,
@@ -78,6 +109,14 @@ from .dataset import (
     predicted_error,
     predicted_steps_to_tol,
 )
+from .momentum import (
+    LyapunovEstimate,
+    momentum_epoch_growth,
+    momentum_lyapunov_exponent,
+    momentum_ms_radius,
+    momentum_ms_threshold,
+)
+from .noise import population_stationary_mse, stationary_mse
 from .population import (
     as_threshold,
     mean_threshold,
@@ -88,26 +127,42 @@ from .population import (
 from .predictions import trajectory_predictions
 from .probability import DivergenceProbability, divergence_probability
 from .roots import critical_lr, diverging_intervals, roots
+from .schedules import BestConstantLR, best_constant_lr, schedule_log_growth
 from .tails import tail_index, tail_index_dataset
 
 __all__ = [
+    "BestConstantLR",
     "DivergenceProbability",
+    "LyapunovEstimate",
     "amplify_count",
     "as_threshold",
+    "batch_as_threshold",
+    "batch_critical_lr",
+    "batch_log_multiplier",
+    "batch_ms_threshold",
+    "batch_population_log_multiplier",
+    "best_constant_lr",
     "critical_lr",
     "divergence_probability",
     "diverging_intervals",
     "epoch_log_multiplier",
     "gd_threshold",
     "mean_threshold",
+    "momentum_epoch_growth",
+    "momentum_lyapunov_exponent",
+    "momentum_ms_radius",
+    "momentum_ms_threshold",
     "ms_threshold",
     "overshoot_count",
     "poles",
     "population_log_multiplier",
     "population_log_multiplier_variance",
+    "population_stationary_mse",
     "predicted_error",
     "predicted_steps_to_tol",
     "roots",
+    "schedule_log_growth",
+    "stationary_mse",
     "tail_index",
     "tail_index_dataset",
     "trajectory_predictions",
