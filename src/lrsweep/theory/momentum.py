@@ -33,7 +33,8 @@ growth) with ``rho(P) < 1`` (eventual decay), and a complex pair of
 eigenvalues makes ``|e|`` oscillate within a bounded factor of ``rho^q``.
 :func:`momentum_epoch_growth` returns ``log rho(P)``: the product is formed
 with exact power-of-two rescaling (no overflow over any number of steps),
-``det P`` from the exact determinants of the factors, and ``rho`` from the
+``det P`` from the exact determinants of the factors (with their signs:
+Nesterov's ``beta (1 - X)`` is negative for ``X > 1``), and ``rho`` from the
 trace and determinant (``(|tr| + sqrt(tr^2 - 4 det))/2`` for real, ``sqrt(det)``
 for complex eigenvalues). With ``beta = 0`` it is
 :func:`~lrsweep.theory.batches.batch_log_multiplier` (up to the rounding
@@ -140,6 +141,7 @@ def _epoch_growth(f: Features, lr: NDArray[np.float64], beta: NDArray[np.float64
     p11, p12, p21, p22 = np.ones(shape), np.zeros(shape), np.zeros(shape), np.ones(shape)
     scale = np.zeros(shape, dtype=np.int64)  # P = 2^scale * (p11 p12; p21 p22)
     log_det = np.zeros(shape)
+    det_negative = np.zeros(shape, dtype=bool)  # Nesterov: det T = beta (1 - X) < 0 where X > 1
     with np.errstate(divide="ignore", under="ignore", over="ignore", invalid="ignore"):
         for k in range(n_b):
             if plain:
@@ -161,10 +163,12 @@ def _epoch_growth(f: Features, lr: NDArray[np.float64], beta: NDArray[np.float64
             scale += s + r
             if nesterov:
                 log_det += np.log(beta) + _log_abs_one_minus_scaled(w, ke)
+                det_negative ^= x > 1.0
         if not nesterov:
             log_det = n_b * np.log(np.broadcast_to(beta, shape))
         tr = p11 + p22
-        det = np.exp(log_det - 2.0 * _LN2 * scale)  # det of the rescaled product (<= ~1)
+        det = np.exp(log_det - 2.0 * _LN2 * scale)  # |det| of the rescaled product (<= ~1)
+        det = np.where(det_negative, -det, det)
         disc = tr * tr - 4.0 * det
         rho = np.where(disc >= 0.0, 0.5 * (np.abs(tr) + np.sqrt(np.maximum(disc, 0.0))), np.sqrt(det))
         return np.log(rho) + _LN2 * scale
