@@ -33,8 +33,9 @@ of ``E e^2 <- E(1 - 2 lr x^2)^2 E e^2 + 4 lr^2 m2r2`` that the engine uses
 as its noise floor (``noise_rms``), to the same bits.
 
 Population (``X ~ N(0, s^2)``, ``y = a x + sigma Z``): ``m2 = s^2``,
-``m4 = 3 s^4``, ``m2r2 = s^2 sigma^2``, so ``E e^2 = sigma^2 f(lr s^2)``;
-at ``B = 1``, ``beta = 0``: ``sigma^2 u / (1 - 3u)``, ``u = lr s^2``.
+``m4 = 3 s^4``, ``m2r2 = s^2 sigma^2``, so ``E e^2 = (sigma/s)^2 f(lr s^2)``
+with ``f`` the closed form at ``m2 = m4/3 = m2r2 = 1``; at ``B = 1``,
+``beta = 0``: ``sigma^2 lr / (1 - 3u)``, ``u = lr s^2``.
 """
 
 from __future__ import annotations
@@ -134,8 +135,9 @@ def population_stationary_mse(lr: ArrayLike, noise: ArrayLike, x_scale: ArrayLik
     r"""Stationary ``E e^2`` of fresh-sample SGD on ``y = a x + sigma Z``, ``x ~ N(0, s^2)``.
 
     :func:`stationary_mse` with ``m2 = s^2``, ``m4 = 3 s^4``, ``m2r2 = s^2
-    sigma^2``, evaluated as ``sigma^2 f(u)`` at ``u = lr s^2`` (no ``s^4`` is
-    formed). ``B = 1``, ``beta = 0``: ``sigma^2 u / (1 - 3 u)``.
+    sigma^2``, evaluated as ``(sigma/s)^2 f(u)`` at ``u = lr s^2`` (``f`` the
+    closed form with unit moments; no ``s^4`` is formed). ``B = 1``, ``beta =
+    0``: ``sigma^2 lr / (1 - 3 u)``.
 
     Parameters
     ----------
@@ -164,7 +166,7 @@ def population_stationary_mse(lr: ArrayLike, noise: ArrayLike, x_scale: ArrayLik
     u = 0.5 * _u_of(lr_b, s.astype(np.float64))[0]
     one = np.ones(u.shape)
     f = _stationary(one, 3.0 * one, one, u, b.astype(np.float64), beta.astype(np.float64), nesterov)
-    with np.errstate(over="ignore", invalid="ignore"):
-        sig = sig.astype(np.float64)
-        out = np.where(np.isinf(f), np.inf, np.square(sig) * f)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        ratio = sig.astype(np.float64) / s.astype(np.float64)
+        out = np.where(np.isinf(f), np.inf, np.square(ratio) * f)
     return _scalar_or_array(out)
