@@ -262,6 +262,8 @@ def test_as_thresholds_against_known_values_and_gd_limit():
                                        1.03440561, 1.00196215], rtol=1e-8)
     np.testing.assert_allclose(T.batch_population_log_multiplier(lr_as, b), 0.0, atol=1e-12)
     assert np.all(lr_as > T.batch_ms_threshold(b))  # Jensen: the a.s. threshold is above the m.s. one
+    small = T.batch_as_threshold(np.arange(1, 9))
+    assert np.argmax(small) == 2 and np.all(np.diff(small[2:]) < 0)  # largest at B = 3, then falling
     np.testing.assert_allclose(T.batch_as_threshold(4, [0.5, 2.0]), lr_as[2] / np.array([0.25, 4.0]),
                                rtol=EPS)
 

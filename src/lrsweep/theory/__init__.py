@@ -61,9 +61,10 @@ Imports go one way: ``_common`` imports nothing of the package; ``dataset``,
 ``_common`` and ``_poles``; ``tails`` imports
 ``population``; ``probability`` imports ``dataset`` and ``population``;
 ``predictions`` imports ``dataset``; ``batches`` imports ``_common``,
-``_poles``, ``population`` and ``roots``; ``schedules`` and ``momentum``
-import ``_common``, ``_poles`` (schedules) or ``population`` (momentum) and
-``batches``; ``noise`` imports ``_common``, ``population`` and ``momentum``.
+``_poles``, ``population`` and ``roots``; ``schedules`` imports ``_common``,
+``_poles`` and ``batches``; ``momentum`` imports ``_common``, ``batches`` and
+``population``; ``noise`` imports ``_common``, ``momentum`` and
+``population``.
 
 Optimizer conventions (batches, schedules, momentum, noise): step ``t``
 uses ``lr_t = lr * m_t``; a batch of ``B_k`` samples uses the mean of their

@@ -56,7 +56,10 @@ and ``Y = chi2_B / B`` (Gamma with shape ``B/2`` and mean 1; ``E Y^2 = 1 +
   the rest goes to ``scipy.integrate.quad``. Independent check (tests): for
   ``B = 2``, ``Y`` is exponential and ``L_2 = -exp(-1/u) Ei(1/u)``.
   Below ``u = 1e-8`` the series ``-u - u^2 E Y^2/2 - u^3 E Y^3/3`` and above
-  ``1e9`` the expansion ``log u + psi(B/2) + log(2/B) + O(log(u)/u)`` are used.
+  ``1e9`` the expansion ``log u + E log Y - E[1/Y]/u`` (``E log Y = psi(B/2)
+  + log(2/B)``, ``E[1/Y] = B/(B - 2)``; for ``B = 2`` the last term is
+  ``(1/u)(log(1/u) + gamma - 1)``) are used; the quadrature meets both to
+  1e-12 (tests).
 
 Linear scaling
 --------------
@@ -64,11 +67,16 @@ The linear scaling rule says the threshold grows like ``B``. Here
 ``lr_ms(B) / B = 1/(s^2 (B + 2))``: the mean-square threshold grows
 sub-linearly from the start (``1/3, 1/2, 2/3, 4/5, 8/9`` at ``B = 1, 2, 4,
 8, 16``) and saturates at the GD threshold ``1/s^2``. The almost-sure
-threshold is not monotone: ``1.2106, 1.3423, 1.3315, 1.2463, 1.1497`` (``s =
-1``, same ``B``), then ``1.0344`` at 64 and ``1.0020`` at 1024, down to
-``1/s^2``. Above the GD threshold a typical step overshoots; only the
-spread of ``chi2_B / B`` (small steps that contract a lot) keeps
-``E log|1 - u Y|`` negative, and that spread shrinks like ``1/sqrt(B)``.
+threshold is not monotone: ``1.2106, 1.3423, 1.3494, 1.3315, 1.2463,
+1.1497`` at ``B = 1, 2, 3, 4, 8, 16`` (``s = 1``), then ``1.0344`` at 64 and
+``1.0020`` at 1024, down to ``1/s^2``; its maximum is at ``B = 3``. Above
+the GD threshold (``u > 2``) a typical factor ``|1 - u Y| ~ u - 1``
+amplifies, and ``E log|1 - u Y|`` stays negative only through the draws
+near ``Y = 1/u`` that nearly cancel the error; the spread of ``chi2_B / B``
+that produces them shrinks like ``sqrt(2/B)``, so the threshold falls to
+``1/s^2`` for large ``B``. At ``B = 1`` the long right tail of ``Z^2``
+(large, amplifying draws) costs more than it gains. So neither threshold
+scales linearly: ``threshold / B`` falls from the first doubling on.
 Both functions take arrays of ``B`` so a study can plot ``threshold / B``.
 """
 
@@ -437,7 +445,8 @@ def batch_as_threshold(batch_size: ArrayLike = 1, x_scale: ArrayLike = 1.0) -> A
     lr : float or ndarray of float, shape ``broadcast(batch_size, x_scale)``
         ``B = 1``: :func:`~lrsweep.theory.population.as_threshold` (the same
         float, 1.2106...); ``1.3423`` at ``B = 2`` (where ``Ei(1/u) = 0``),
-        then decreasing towards the GD threshold ``1/s^2`` (module docstring).
+        largest at ``B = 3`` (``1.3494``), then decreasing towards the GD
+        threshold ``1/s^2`` (module docstring).
     """
     b, s = _broadcast("batch_as_threshold", {"batch_size": (batch_size, BATCH_SIZES),
                                              "x_scale": (x_scale, X_SCALE)})

@@ -273,16 +273,19 @@ def momentum_ms_radius(lr: ArrayLike, momentum: ArrayLike = 0.0, batch_size: Arr
     rho : float or ndarray of float
         ``1`` at ``lr = 0``; crosses 1 exactly at :func:`momentum_ms_threshold`.
         From ``numpy.linalg.eigvals`` (absolute error about ``1e-15`` for
-        ``rho`` near 1).
+        ``rho`` near 1); ``inf`` where ``lr s^2 > ~1e153`` overflows ``M``.
     """
     lr_b, beta_b, b_b, s_b = _broadcast("momentum_ms_radius", {
         "lr": (lr, LR), "momentum": (momentum, MOMENTUM), "batch_size": (batch_size, BATCH_SIZES),
         "x_scale": (x_scale, X_SCALE)})
     u = 0.5 * _u_of(lr_b, s_b.astype(np.float64))[0]
-    m = _moment_matrix(u, beta_b.astype(np.float64), b_b.astype(np.float64), nesterov)
     with np.errstate(invalid="ignore", over="ignore"):
-        rho = np.abs(np.linalg.eigvals(m)).max(axis=-1) if m.size else np.empty(u.shape)
-    return _scalar_or_array(np.asarray(rho).reshape(u.shape))
+        m = _moment_matrix(u, beta_b.astype(np.float64), b_b.astype(np.float64), nesterov)
+    finite = np.isfinite(m).all(axis=(-2, -1))
+    rho = np.full(u.shape, np.inf)  # entries ~ u^2 overflow only for u > 1e153: E e^2 explodes
+    if finite.any():
+        rho[finite] = np.abs(np.linalg.eigvals(m[finite])).max(axis=-1)
+    return _scalar_or_array(rho)
 
 
 def _ms_root(beta: Any, e2: Any, nesterov: bool) -> Any:
