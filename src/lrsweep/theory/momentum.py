@@ -378,7 +378,8 @@ def momentum_lyapunov_exponent(
     x_scale: ArrayLike = 1.0,
     n_steps: int = 4000,
     n_chains: int = 64,
-    rng: int | np.random.Generator = 0,
+    *,
+    rng: int | np.random.Generator,
 ) -> LyapunovEstimate:
     r"""Monte Carlo *estimate* of the top Lyapunov exponent of fresh-sample momentum SGD.
 
@@ -411,9 +412,9 @@ def momentum_lyapunov_exponent(
         Steps per chain (default 4000), in ``[10, 2**31]``.
     n_chains : int, optional
         Independent chains (default 64), in ``[2, 2**31]``.
-    rng : int or numpy.random.Generator, optional
-        Seed or generator of the draws (default seed 0; a generator is
-        advanced, never a global state).
+    rng : int or numpy.random.Generator
+        Seed or generator of the draws, required (keyword only): an estimate
+        states its seed. A generator is advanced; no global state is used.
 
     Returns
     -------

@@ -43,11 +43,18 @@ interval's poles. The poles bracket everything: ``t_k`` is the zero of the
 decreasing ``F_K'`` between them, found by
 :func:`~lrsweep.theory._poles.interval_maxima` (Newton inside the bracket,
 with ``F_K`` in pole form and the weights ``w_k`` as multiplicities), so no
-grid can miss an interval. To avoid ``O(n_b)`` Newton searches, ``F_K`` is
+grid can miss an interval. For Gaussian data the poles are dense and the
+intervals narrow (``n = 100``: the best one is ``1e-4`` wide relative), so
+``t_k`` follows the minimum of the upper envelope of ``F_K`` through its
+local maxima: ``lr = 0.2868`` for one seed at ``n = 100`` against the
+population optimum ``0.2927/s^2`` (the minimum of ``L``, ``u = 0.5855``).
+Whole epochs (``r = 0``) give ``F_K = q S_B`` and the same ``lr`` for every
+``q``. To avoid ``O(n_b)`` Newton searches, ``F_K`` is
 first evaluated once per interval (at its geometric midpoint, a lower bound
 of ``M_k``); intervals are searched in increasing order of that bound and
 the search stops when the bound reaches the best ``M_k`` found. Cost
-``O(n_b^2)`` per dataset (one pass over all intervals, a few Newton groups).
+``O(n_b^2)`` per dataset (one pass over all intervals, a few Newton groups;
+about 0.07 s at ``n_b = 1000`` and 7 s at ``10^4`` on a busy 2-core machine).
 """
 
 from __future__ import annotations
