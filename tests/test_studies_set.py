@@ -193,11 +193,11 @@ def _check_noise_floor(run, options):
     ds = make_dataset(options.seed + 1, n, noise=noise, x_scale=x_scale, coef=cfg.coef)
     np.testing.assert_array_equal(run.results["replacement"].config.user_data[0], ds.x)
     on, rep = s[s["order"] == "online"], s[s["order"] == "replacement"]
-    np.testing.assert_array_equal(on["theory_variance"], theory.stationary_variance(on["lr"].to_numpy(),
-                                                                                     x_scale, noise))
+    np.testing.assert_array_equal(on["theory_variance"],
+                                  theory.population_stationary_mse(on["lr"].to_numpy(), noise, x_scale))
     np.testing.assert_array_equal(on["theory_alpha"], theory.tail_index(on["lr"].to_numpy(), x_scale))
     np.testing.assert_array_equal(rep["theory_variance"],
-                                  theory.stationary_variance_dataset(ds.x, ds.y, rep["lr"].to_numpy()))
+                                  theory.dataset_stationary_mse(ds.x, ds.y, rep["lr"].to_numpy()))
     np.testing.assert_array_equal(rep["theory_alpha"], theory.tail_index_dataset(ds.x, rep["lr"].to_numpy()))
     assert set(on["lr"]) == set(rep["lr"]) == set(cfg.axes["lr"])
     assert f"1/(3 s^2) = {float(theory.ms_threshold(x_scale)):.4g}" in run.output.report

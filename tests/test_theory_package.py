@@ -17,7 +17,13 @@ PUBLIC = [
     "diverging_intervals", "epoch_log_multiplier", "gd_threshold", "mean_threshold", "ms_threshold",
     "overshoot_count", "poles", "population_log_multiplier", "population_log_multiplier_variance",
     "predicted_error", "predicted_steps_to_tol", "roots", "tail_index", "tail_index_dataset",
-    "trajectory_predictions", "shuffle_error_bound", "stationary_variance", "stationary_variance_dataset",
+    "trajectory_predictions",
+    # optimizer axes (issue 14): batches, schedules, momentum, noise
+    "BestConstantLR", "LyapunovEstimate", "batch_as_threshold", "batch_critical_lr", "batch_log_multiplier",
+    "batch_ms_threshold", "batch_population_log_multiplier", "best_constant_lr", "momentum_epoch_growth",
+    "momentum_lyapunov_exponent", "momentum_ms_radius", "momentum_ms_threshold",
+    "population_stationary_mse", "schedule_log_growth", "stationary_mse", "dataset_stationary_mse",
+    "shuffle_error_bound",
 ]
 #: Which modules of the package each module may import (one direction, no cycles).
 ALLOWED = {
@@ -26,10 +32,13 @@ ALLOWED = {
     "_poles": {"_common"},
     "roots": {"_common", "_poles"},
     "population": {"_common"},
-    "noise": {"_common"},
     "tails": {"_common", "population"},
     "probability": {"_common", "dataset", "population"},
     "predictions": {"dataset"},
+    "batches": {"_common", "_poles", "population", "roots"},
+    "schedules": {"_common", "_poles", "batches"},
+    "momentum": {"_common", "batches", "population"},
+    "noise": {"_common", "momentum", "population"},
 }
 MODULES = sorted(m.name for m in pkgutil.iter_modules(T.__path__))
 

@@ -50,11 +50,30 @@ def valid_call(name: str) -> dict:
         "mean_threshold": {"x_scale": 1.0},
         "tail_index": {"lr": 0.1, "x_scale": 1.0},
         "tail_index_dataset": {"x": X, "lr": [0.1, 0.6]},
-        "stationary_variance": {"lr": [0.1, 0.5], "x_scale": 1.0, "noise": 0.5},
-        "stationary_variance_dataset": {"x": X, "y": [0.5, 0.0, 1.0], "lr": [0.1, 0.6]},
+        "dataset_stationary_mse": {"x": X, "y": [0.5, 0.0, 1.0], "lr": [0.1, 0.6], "batch_size": 2,
+                                   "momentum": 0.5, "nesterov": False},
         "shuffle_error_bound": {"x": X, "y": [0.5, 0.0, 1.0], "lr": [0.1, 0.6], "e0": 1.0, "epochs": 2},
         "divergence_probability": {"n": 5, "lr": 0.5, "x_scale": 1.0, "method": "montecarlo",
                                    "n_datasets": 10, "rng": 0},
+        "batch_log_multiplier": {"x": X, "lr": [0.0, 0.1], "batch_size": 2},
+        "batch_critical_lr": {"x": X, "batch_size": 2},
+        "batch_ms_threshold": {"batch_size": [1, 2], "x_scale": 1.0},
+        "batch_as_threshold": {"batch_size": 2, "x_scale": 1.0},
+        "batch_population_log_multiplier": {"lr": 0.1, "batch_size": 2, "x_scale": 1.0},
+        "schedule_log_growth": {"x": X, "lr": [0.0, 0.1], "multipliers": [1.0, 0.5, 0.25, 1.0],
+                                "batch_size": 2},
+        "best_constant_lr": {"x": X, "n_steps": 5, "batch_size": 1},
+        "momentum_epoch_growth": {"x": X, "lr": [0.0, 0.1], "momentum": 0.5, "batch_size": 2,
+                                  "nesterov": True},
+        "momentum_ms_radius": {"lr": 0.1, "momentum": 0.5, "batch_size": 2, "nesterov": False,
+                               "x_scale": 1.0},
+        "momentum_ms_threshold": {"momentum": 0.5, "batch_size": 2, "nesterov": True, "x_scale": 1.0},
+        "momentum_lyapunov_exponent": {"lr": 0.1, "momentum": 0.5, "batch_size": 2, "nesterov": False,
+                                       "x_scale": 1.0, "n_steps": 10, "n_chains": 2, "rng": 0},
+        "stationary_mse": {"m2": 1.0, "m4": 3.0, "m2r2": 0.5, "lr": 0.1, "batch_size": 2,
+                           "momentum": 0.5, "nesterov": False},
+        "population_stationary_mse": {"lr": 0.1, "noise": 0.5, "x_scale": 1.0, "batch_size": 2,
+                                      "momentum": 0.5, "nesterov": True},
     }
     return dict(table[name])
 
@@ -70,8 +89,9 @@ CASES = [(func, param) for func in FUNCTIONS for param in getattr(T, func).__lrs
 
 
 def test_every_public_function_is_decorated():
-    assert [n for n in T.__all__ if inspect.isclass(getattr(T, n))] == ["DivergenceProbability"]
-    assert len(FUNCTIONS) == len(T.__all__) - 1
+    assert [n for n in T.__all__ if inspect.isclass(getattr(T, n))] == [
+        "BestConstantLR", "DivergenceProbability", "LyapunovEstimate"]
+    assert len(FUNCTIONS) == len(T.__all__) - 3
     for name in FUNCTIONS:
         func = getattr(T, name)
         assert hasattr(func, "__lrsweep_constraints__"), f"{name} is not decorated with validate_params"

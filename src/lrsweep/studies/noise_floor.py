@@ -2,8 +2,8 @@
 
 With noise the error obeys ``e <- (1 - 2 lr x^2) e + 2 lr x r``: the iterates
 converge in distribution, not to a point. Below the mean-square threshold
-``E e^2`` tends to the closed form of :func:`lrsweep.theory.stationary_variance`
-(fresh samples) or :func:`~lrsweep.theory.stationary_variance_dataset`
+``E e^2`` tends to the closed form of :func:`lrsweep.theory.population_stationary_mse`
+(fresh samples) or :func:`~lrsweep.theory.dataset_stationary_mse`
 (sampling with replacement from one dataset); between it and the almost-sure
 threshold the stationary law still exists but ``E e^2`` is infinite, while the
 typical ``|e|`` barely moves. The study measures both, checks the closed
@@ -68,9 +68,9 @@ def _variance(order: str, lr: np.ndarray, cfg: SweepConfig, x: np.ndarray, y: np
 
     (x_scale,), (noise,) = cfg.axes["x_scale"], cfg.axes["noise"]
     if order == "online":  # residual r = intercept + noise (x has mean 0: the population fit is coef)
-        return np.asarray(theory.stationary_variance(lr, x_scale, float(np.hypot(noise, cfg.intercept))),
-                          dtype=float)
-    return np.asarray(theory.stationary_variance_dataset(x, y, lr), dtype=float)
+        sigma = float(np.hypot(noise, cfg.intercept))
+        return np.asarray(theory.population_stationary_mse(lr, sigma, x_scale), dtype=float)
+    return np.asarray(theory.dataset_stationary_mse(x, y, lr), dtype=float)
 
 
 def _tail_index(order: str, lr: np.ndarray, cfg: SweepConfig, x: np.ndarray) -> np.ndarray:
@@ -249,12 +249,12 @@ def _report(summary: pd.DataFrame, figures: dict, cfg: SweepConfig, x: np.ndarra
         "mean-square threshold (E (1 - 2 lr X^2)^2 < 1):\n",
         f"- **fresh samples** (order online, x ~ N(0, {x_scale:g}^2), noise sd {noise:g}): "
         f"v = lr sigma^2 / (1 - 3 lr s^2), finite for lr < 1/(3 s^2) = {ms:.4g}; the stationary law "
-        f"exists up to the almost-sure threshold {a_s:.4g} (`theory.stationary_variance`, "
+        f"exists up to the almost-sure threshold {a_s:.4g} (`theory.population_stationary_mse`, "
         "`theory.as_threshold`). Exact in expectation over the random streams.",
         f"- **sampling with replacement from one dataset** (n = {n}, dataset seed {opts.seed + 1}): "
         "v = lr mean(x^2 r^2) / (mean(x^2) - lr mean(x^4)), finite for lr < mean(x^2)/mean(x^4) = "
         f"{ms_ds:.4g}; the stationary law exists up to the dataset's critical lr {as_ds:.4g} "
-        "(`theory.stationary_variance_dataset`, `theory.critical_lr`). Exact for this dataset.\n",
+        "(`theory.dataset_stationary_mse`, `theory.critical_lr`). Exact for this dataset.\n",
         f"Each point is {len(seeds):,} runs (seeds {seeds[0]}-{seeds[-1]}: the online streams and the "
         f"replacement index streams) of {steps:,} steps from theta0 = {theta0:g}; the bound is "
         f"{cfg.diverge_factor:g} times the scale (the largest float's quarter) so that no heavy-tailed "

@@ -32,13 +32,24 @@ One job per module; each module's docstring carries its part of the theory.
   mean-square and mean thresholds.
 * :mod:`~lrsweep.theory.tails` - heavy tails with noise: the tail index for
   fresh samples (Kesten-Goldie) and for resampling a fixed dataset.
-* :mod:`~lrsweep.theory.noise` - noisy data: the stationary variance of the
-  error (fresh samples, resampling a dataset) and the bounded support of
-  shuffled epochs.
 * :mod:`~lrsweep.theory.probability` - the probability that a random dataset
   diverges (central limit approximation or Monte Carlo).
 * :mod:`~lrsweep.theory.predictions` - the exact noise-free predictions for
   every trajectory of a results frame.
+* :mod:`~lrsweep.theory.batches` - mini-batches: the epoch log-multiplier
+  ``S_B`` of a dataset (``S`` of its batch features) and its critical lr;
+  fresh samples: the mean-square and almost-sure thresholds as functions
+  of ``B``.
+* :mod:`~lrsweep.theory.schedules` - learning-rate schedules: the exact
+  ``log|e_T/e_0|`` under any per-step learning rates, and the (robust) best
+  constant learning rate for a budget of steps.
+* :mod:`~lrsweep.theory.momentum` - heavy ball and Nesterov: the log spectral
+  radius of a dataset's epoch product, the mean-square region (3 x 3
+  second-moment recursion) and a Monte Carlo estimate of the almost-sure
+  (Lyapunov) exponent for fresh samples.
+* :mod:`~lrsweep.theory.noise` - with noise: the stationary mean-square error
+  for batch size ``B`` and momentum ``beta``, per dataset (its moments or its
+  samples) and for the population; the bounded support of shuffled epochs.
 * ``_common`` - the numerics they share (memory-bounded blocks,
   ``log|1 - v|`` without cancellation, ``2 lr x^2`` without overflow or
   underflow, Brent's method, float constants).
@@ -46,10 +57,21 @@ One job per module; each module's docstring carries its part of the theory.
   ``S`` and Newton's function on it, and the bounds that skip intervals.
 
 Imports go one way: ``_common`` imports nothing of the package; ``dataset``,
-``_poles``, ``population`` and ``noise`` import only ``_common``, ``roots``
-only ``_common`` and ``_poles``; ``tails`` imports ``population``;
-``probability`` imports ``dataset`` and ``population``; ``predictions``
-imports ``dataset``.
+``_poles`` and ``population`` import only ``_common``, ``roots`` only
+``_common`` and ``_poles``; ``tails`` imports
+``population``; ``probability`` imports ``dataset`` and ``population``;
+``predictions`` imports ``dataset``; ``batches`` imports ``_common``,
+``_poles``, ``population`` and ``roots``; ``schedules`` imports ``_common``,
+``_poles`` and ``batches``; ``momentum`` imports ``_common``, ``batches`` and
+``population``; ``noise`` imports ``_common``, ``momentum`` and
+``population``.
+
+Optimizer conventions (batches, schedules, momentum, noise): step ``t``
+uses ``lr_t = lr * m_t``; a batch of ``B_k`` samples uses the mean of their
+gradients (fixed order: consecutive batches, the last one shorter when
+``B`` does not divide ``n``); momentum follows PyTorch's ``SGD`` (dampening
+0). ``B = 1``, ``beta = 0`` and a constant schedule reduce every new
+function to the per-sample one (bit for bit where the docstring says so).
 
 Every public function declares a constraint for each parameter through
 :func:`lrsweep._validation.validate_params` (its table is kept as
@@ -72,6 +94,13 @@ References
 
 from __future__ import annotations
 
+from .batches import (
+    batch_as_threshold,
+    batch_critical_lr,
+    batch_log_multiplier,
+    batch_ms_threshold,
+    batch_population_log_multiplier,
+)
 from .dataset import (
     amplify_count,
     epoch_log_multiplier,
@@ -81,7 +110,14 @@ from .dataset import (
     predicted_error,
     predicted_steps_to_tol,
 )
-from .noise import shuffle_error_bound, stationary_variance, stationary_variance_dataset
+from .momentum import (
+    LyapunovEstimate,
+    momentum_epoch_growth,
+    momentum_lyapunov_exponent,
+    momentum_ms_radius,
+    momentum_ms_threshold,
+)
+from .noise import dataset_stationary_mse, population_stationary_mse, shuffle_error_bound, stationary_mse
 from .population import (
     as_threshold,
     mean_threshold,
@@ -92,29 +128,44 @@ from .population import (
 from .predictions import trajectory_predictions
 from .probability import DivergenceProbability, divergence_probability
 from .roots import critical_lr, diverging_intervals, roots
+from .schedules import BestConstantLR, best_constant_lr, schedule_log_growth
 from .tails import tail_index, tail_index_dataset
 
 __all__ = [
+    "BestConstantLR",
     "DivergenceProbability",
+    "LyapunovEstimate",
     "amplify_count",
     "as_threshold",
+    "batch_as_threshold",
+    "batch_critical_lr",
+    "batch_log_multiplier",
+    "batch_ms_threshold",
+    "batch_population_log_multiplier",
+    "best_constant_lr",
     "critical_lr",
+    "dataset_stationary_mse",
     "divergence_probability",
     "diverging_intervals",
     "epoch_log_multiplier",
     "gd_threshold",
     "mean_threshold",
+    "momentum_epoch_growth",
+    "momentum_lyapunov_exponent",
+    "momentum_ms_radius",
+    "momentum_ms_threshold",
     "ms_threshold",
     "overshoot_count",
     "poles",
     "population_log_multiplier",
     "population_log_multiplier_variance",
+    "population_stationary_mse",
     "predicted_error",
     "predicted_steps_to_tol",
     "roots",
+    "schedule_log_growth",
     "shuffle_error_bound",
-    "stationary_variance",
-    "stationary_variance_dataset",
+    "stationary_mse",
     "tail_index",
     "tail_index_dataset",
     "trajectory_predictions",

@@ -25,11 +25,12 @@ float range.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._validation import Array
+from .._validation import Array, ParameterError, message
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
@@ -57,9 +58,54 @@ LR = Array(0.0, math.inf, "left", ndim=None, nonempty=False)
 X_SCALE = Array(0.0, math.inf, "neither", ndim=None, nonempty=False)
 
 
+@dataclass(frozen=True)
+class _IntArray(Array):
+    """An :class:`~lrsweep._validation.Array` of whole numbers; returned as int64."""
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return super().description.replace("of floats", "of integers")
+
+    def check(self, name: str, owner: str, value: object) -> Any:
+        arr = super().check(name, owner, value)
+        bad = arr != np.floor(arr)
+        if bad.any():
+            raise ParameterError(message(name, owner, self.description, arr[bad].flat[0]))
+        return arr.astype(np.int64)
+
+
+#: ``batch_size`` of the population functions: whole numbers >= 1 (``2**53``: exact in float64),
+#: broadcast against the other arguments.
+BATCH_SIZES = _IntArray(1, 2**53, "both", ndim=None, nonempty=False)
+
+
 def _scalar_or_array(arr: NDArray[Any]) -> Any:
     """0-d arrays become NumPy scalars (``arr[()]``); others are returned as is."""
     return arr[()] if arr.ndim == 0 else arr
+
+
+def _broadcast(owner: str, args: dict[str, tuple[Any, Array]]) -> list[NDArray[Any]]:
+    """Broadcast the arrays ``{name: (value, constraint)}`` in order; refuse one that does not fit.
+
+    The message names the first argument whose shape does not broadcast
+    against those before it, e.g. ``The 'momentum' parameter of f must be a
+    scalar or an array of floats in the range [0, 1) broadcastable against
+    'lr' of shape (2,). Got an array of shape (3,) instead.``
+    """
+    from .._validation import Described
+
+    names = list(args)
+    arrays = [np.asarray(args[k][0]) for k in names]
+    for i in range(1, len(arrays)):
+        try:
+            np.broadcast_shapes(*(a.shape for a in arrays[: i + 1]))
+        except ValueError:
+            pairs = zip(names[:i], arrays[:i], strict=True)
+            before = ", ".join(f"{k!r} of shape {a.shape}" for k, a in pairs)
+            allowed = f"{args[names[i]][1].description} broadcastable against {before}"
+            raise ParameterError(message(names[i], owner, allowed,
+                                         Described(f"an array of shape {arrays[i].shape}"))) from None
+    return list(np.broadcast_arrays(*arrays))
 
 
 def _log_abs_one_minus(v: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -158,6 +204,7 @@ def _blocked(
     x: NDArray[np.float64] | None = None,
     reduce_scaled: Callable[[NDArray[np.float64], NDArray[np.int64]], NDArray[Any]] | None = None,
     shift: int = 0,
+    scaled_c: tuple[NDArray[np.float64], NDArray[np.int64]] | None = None,
 ) -> NDArray[Any]:
     """Apply ``reduce`` over the last axis of ``v = lr * c`` in memory-bounded blocks.
 
@@ -166,15 +213,21 @@ def _blocked(
     ``x`` (with ``c = 2 x^2``) and ``reduce_scaled`` are given and some
     product leaves the normal range (:func:`_plain_ok`), ``reduce_scaled``
     gets ``v`` as ``(w, k)`` (:func:`_two_lr_x2`) instead; ``shift``
-    multiplies every ``v`` by ``2**shift`` (scaled path only).
+    multiplies every ``v`` by ``2**shift`` (scaled path only). ``scaled_c``
+    gives ``c = cm 2^ce`` directly (mantissa-sized ``cm``, e.g. the batch
+    features of :mod:`~lrsweep.theory.batches`); ``x`` then only marks the
+    nonzero entries of ``c`` (nonzero exactly where ``c`` should be).
     """
     d_all, n = c.shape
     m = lr.shape[0]
     out = np.empty((d_all, m), dtype=dtype)
     plain = reduce_scaled is None or (shift == 0 and _plain_ok(x, c, float(lr.max()) if m else 0.0))
     if not plain:
-        xm, xe = _frexp(x)
-        cm, ce = 2.0 * np.square(xm), 2 * xe + shift
+        if scaled_c is None:
+            xm, xe = _frexp(x)
+            cm, ce = 2.0 * np.square(xm), 2 * xe + shift
+        else:
+            cm, ce = scaled_c[0], scaled_c[1] + shift
         lm, le = _frexp(lr)
     # One thread: two threads on these ~0.2 ms blocks measured slower (7.4 vs 5.2 ns
     # per element), NumPy's calls fight over the GIL between its loops.

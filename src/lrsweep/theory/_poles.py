@@ -84,11 +84,21 @@ X_DATASETS = _PoleArray(-X_BOUND, X_BOUND, "both", ndim=(1, 2),
 
 
 class Table(NamedTuple):
-    """Distinct finite poles ``p`` (sorted), their multiplicities ``cnt``, the far samples' ``x``."""
+    """Distinct finite poles ``p`` (sorted), their multiplicities ``cnt``, the far samples' ``x``.
+
+    ``cnt`` may be any positive weights (:mod:`~lrsweep.theory.schedules` weighs each
+    pole by its number of visits); ``far_cnt`` weighs the far samples (``None``: 1 each).
+    """
 
     p: NDArray[np.float64]
     cnt: NDArray[np.float64]
     far: NDArray[np.float64]
+    far_cnt: NDArray[np.float64] | None = None
+
+
+def _far_sum(terms: NDArray[np.float64], tab: Table) -> Any:
+    """Sum of the far samples' ``terms`` over the last axis, weighted by ``tab.far_cnt``."""
+    return terms.sum(axis=-1) if tab.far_cnt is None else terms @ tab.far_cnt
 
 
 def pole_table(x: NDArray[np.float64]) -> Table:
@@ -102,9 +112,9 @@ def pole_table(x: NDArray[np.float64]) -> Table:
 
 
 def _far_terms(t: NDArray[np.float64], far: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``sum_far log(1 - 2 t x^2)`` at the points ``t`` (1-D)."""
+    """``log(1 - 2 t x^2)`` of each far sample (columns) at the points ``t`` (rows)."""
     w, k = _two_lr_x2(far[None, :], t[:, None])
-    return _log_abs_one_minus_scaled(w, k).sum(axis=-1)
+    return _log_abs_one_minus_scaled(w, k)
 
 
 def s_pole(t: NDArray[np.float64], tab: Table) -> Any:
@@ -128,7 +138,7 @@ def s_pole(t: NDArray[np.float64], tab: Table) -> Any:
                 term[big] = np.log(tt - pp) - np.log(pp)
         out[i0 : i0 + step] = term @ cnt
     if tab.far.size:
-        out += _far_terms(t, tab.far)
+        out += _far_sum(_far_terms(t, tab.far), tab)
     return out
 
 
@@ -189,7 +199,7 @@ def g_pole(
     r, rp = inv @ cnt, -(np.square(inv) @ cnt)
     if tab.far.size:
         f = _far_inverse(t, tab.far, np.ones(t.shape) if sig is None else sig)
-        r, rp = r + f.sum(axis=-1), rp - np.square(f).sum(axis=-1)
+        r, rp = r + _far_sum(f, tab), rp - _far_sum(np.square(f), tab)
     ca, cb = cnt[k], cnt[k + 1]
     g = ca * db - cb * da + da * db * r
     gp = -ca - cb + (db - da) * r + da * db * rp
@@ -219,7 +229,7 @@ def _wide_argmax(a: float, b: float, tab: Table) -> float:
         with np.errstate(under="ignore"):
             d = float((m / (t - p)) @ cnt)
         if tab.far.size:
-            d += float(m * _far_inverse(np.array([t]), tab.far, np.ones(1)).sum())
+            d += float(m * _far_sum(_far_inverse(np.array([t]), tab.far, np.ones(1)), tab)[0])
         if d > 0:
             lo = t
         elif d < 0:

@@ -1,31 +1,52 @@
-r"""Noisy data: the stationary variance of the error (mean square) and the bound of shuffled epochs.
+r"""With noise: the stationary mean-square error (batches, momentum) and the bound of shuffled epochs.
 
-With noise the error recursion is affine, ``e <- m e + q`` with ``m = 1 - 2
-lr x^2`` and ``q = 2 lr x r`` (``r`` the residual of the sample at the
-reference fit: the noise for fresh samples, the least-squares residual for a
-fixed dataset). The iterates do not converge to a point; they converge *in
-distribution* while the recursion is almost surely contracting (``E log|m|
-< 0``, :func:`~lrsweep.theory.population.as_threshold`), and two stationary
-quantities tell how far from the solution they stay:
+Samples drawn afresh each step (``online``), or ``B`` at a time with
+replacement from a fixed dataset (``replacement``): the pairs ``(A_t,
+b_t)`` (batch means of ``2 x_i^2`` and ``2 x_i r_i``, ``r_i = y_i - ref
+x_i``) are i.i.d. and independent of the state, so the recursion of
+:mod:`~lrsweep.theory.momentum`,
 
-* **Mean square** (``online`` and ``replacement``: ``(m, q)`` i.i.d., ``q``
-  independent of ``e``, ``E q = 0`` at the reference fit). ``E e^2`` obeys
-  ``E e_{k+1}^2 = E m^2 E e_k^2 + 2 E[m q] E e_k + E q^2`` with ``E e_k -> 0``,
-  so it converges iff ``E m^2 < 1`` (the mean-square threshold), to
+.. math:: s_{t+1} = T(X_t)\,s_t + lr\,b_t\,(\kappa, -1)^T, \qquad s = (e, lr\,v),
 
-  .. math:: v = \frac{E q^2}{1 - E m^2}
-              = \frac{lr\,E[x^2 r^2]}{E x^2 - lr\,E x^4} .
+drives the second moments ``(E e^2, E e w, E w^2)`` by ``M`` plus the
+forcing ``lr^2 E b^2 (kappa^2, -kappa, 1)``. The cross terms
+``E[(1 - kappa X) b] E e`` and ``E b E w`` vanish at stationarity, where
+``E e = E w = 0`` (the mean recursion is forced by ``E b = 2 mean(x r) = 0``
+at the least-squares ``ref``, and is stable wherever the second moments
+are). Solving the 3 x 3 system in closed form (exact algebra, checked in
+the tests against a numerical solve and against simulation):
 
-  Fresh samples ``x ~ N(0, s^2)``, independent noise of sd ``sigma``:
-  ``v = lr sigma^2 / (1 - 3 lr s^2)`` (:func:`stationary_variance`), finite
-  below ``lr = 1/(3 s^2)`` only. Sampling with replacement from one dataset:
-  the dataset's means in place of the expectations (:func:`stationary_variance_dataset`;
-  the results' ``noise_rms`` is its square root, :mod:`lrsweep.metrics`).
-  Between the mean-square and the almost-sure thresholds the stationary law
-  exists but has infinite variance (its tail index,
-  :func:`~lrsweep.theory.tails.tail_index`, is at most 2): ``E e_k^2 -> inf``
-  while the typical ``|e|`` stays finite.
-* **Bounded support** (``shuffle`` and ``fixed``): every epoch multiplies
+.. math:: E e^2 = \frac{lr\,m_{2r2}\,\bigl(1 + \beta + 2\,\delta\,\gamma\,m_2\,lr\bigr)}
+                       {B\,D(lr)},
+
+with ``D`` the mean-square determinant of
+:mod:`~lrsweep.theory.momentum` (``gamma = beta, delta = 0`` heavy ball;
+``gamma = beta (1 + 2 beta), delta = 1`` Nesterov), ``m2 = E x^2``,
+``E' = m4/B + (1 - 1/B) m2^2`` and ``E b^2 = 4 m2r2 / B``
+(``m2r2 = E x^2 r^2``; the batch's cross terms vanish because
+``mean(x r) = 0``). It exists iff ``D > 0``, i.e. inside the mean-square
+region ``0 <= lr < lr_c``; outside, ``E e_t^2`` grows without bound and the
+functions return ``inf`` (never NaN).
+
+``B = 1``, ``beta = 0``: ``E e^2 = lr m2r2 / (m2 - lr m4)``, the fixed point
+of ``E e^2 <- E(1 - 2 lr x^2)^2 E e^2 + 4 lr^2 m2r2`` that the engine uses
+as its noise floor (``noise_rms``), to the same bits.
+
+Population (``X ~ N(0, s^2)``, ``y = a x + sigma Z``): ``m2 = s^2``,
+``m4 = 3 s^4``, ``m2r2 = s^2 sigma^2``, so ``E e^2 = (sigma/s)^2 f(lr s^2)``
+with ``f`` the closed form at ``m2 = m4/3 = m2r2 = 1``; at ``B = 1``,
+``beta = 0``: ``sigma^2 lr / (1 - 3u)``, ``u = lr s^2``.
+
+The iterates do not converge to a point; they converge *in distribution*
+while the recursion is almost surely contracting
+(:func:`~lrsweep.theory.population.as_threshold`). Between the mean-square
+and the almost-sure thresholds the stationary law exists but has infinite
+variance (its tail index, :func:`~lrsweep.theory.tails.tail_index`, is at
+most 2): ``E e_k^2 -> inf`` while the typical ``|e|`` stays finite. For one
+dataset, :func:`dataset_stationary_mse` takes its moments (the results'
+``noise_rms`` is its square root at ``B = 1``, ``beta = 0``).
+
+**Bounded support** (``shuffle`` and ``fixed``): every epoch multiplies
   ``e`` by the same ``M = prod_i m_i`` and adds ``c(pi) = sum_p q_{pi(p)}
   prod_{p' > p} m_{pi(p')}`` for its order ``pi``, so ``|e|`` at epoch ends is
   bounded by ``C / (1 - |M|)`` with ``C >= max_pi |c(pi)|``
@@ -39,96 +60,169 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._validation import Array, Described, Interval, NoneOr, ParameterError, message, validate_params
-from ._common import LR, X_DATASET, X_DATASETS, X_SCALE, _log_abs_one_minus, _scalar_or_array
+from .._validation import (
+    Array,
+    Boolean,
+    Described,
+    Interval,
+    NoneOr,
+    ParameterError,
+    message,
+    validate_params,
+)
+from ._common import (
+    BATCH_SIZES,
+    LR,
+    X_DATASET,
+    X_DATASETS,
+    X_SCALE,
+    _broadcast,
+    _log_abs_one_minus,
+    _scalar_or_array,
+)
+from .momentum import MOMENTUM
+from .population import _u_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["shuffle_error_bound", "stationary_variance", "stationary_variance_dataset"]
+__all__ = ["dataset_stationary_mse", "population_stationary_mse", "shuffle_error_bound", "stationary_mse"]
 
-#: ``noise``: standard deviation of the noise, ``>= 0``, broadcast against ``lr``.
-NOISE = Array(0.0, math.inf, "left", ndim=None, nonempty=False)
+_POSITIVE = Array(0.0, math.inf, "neither", ndim=None, nonempty=False)
+_NONNEGATIVE = Array(0.0, math.inf, "left", ndim=None, nonempty=False)
 #: ``y``: the responses of the datasets ``x`` (same shape), finite.
 Y_DATASETS = Array(ndim=(1, 2), what="a 1-D array (one dataset) or a 2-D array (n_datasets, n)")
 Y_DATASET = Array(ndim=(1,), what="a 1-D array (one dataset)")
 
 
-def _same_shape(y: NDArray[np.float64], x: NDArray[np.float64], owner: str) -> None:
-    if y.shape != x.shape:
-        allowed = f"{Y_DATASETS.description} of the shape of x {x.shape}"
-        raise ParameterError(message("y", owner, allowed, Described(f"an array of shape {y.shape}")))
+def _stationary(m2: Any, m4: Any, m2r2: Any, lr: Any, b: Any, beta: Any,
+                nesterov: bool) -> NDArray[np.float64]:
+    """The closed form of the module docstring on broadcast float64 arrays; ``inf`` where ``D <= 0``."""
+    with np.errstate(all="ignore"):  # inf and NaN of the region's outside are replaced below
+        e2 = m4 / b + (1.0 - 1.0 / b) * (m2 * m2)
+        gamma = beta * (1.0 + 2.0 * beta) if nesterov else beta
+        denom = m2 * ((1.0 - beta) * (1.0 + beta)) - lr * ((1.0 + beta) * e2 - 2.0 * gamma * (m2 * m2))
+        num = 1.0 + beta
+        if nesterov:
+            denom = denom - 2.0 * gamma * m2 * e2 * (lr * lr)
+            num = num + 2.0 * gamma * m2 * lr
+        v = lr * m2r2 * num / (b * denom)
+        inside = (denom > 0.0) & ~np.isnan(v)
+        return np.where(inside, v, np.inf)
 
 
-@validate_params({"lr": LR, "x_scale": X_SCALE, "noise": NOISE})
-def stationary_variance(lr: ArrayLike, x_scale: ArrayLike = 1.0, noise: ArrayLike = 1.0) -> Any:
-    r"""Stationary variance of the error of SGD on fresh Gaussian samples with noise.
+_MOMENTS = {"m2": _POSITIVE, "m4": _POSITIVE, "m2r2": _NONNEGATIVE, "lr": LR, "batch_size": BATCH_SIZES,
+            "momentum": MOMENTUM}
 
-    The limit of ``E e_k^2`` for ``order="online"``, ``x ~ N(0, s^2)`` and
-    responses ``y = a x + eps`` with ``eps ~ N(0, sigma^2)`` independent:
 
-    .. math:: v = \frac{lr\,\sigma^2}{1 - 3\,lr\,s^2}, \qquad lr < \frac{1}{3 s^2},
+@validate_params({**_MOMENTS, "nesterov": Boolean()})
+def stationary_mse(m2: ArrayLike, m4: ArrayLike, m2r2: ArrayLike, lr: ArrayLike, batch_size: ArrayLike = 1,
+                   momentum: ArrayLike = 0.0, nesterov: bool = False) -> Any:
+    r"""Stationary ``E e^2`` of SGD with noise, batches of ``B`` drawn with replacement, and momentum.
 
-    the fixed point of ``E e_{k+1}^2 = (1 - 4 lr s^2 + 12 lr^2 s^4) E e_k^2 +
-    4 lr^2 s^2 sigma^2`` (module docstring), reached from any ``e_0`` at the
-    rate ``(1 - 4 lr s^2 + 12 lr^2 s^4)^k``.
+    .. math:: E e^2 = \frac{lr\,m_{2r2}\,(1 + \beta + 2\delta\gamma\,m_2\,lr)}{B\,D(lr)},
+              \quad D = m_2 (1 - \beta^2) - lr\bigl((1+\beta) E' - 2\gamma m_2^2\bigr)
+                        - 2\delta\gamma\,m_2 E'\,lr^2
+
+    with ``E' = m4/B + (1 - 1/B) m2^2`` (module docstring). For a dataset
+    pass its moments ``m2 = mean(x^2)``, ``m4 = mean(x^4)``, ``m2r2 =
+    mean(x^2 r^2)`` (``r = y - theta_ref x``, ``theta_ref`` the least-squares
+    fit): exact for the ``replacement`` and ``online`` orders, the scale of
+    the noise floor for ``fixed`` and ``shuffle``.
+
+    Parameters
+    ----------
+    m2, m4 : array_like of float
+        ``E x^2 > 0`` and ``E x^4 > 0`` (``m4 >= m2^2`` for moments of one
+        distribution; not checked).
+    m2r2 : array_like of float
+        ``E x^2 r^2 >= 0`` (0 without noise: then ``E e^2 = 0`` inside the
+        region).
+    lr : array_like of float
+        Learning rates, finite and ``>= 0``.
+    batch_size : array_like of int, optional
+        ``B >= 1`` (default 1).
+    momentum : array_like of float, optional
+        ``beta`` in ``[0, 1)`` (default 0).
+    nesterov : bool, optional
+        Nesterov instead of heavy ball (default False).
+
+    Returns
+    -------
+    mse : float or ndarray of float, shape of the broadcast arguments
+        ``E e^2`` inside the mean-square region (``D > 0``), ``inf`` outside
+        and on its boundary (the second moment grows without bound there).
+        ``B = 1``, ``beta = 0`` gives ``lr m2r2 / (m2 - lr m4)`` with the
+        bits of ``lrsweep.engine.chunk.noise_floor``. Intermediate products
+        such as ``m2^2`` and ``lr m4`` are plain float64 (moments of data
+        within about ``1e75`` in modulus).
+    """
+    args = {"m2": (m2, _POSITIVE), "m4": (m4, _POSITIVE), "m2r2": (m2r2, _NONNEGATIVE), "lr": (lr, LR),
+            "batch_size": (batch_size, BATCH_SIZES), "momentum": (momentum, MOMENTUM)}
+    a = [v.astype(np.float64) for v in _broadcast("stationary_mse", args)]
+    return _scalar_or_array(_stationary(*a, nesterov))
+
+
+@validate_params({"lr": LR, "noise": _NONNEGATIVE, "x_scale": X_SCALE, "batch_size": BATCH_SIZES,
+                  "momentum": MOMENTUM, "nesterov": Boolean()})
+def population_stationary_mse(lr: ArrayLike, noise: ArrayLike, x_scale: ArrayLike = 1.0,
+                              batch_size: ArrayLike = 1, momentum: ArrayLike = 0.0,
+                              nesterov: bool = False) -> Any:
+    r"""Stationary ``E e^2`` of fresh-sample SGD on ``y = a x + sigma Z``, ``x ~ N(0, s^2)``.
+
+    :func:`stationary_mse` with ``m2 = s^2``, ``m4 = 3 s^4``, ``m2r2 = s^2
+    sigma^2``, evaluated as ``(sigma/s)^2 f(u)`` at ``u = lr s^2`` (``f`` the
+    closed form with unit moments; no ``s^4`` is formed). ``B = 1``, ``beta =
+    0``: ``sigma^2 lr / (1 - 3 u)``.
 
     Parameters
     ----------
     lr : array_like of float
         Learning rates, finite and ``>= 0``.
+    noise : array_like of float
+        Noise standard deviation ``sigma >= 0``.
     x_scale : array_like of float, optional
         Standard deviation ``s`` of the feature (default 1), ``> 0``.
-    noise : array_like of float, optional
-        Standard deviation ``sigma`` of the noise (default 1), ``>= 0``.
+    batch_size : array_like of int, optional
+        ``B >= 1`` (default 1).
+    momentum : array_like of float, optional
+        ``beta`` in ``[0, 1)`` (default 0).
+    nesterov : bool, optional
+        Nesterov instead of heavy ball (default False).
 
     Returns
     -------
-    v : float or ndarray of float, shape ``broadcast(lr, x_scale, noise)``
-        ``inf`` at and above the mean-square threshold ``lr = 1/(3 s^2)``
-        (:func:`~lrsweep.theory.population.ms_threshold`), where ``E e_k^2``
-        grows without bound (with noise from any ``e_0``): between it and
-        the almost-sure threshold the stationary law exists with infinite
-        variance, above that there is none. 0 for ``lr = 0`` or
-        ``noise = 0`` below the threshold. ``inf`` also where ``lr sigma^2``
-        overflows.
-
-    Examples
-    --------
-    >>> round(float(stationary_variance(0.2)), 12)  # 0.2 / (1 - 0.6)
-    0.5
+    mse : float or ndarray of float, shape of the broadcast arguments
+        ``inf`` outside the mean-square region
+        (:func:`~lrsweep.theory.momentum.momentum_ms_threshold`).
     """
-    s = np.asarray(x_scale, dtype=np.float64)  # defaults arrive as given, not validated
-    noise = np.asarray(noise, dtype=np.float64)
-    try:
-        shape = np.broadcast_shapes(lr.shape, s.shape, noise.shape)
-    except ValueError:
-        allowed = f"{NOISE.description} broadcastable against 'lr' and 'x_scale'"
-        shapes = f"shapes {lr.shape}, {s.shape} and {noise.shape}"
-        raise ParameterError(message("noise", "stationary_variance", allowed,
-                                     Described(f"arrays of {shapes}"))) from None
-    lr, s, noise = (np.broadcast_to(a, shape) for a in (lr, s, noise))
-    with np.errstate(over="ignore", under="ignore"):
-        t = 3.0 * lr * s * s  # 3 lr s^2: inf where it overflows (then >= 1)
-        num = lr * noise * noise
-        ok = t < 1.0
-        v = np.where(ok, num / np.where(ok, 1.0 - t, 1.0), math.inf)
-    return _scalar_or_array(np.asarray(v, dtype=np.float64))
+    lr_b, sig, s, b, beta = _broadcast("population_stationary_mse", {
+        "lr": (lr, LR), "noise": (noise, _NONNEGATIVE), "x_scale": (x_scale, X_SCALE),
+        "batch_size": (batch_size, BATCH_SIZES), "momentum": (momentum, MOMENTUM)})
+    u = 0.5 * _u_of(lr_b, s.astype(np.float64))[0]
+    one = np.ones(u.shape)
+    f = _stationary(one, 3.0 * one, one, u, b.astype(np.float64), beta.astype(np.float64), nesterov)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        ratio = sig.astype(np.float64) / s.astype(np.float64)
+        out = np.where(np.isinf(f), np.inf, np.square(ratio) * f)
+    return _scalar_or_array(out)
 
 
-@validate_params({"x": X_DATASETS, "y": Y_DATASETS, "lr": LR})
-def stationary_variance_dataset(x: ArrayLike, y: ArrayLike, lr: ArrayLike) -> Any:
-    r"""Stationary variance of the error of SGD sampling with replacement from a fixed dataset.
+@validate_params({"x": X_DATASETS, "y": Y_DATASETS, "lr": LR, "batch_size": BATCH_SIZES,
+                  "momentum": MOMENTUM, "nesterov": Boolean()})
+def dataset_stationary_mse(x: ArrayLike, y: ArrayLike, lr: ArrayLike, batch_size: ArrayLike = 1,
+                           momentum: ArrayLike = 0.0, nesterov: bool = False) -> Any:
+    r"""Stationary ``E e^2`` of SGD sampling batches with replacement from a fixed dataset.
 
-    .. math:: v = \frac{lr\,\overline{x^2 r^2}}{\overline{x^2} - lr\,\overline{x^4}}
+    :func:`stationary_mse` at the dataset's moments ``m2 = mean(x^2)``, ``m4 =
+    mean(x^4)``, ``m2r2 = mean(x^2 r^2)``, ``r = y - theta_ref x`` the
+    residuals at the least-squares fit ``theta_ref = sum x y / sum x^2`` (no
+    intercept, as the sweeps use). ``B = 1``, ``beta = 0``:
 
-    with bars the means over the dataset and ``r = y - theta_ref x`` the
-    residuals at the least-squares fit ``theta_ref = sum x y / sum x^2``
-    (no intercept, as the sweeps use): the limit of ``E e_k^2`` over the
-    random sample indices for ``order="replacement"`` (module docstring).
-    Finite below the dataset's mean-square threshold ``lr <
-    mean(x^2) / mean(x^4)``. The results' ``noise_rms`` column is ``sqrt(v)``
-    (NaN where ``v`` is infinite).
+    .. math:: v = \frac{lr\,\overline{x^2 r^2}}{\overline{x^2} - lr\,\overline{x^4}},
+
+    finite below the dataset's mean-square threshold ``mean(x^2) / mean(x^4)``;
+    the results' ``noise_rms`` is ``sqrt(v)`` (NaN where ``v`` is infinite).
 
     Parameters
     ----------
@@ -136,43 +230,53 @@ def stationary_variance_dataset(x: ArrayLike, y: ArrayLike, lr: ArrayLike) -> An
         One dataset or a stack of datasets (features and responses, the same shape).
     lr : array_like of float, any shape
         Learning rates, finite and ``>= 0``.
+    batch_size : int, optional
+        ``B >= 1`` (default 1), one value.
+    momentum : float, optional
+        ``beta`` in ``[0, 1)`` (default 0), one value.
+    nesterov : bool, optional
+        Nesterov instead of heavy ball (default False).
 
     Returns
     -------
     v : float or ndarray of float, shape ``x.shape[:-1] + lr.shape``
-        ``inf`` at and above the dataset's mean-square threshold (also for a
-        dataset of zeros, which never contracts); 0 at ``lr = 0``. The
-        moments are formed with ``x`` scaled by its largest ``|x|``, so they
-        do not overflow for large features.
+        ``inf`` at and above the mean-square threshold (also for a dataset
+        of zeros, which never contracts); 0 at ``lr = 0``. The moments are
+        formed with ``x`` scaled by its largest ``|x|`` (``E e^2`` is
+        ``_stationary`` of the scaled moments at ``lr scale^2``, divided by
+        ``scale^2``), so they do not overflow for large features.
 
     Examples
     --------
     >>> x, y = [1.0, -1.0, 2.0], [1.5, -0.5, 2.0]
-    >>> round(float(stationary_variance_dataset(x, y, 0.1)), 6)  # 0.1 (1/6) / (2 - 0.1 * 6)
+    >>> round(float(dataset_stationary_mse(x, y, 0.1)), 6)  # 0.1 (1/6) / (2 - 0.1 * 6)
     0.011905
     """
-    _same_shape(y, x, "stationary_variance_dataset")
+    owner = "dataset_stationary_mse"
+    if y.shape != x.shape:
+        allowed = f"{Y_DATASETS.description} of the shape of x {x.shape}"
+        raise ParameterError(message("y", owner, allowed, Described(f"an array of shape {y.shape}")))
+    if np.ndim(batch_size) or np.ndim(momentum):
+        allowed = "one batch size and one momentum (broadcast over lr only)"
+        raise ParameterError(message("batch_size", owner, allowed, Described("arrays")))
     out_shape = x.shape[:-1] + lr.shape
     xf = x.reshape(-1, x.shape[-1])
     yf = y.reshape(-1, y.shape[-1])
     scale = np.max(np.abs(xf), axis=-1, keepdims=True)
     safe = np.where(scale > 0, scale, 1.0)
     xs = xf / safe  # |xs| <= 1: no overflow below
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         sxx = np.sum(xs * xs, axis=-1, keepdims=True)
         ref = np.where(sxx > 0, np.sum(xs * yf, axis=-1, keepdims=True) / np.where(sxx > 0, sxx, 1.0), 0.0)
         r = yf - ref * xs  # theta_ref x = (ref / scale) (scale xs)
-        c = np.mean(xs * xs * r * r, axis=-1)  # mean(x^2 r^2) / scale^2
-        m2 = np.mean(xs * xs, axis=-1)  # mean(x^2) / scale^2
-        m4 = np.mean(xs ** 4, axis=-1)  # mean(x^4) / scale^4
-        lrf = lr.reshape(-1)
-        s2 = (scale[:, 0] ** 2)[:, None]
-        # v = lr c / (m2 - lr scale^2 m4) in the scaled moments
-        denom = m2[:, None] - lrf[None, :] * s2 * m4[:, None]
-        ok = denom > 0
-        num = lrf[None, :] * c[:, None]
-        v = np.where(ok, num / np.where(ok, denom, 1.0), math.inf)
-        v[:, lrf == 0] = 0.0
+        c = np.mean(xs * xs * r * r, axis=-1)[:, None]  # mean(x^2 r^2) / scale^2
+        m2 = np.mean(xs * xs, axis=-1)[:, None]  # mean(x^2) / scale^2
+        m4 = np.mean(xs ** 4, axis=-1)[:, None]  # mean(x^4) / scale^4
+        s2 = safe ** 2
+        lrf = lr.reshape(1, -1)
+        b, beta = np.float64(batch_size), np.float64(momentum)
+        v = _stationary(m2, m4, c, lrf * s2, b, beta, bool(nesterov)) / s2
+        v = np.where(lrf == 0, 0.0, v)
     return _scalar_or_array(v.reshape(out_shape))
 
 

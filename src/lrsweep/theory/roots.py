@@ -287,7 +287,11 @@ def _first_hit(kk: NDArray[np.intp], tab: Table) -> float | None:
 
 
 def _critical_one(x: NDArray[np.float64]) -> float:
-    tab = pole_table(x)
+    return _critical_table(pole_table(x))
+
+
+def _critical_table(tab: Table) -> float:
+    """The smallest root of S given by its pole table (also of the batch features' S_B)."""
     p = tab.p
     if p.size == 0:
         return math.inf
