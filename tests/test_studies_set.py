@@ -84,6 +84,27 @@ def test_set_runs_with_theory_at_the_set_value_or_names_the_axis(name, axis, tmp
 
 
 # ------------------------------------------------------------------ theory, study by study
+def _datasets_x(cfg, seeds, n):
+    """x of the datasets of ``cfg`` for ``seeds`` at size ``n`` (the other data axes at their one value)."""
+    one = {a: cfg.axes[a][0] for a in ("x_scale", "noise", "outlier_frac", "outlier_scale", "outlier_kind")}
+    return np.stack([make_dataset(int(s), int(n), coef=cfg.coef, intercept=cfg.intercept, kind=cfg.data,
+                                  **one).x for s in seeds])
+
+
+def _exact_verdict(cfg, n, lrs):
+    """Fraction of the datasets of ``cfg`` with S(lr) > 0, per lr (NaN where S is not the verdict)."""
+    if cfg.axes["order"][0] not in ("fixed", "shuffle"):
+        return np.full(len(lrs), np.nan)
+    S = theory.epoch_log_multiplier(_datasets_x(cfg, cfg.axes["seed"], n), np.asarray(lrs))
+    return (np.asarray(S) > 0).mean(axis=0)
+
+
+def _population_steps(cfg, lrs):
+    (x_scale,) = cfg.axes["x_scale"]
+    L = np.asarray(theory.population_log_multiplier(np.asarray(lrs), x_scale))
+    return np.where(L < 0, np.log(cfg.tol) / np.where(L < 0, L, -1.0), np.nan)
+
+
 def _check_seed(run, options):
     res = run.results["seed"]
     cfg = res.config
@@ -106,7 +127,20 @@ def _check_lr_tuning(run, options):
     np.testing.assert_array_equal(summary["lr"], grid.axes["lr"])
     report = run.output.report
     assert f"{demo.axes['n_samples'][0]} samples" in report and f"seed {demo.axes['seed'][0]}" in report
-    assert f"datasets of {grid.axes['n_samples'][0]} samples" in report
+    (n,) = grid.axes["n_samples"]
+    assert f"datasets of n = {n}" in report
+    assert (summary["budget"] == grid.epochs * n).all()
+    population = grid.axes["noise"] == (0.0,) and grid.axes["outlier_frac"] == (0.0,)
+    expected = _population_steps(grid, summary["lr"]) if population else np.full(len(summary), np.nan)
+    np.testing.assert_allclose(summary["theory_steps"], expected, rtol=1e-12)
+    np.testing.assert_allclose(summary["exact_unstable_rate"], _exact_verdict(grid, n, summary["lr"]), rtol=0)
+    # The seed's own data: S and the critical lr of the dataset that ran.
+    runs = run.output.tables["seed_data_runs"]
+    x = _datasets_x(demo, demo.axes["seed"], demo.axes["n_samples"][0])[0]
+    if demo.axes["order"][0] != "online":
+        np.testing.assert_allclose(runs["S"], theory.epoch_log_multiplier(x, runs["lr"].to_numpy()),
+                                   rtol=1e-12)
+    assert f"the first critical lr is {float(theory.critical_lr(x)):.5g}" in report
 
 
 def _check_convergence(run, options):

@@ -9,11 +9,15 @@ report states, checked against its own summary.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import lrsweep
+from lrsweep import theory
+from lrsweep.data import make_dataset
 from lrsweep.intervals import median_interval
 from lrsweep.studies import STUDIES, Options, Runtime, run_study
 from lrsweep.studies.steps import exact_steps, steps_median
@@ -68,3 +72,42 @@ def test_exact_steps_equal_the_kernel_for_noise_free_fixed_order():
     for other in ({"order": "shuffle"}, {"noise": 0.5}):  # no exact steps: another sample order, noise
         res = lrsweep.sweep(lrsweep.SweepConfig(lr=[0.3], seed=range(3), epochs=2, **other), progress=False)
         assert np.isnan(exact_steps(res)).all()
+
+
+# ------------------------------------------------------------------ lr-tuning
+def test_lr_tuning_seed_data_at_lr_1_is_censored_in_a_narrow_stable_gap(runs):
+    run = runs["lr-tuning"]
+    table = run.output.tables["seed_data_runs"].set_index("lr")
+    x = make_dataset(0, 100, kind="lecture").x
+    crit = float(theory.critical_lr(x))
+    assert crit == pytest.approx(0.98318, abs=1e-5)
+    r = table.loc[1.0]
+    # Stable (S < 0) but not within tolerance over the whole last epoch within 5 epochs: censored.
+    assert r["S"] < 0 and not r["predicted_diverges"]
+    assert r["status"] == "oscillating" and r["converged_step"] == -1
+    assert r["exact_converged_step"] == -1 and r["exact_converged_step_long"] == 1448
+    gap = [(a, b) for a, b in theory.diverging_intervals(x, 0.9, 1.1)]
+    below = max(b for a, b in gap if b <= 1.0)
+    above = min(a for a, b in gap if a >= 1.0)
+    assert above - below < 0.02  # unstable learning rates on both sides of lr 1
+    assert f"in a stable gap ({below:.5g}, {above:.5g})" in run.output.report
+    # lr 0.04 never overshoots and sits ~25 times below the first critical lr.
+    r = table.loc[0.04]
+    assert r["sign_changes"] == 0 and r["predicted_sign_changes"] == 0 and r["max_step_factor"] < 1
+    assert f"{crit / 0.04:.3g} times below this dataset's first critical lr" in run.output.report
+
+
+def test_lr_tuning_answer_numbers_come_from_its_summary(runs):
+    run = runs["lr-tuning"]
+    s = run.output.summary.set_index("lr")
+    assert {0.01, 0.04} <= set(s.index)  # evaluated exactly at the lecture's learning rates
+    m = re.search(r"needs (\S+) \[(\S+), (\S+)\] steps at lr 0\.04 against (\S+) \[(\S+), (\S+)\] steps at "
+                  r"lr 0\.01", run.output.answer)
+    assert m, run.output.answer
+    got = [float(v) for v in m.groups()]
+    want = [s.loc[lr, f"steps_median{c}"] for lr in (0.04, 0.01) for c in ("", "_lo", "_hi")]
+    assert got == pytest.approx(want, rel=5e-4)
+    # The median is over every run: recomputed from the table, non-converged runs as beyond the budget.
+    f = run.results["grid"].frame
+    g = f[f["lr"] == 0.04]["converged_step"].to_numpy(float)
+    assert np.median(np.where(g >= 0, g, np.inf)) == s.loc[0.04, "steps_median"]

@@ -20,6 +20,7 @@ value, or a frame without a column the call needs, raises a
 
 from .curves import divergence_curve, lines_with_bands, oscillation_curve, speed_vs_stability, survival_loglog
 from .grids import heatmaps
+from .steps import steps_to_converge
 from .theme import theme
 from .trajectories import lr_comparison, rainbow_fan, seed_trajectory
 
@@ -32,6 +33,7 @@ __all__ = [
     "rainbow_fan",
     "seed_trajectory",
     "speed_vs_stability",
+    "steps_to_converge",
     "survival_loglog",
     "theme",
 ]
