@@ -119,6 +119,18 @@ def _check_seed(run, options):
     assert bool(s["identical_to_node_graph"])
     expected = th[199] if len(th) >= 200 and row["diverged_step"] < 0 else float("nan")
     assert s["theta_at_200"] == pytest.approx(expected, nan_ok=True, rel=0, abs=0)
+    # The exact theory of the dataset that ran: S per epoch (a stream average for online order).
+    S = float(theory.epoch_log_multiplier(ds.x, row["lr"])) / (cfg.epochs if order == "online" else 1)
+    assert s["S"] == pytest.approx(S, rel=1e-12, abs=1e-12)
+    noise_free = row["noise"] == 0 and not (row["outlier_frac"] > 0 and row["outlier_kind"] == "response")
+    if noise_free and order == "fixed":
+        k = int(theory.predicted_steps_to_tol(ds.x, row["lr"], cfg.tol, cfg.epochs))
+        n = int(row["n_samples"])
+        assert s["exact_converged_step"] == (k if 0 <= k <= cfg.epochs * n - n + 1 else -1)
+    else:
+        assert math.isnan(s["exact_converged_step"])
+    if noise_free and order in ("fixed", "shuffle") and s["epochs_measured"] > 0:
+        assert s["log_change_per_epoch_mean"] == pytest.approx(S, rel=1e-6, abs=1e-9)
 
 
 def _check_lr_tuning(run, options):
