@@ -159,10 +159,16 @@ def _check_convergence(run, options):
     cfg = run.results["runs"].config
     s = run.output.summary
     (x_scale,) = cfg.axes["x_scale"]
-    L = np.asarray(theory.population_log_multiplier(s["lr"].to_numpy(), x_scale))
-    expected = np.where(L < 0, np.log(cfg.tol) / np.where(L < 0, L, -1.0), np.nan)
-    np.testing.assert_allclose(s["theory_steps"], expected, rtol=1e-12)
+    np.testing.assert_allclose(s["theory_steps"], _population_steps(cfg, s["lr"]), rtol=1e-12)
     assert f"X ~ N(0, {x_scale:g}^2)" in run.output.report
+    L = np.asarray(theory.population_log_multiplier(s["lr"].to_numpy(), x_scale))
+    V = np.asarray(theory.population_log_multiplier_variance(s["lr"].to_numpy(), x_scale))
+    spread = np.sqrt(_population_steps(cfg, s["lr"]) * V) / abs(np.log(cfg.tol))
+    np.testing.assert_allclose(s["spread_ratio"], np.where(L < 0, spread, np.nan), rtol=1e-9)
+    for n in cfg.axes["n_samples"]:
+        g = s[s["n_samples"] == n]
+        np.testing.assert_allclose(g["exact_unstable_rate"], _exact_verdict(cfg, n, g["lr"]), rtol=0)
+        assert (g["budget"] == cfg.epochs * n).all()
 
 
 def _check_oscillation(run, options):

@@ -9,6 +9,7 @@ report states, checked against its own summary.
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -20,6 +21,7 @@ from lrsweep import theory
 from lrsweep.data import make_dataset
 from lrsweep.intervals import median_interval
 from lrsweep.studies import STUDIES, Options, Runtime, run_study
+from lrsweep.studies.convergence import _fastest_theory_lr
 from lrsweep.studies.steps import exact_steps, steps_median
 
 
@@ -111,3 +113,26 @@ def test_lr_tuning_answer_numbers_come_from_its_summary(runs):
     f = run.results["grid"].frame
     g = f[f["lr"] == 0.04]["converged_step"].to_numpy(float)
     assert np.median(np.where(g >= 0, g, np.inf)) == s.loc[0.04, "steps_median"]
+
+
+# ------------------------------------------------------------------ convergence
+def test_convergence_answer_and_theory_minimum_come_from_its_summary(runs):
+    run = runs["convergence"]
+    cfg = run.results["runs"].config
+    s = run.output.summary
+    lr_star = _fastest_theory_lr(1.0)
+    assert lr_star == pytest.approx(0.29273, abs=1e-4)
+    assert lr_star in set(cfg.axes["lr"])  # the simulated median is measured exactly at the theory's best lr
+    L = lambda lr: float(theory.population_log_multiplier(lr, 1.0))  # noqa: E731
+    assert L(lr_star) < min(L(0.99 * lr_star), L(1.01 * lr_star))
+    m = re.search(r"best lr (\S+), (\S+) \[(\S+), (\S+)\] steps \(n = (\d+)\)", run.output.answer)
+    assert m, run.output.answer
+    n = int(m.group(5))
+    row = s[(s["n_samples"] == n) & (s["lr"] == lr_star)].iloc[0]
+    assert [float(v) for v in m.groups()[1:4]] == pytest.approx(
+        [row["steps_median"], row["steps_median_lo"], row["steps_median_hi"]])
+    assert f"theory's minimum of {math.log(cfg.tol) / L(lr_star):.3g} steps" in run.output.answer
+    # Censored cells are flagged, not reported as data: inf medians exactly where half did not converge.
+    assert (s["steps_censored"] == (s["n_converged"] * 2 <= s["n"])).all()
+    # The grid reaches past the almost-sure threshold: the top of the grid is not a finding.
+    assert max(cfg.axes["lr"]) > float(theory.as_threshold(1.0))
