@@ -17,10 +17,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import AXES
-from ..intervals import Z95, wilson_interval
+from ..intervals import wilson_interval
 from .common import fmt, steps_to_tol
 from .spec import ANY, SINGLE, Options, Output, Study, SweepSpec
-from .steps import exact_steps, exact_steps_applies, pct, rate_crossing, rate_text, steps_median, theory_lrs
+from .steps import (
+    exact_steps,
+    exact_steps_applies,
+    excess_over_theory,
+    pct,
+    rate_crossing,
+    rate_text,
+    steps_median,
+    theory_lrs,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,17 +132,7 @@ def _summary(res: Results, f: pd.DataFrame, exact_ok: bool, verdict_ok: bool) ->
     lr_u, inv = np.unique(summary["lr"].to_numpy(), return_inverse=True)
     summary["theory_steps"] = steps_to_tol(lr_u, cfg)[inv]
     summary["spread_ratio"] = spread_ratio(lr_u, cfg.tol, x_scale)[inv]
-    med, mlo, mhi = (summary[f"steps_median{s}"].to_numpy() for s in ("", "_lo", "_hi"))
-    th = summary["theory_steps"].to_numpy()
-    det = np.isfinite(med) & np.isfinite(th)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        summary["excess"] = np.where(det, med / th - 1, np.nan)
-        summary["excess_lo"] = np.where(det, mlo / th - 1, np.nan)
-        summary["excess_hi"] = np.where(det & np.isfinite(mhi), mhi / th - 1, np.nan)
-        # Deviation in standard errors of the median (its 95 % half-width / 1.96); steps are integers, so
-        # an interval can have zero width: the standard error is then taken as at least half a step.
-        se = np.maximum((mhi - mlo) / (2 * Z95), 0.5 / Z95)
-        summary["excess_z"] = np.where(det & np.isfinite(mhi), (med - th) / se, np.nan)
+    excess_over_theory(summary)
     return summary
 
 

@@ -30,8 +30,16 @@ if TYPE_CHECKING:
 
     from ..results import Results
 
-__all__ = ["exact_steps", "exact_steps_applies", "pct", "rate_crossing", "rate_text", "steps_median",
-           "theory_lrs"]
+__all__ = [
+    "exact_steps",
+    "exact_steps_applies",
+    "excess_over_theory",
+    "pct",
+    "rate_crossing",
+    "rate_text",
+    "steps_median",
+    "theory_lrs",
+]
 
 #: Largest float64 array (elements) one call of predicted_steps_to_tol may build per block of datasets.
 _BLOCK = 4_000_000
@@ -189,3 +197,24 @@ def rate_text(k: int, n: int) -> str:
 
     lo, hi = wilson_interval(k, n)
     return f"{k:,} of {n:,}: {pct(k / n)} [{pct(float(lo))}, {pct(float(hi))}]"
+
+
+def excess_over_theory(summary: pd.DataFrame, theory: str = "theory_steps", stem: str = "steps") -> None:
+    """Add the deviation of the median steps from a theory column, relative and in standard errors.
+
+    ``excess = median / theory - 1`` with ``excess_lo``, ``excess_hi`` from the median's interval (NaN
+    where the median is censored or the theory undefined, ``excess_hi`` NaN where the interval is open
+    above), and ``excess_z = (median - theory) / se`` with ``se`` the interval's half-width / 1.96: steps
+    are integers, so an interval can have zero width, and ``se`` is taken as at least half a step.
+    """
+    from ..intervals import Z95
+
+    med, mlo, mhi = (summary[f"{stem}_median{s}"].to_numpy() for s in ("", "_lo", "_hi"))
+    th = summary[theory].to_numpy(dtype=np.float64)
+    det = np.isfinite(med) & np.isfinite(th)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        summary["excess"] = np.where(det, med / th - 1, np.nan)
+        summary["excess_lo"] = np.where(det, mlo / th - 1, np.nan)
+        summary["excess_hi"] = np.where(det & np.isfinite(mhi), mhi / th - 1, np.nan)
+        se = np.maximum((mhi - mlo) / (2 * Z95), 0.5 / Z95)
+        summary["excess_z"] = np.where(det & np.isfinite(mhi), (med - th) / se, np.nan)
