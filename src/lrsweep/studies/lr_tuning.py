@@ -338,8 +338,8 @@ def analyse(runs: dict[str, Results], opts: Options) -> Output:
         f"of {budget} steps, because at least half the runs did not converge (open triangles in the figure)"
         + (f", at lr <= {cens_small['lr'].max():.3g}, where {cfg.epochs} epochs are too few"
            if len(cens_small) else "")
-        + (f"{',' if len(cens_small) else ''} at lr >= {cens_large['lr'].min():.3g}, where most runs diverge "
-           "or oscillate" if len(cens_large) else "")
+        + (f"{', and' if len(cens_small) else ','} at lr >= {cens_large['lr'].min():.3g}, where more than "
+           "half the runs diverge or stay censored" if len(cens_large) else "")
         + ". The median of the converged runs alone (`converged_step_median` in summary.csv) is not used: "
         "there it describes the few runs that converged"
         + (f" (at lr {mid['lr']:.3g}: {fmt(mid['converged_step_median'])} steps from "
