@@ -32,17 +32,22 @@ def _examples() -> dict[str, tuple[tuple, dict]]:
     """Name -> (args, kwargs): small valid inputs whose frames hold only the columns the call needs."""
     rng = np.random.default_rng(0)
     lrs = np.geomspace(0.01, 1.0, 6)
-    steps = np.arange(301)
     div = pd.DataFrame([{"lr": lr, "n_samples": n, "unstable_rate": r, "unstable_lo": 0.8 * r,
                          "unstable_hi": min(1.0, 1.2 * r + 0.01)}
                         for n in (5, 20) for lr, r in zip(lrs, np.linspace(0, 1, 6), strict=True)])
-    speed = pd.DataFrame({"lr": lrs, "converged_step_median": 1000 / (1 + 100 * lrs),
-                          "converged_step_q25": 800 / (1 + 100 * lrs),
-                          "converged_step_q75": 1200 / (1 + 100 * lrs)})
-    for i, status in enumerate(("converged", "slow", "oscillating", "diverged")):
-        speed[f"{status}_rate"] = np.linspace(0.1 * i, 0.2 * i + 0.1, 6)
+    # Medians over every run: inf where beyond the budget (the first cell) or the interval is open (the last).
+    speed = pd.DataFrame({"lr": lrs, "steps_median": [np.inf, *(1000 / (1 + 100 * lrs[1:]))],
+                          "steps_median_lo": [np.inf, *(800 / (1 + 100 * lrs[1:]))],
+                          "steps_median_hi": [np.inf, *(1200 / (1 + 100 * lrs[1:-1])), np.inf],
+                          "budget": 500})
+    for i, status in enumerate(("converged", "slow", "oscillating", "growing", "diverged", "exact")):
+        speed[f"{status}_rate"] = np.linspace(0.1 * i, 0.1 * i + 0.1, 6)
         speed[f"{status}_lo"] = 0.9 * speed[f"{status}_rate"]
         speed[f"{status}_hi"] = 1.1 * speed[f"{status}_rate"]
+    medians = speed[["lr", "steps_median", "steps_median_lo", "steps_median_hi"]]
+    steps_frame = pd.concat([medians.assign(n_samples=n, budget=50 * n, theory_steps=900 / (1 + 100 * lrs))
+                             for n in (10, 100)], ignore_index=True)
+    theory = pd.DataFrame({"lr": lrs, "steps": 900 / (1 + 100 * lrs)})
     heat = pd.DataFrame([{"kind": k, "scale": s, "frac": f,
                           "rate": 0.1 + 0.2 * i + 0.05 * j + 0.3 * (k == "b")}
                          for k in ("a", "b") for i, s in enumerate((1, 10, 100))
@@ -66,12 +71,13 @@ def _examples() -> dict[str, tuple[tuple, dict]]:
         status[f"{key}_rate"] = np.tile(np.clip(np.linspace(1 - 0.3 * i, 0.2 * i, 5), 0, 1), 2)
         status[f"{key}_lo"] = 0.9 * status[f"{key}_rate"]
         status[f"{key}_hi"] = np.minimum(1.0, 1.1 * status[f"{key}_rate"])
+    steps = np.arange(301)
     thetas = [5 - 6 * np.exp(-steps * lr) * np.cos(steps * w)
               for lr, w in ((0.01, 0), (0.04, 0), (0.05, 3.0))]
     return {
         "seed_trajectory": ((pd.DataFrame({"step": steps, "theta": 5 - 6 * np.exp(-steps / 50),
                                            "loss": np.exp(-steps / 40) + 0.01 * rng.random(301)}),),
-                            {"title": "theta and loss"}),
+                            {"theta_ref": 5.0, "epoch_length": 100, "title": "theta and loss"}),
         "rainbow_fan": ((x, 5 * x, 5 - 6 * np.exp(-np.arange(40) / 8)), {"n_lines": 30, "title": "fan"}),
         "divergence_curve": ((div,), {"predicted": div.rename(columns={"unstable_rate": "probability"})[
             ["lr", "n_samples", "probability"]], "thresholds": {"mean-square": 0.05, "almost-sure": 0.5},
@@ -81,7 +87,13 @@ def _examples() -> dict[str, tuple[tuple, dict]]:
                            pd.DataFrame({"trajectory_id": [0, 1, 2], "lr": [0.01, 0.04, 1.0],
                                          "status": ["slow", "converged", "oscillating"]})),
                           {"theta_ref": 5.0, "title": "learning rates"}),
-        "speed_vs_stability": ((speed,), {"title": "speed"}),
+        "speed_vs_stability": ((speed,), {"theory": theory, "theory_label": "theory", "statuses": [
+            "converged", "slow", "oscillating", "growing", "diverged"], "verdict": "exact",
+            "verdict_label": "exact verdict", "thresholds": {"a": 0.05, "b": 0.5}, "title": "speed"}),
+        "steps_to_converge": ((steps_frame,), {
+            "panel": "n_samples", "panel_name": "n", "reference": "theory_steps", "reference_label": "theory",
+            "theory": theory, "theory_label": "theory", "thresholds": {"a": 0.05, "b": 0.5},
+            "title": "steps"}),
         "oscillation_curve": ((pd.DataFrame({"lr": lrs, "mean": np.r_[0.0, 10 * lrs[1:]], "mean_se": lrs,
                                              "runs": 100, "left_out": [0, 0, 0, 0, 1, 3],
                                              "predicted": 9 * lrs}),),
@@ -333,3 +345,38 @@ def test_valid_variants():
     plots.oscillation_curve(EXAMPLES["oscillation_curve"][0][0])
     plots.rainbow_fan([0.0, 1.0], [0.0, 5.0], [4.0], n_lines=np.int64(5))
     plots.lines_with_bands(*EXAMPLES["lines_with_bands"][0], x="n", y="m", lo="q1", hi="q3", hue="src")
+    (speed,), _ = EXAMPLES["speed_vs_stability"]
+    plots.speed_vs_stability(speed)
+    (steps,), _ = EXAMPLES["steps_to_converge"]
+    plots.steps_to_converge(steps, panel="n_samples")
+
+
+def test_lr_comparison_draws_the_exact_trend_and_the_epochs():
+    """With S, n_samples and theta0 in the frame each error gets its dashed trend |e_0| exp(k S / n)."""
+    (records, frame), kw = EXAMPLES["lr_comparison"]
+    frame = frame.assign(S=[-1.0, -4.0, 0.5], n_samples=100, theta0=-1.0)
+    fig = plots.lr_comparison(records, frame, **kw)
+    err = fig.axes[1]
+    dashed = [ln for ln in err.get_lines() if ln.get_linestyle() == "--" and len(ln.get_xdata()) > 2]
+    assert len(dashed) == 3
+    k, e = dashed[2].get_xdata(), dashed[2].get_ydata()
+    np.testing.assert_allclose(e, 6.0 * np.exp(k * 0.5 / 100))
+    assert err.get_yscale() == "log"
+    assert sum("epoch" in t.get_text() for t in err.texts) == 2  # epochs 2 and 3 of 300 steps
+    legend = " ".join(t.get_text() for t in fig.legends[0].get_texts())
+    assert "lr = 1: oscillating; exact S = 0.5 per epoch (unstable)" in legend
+
+
+def test_censored_medians_are_drawn_apart():
+    """A median beyond the budget is an open marker at the budget, not a data point; an open interval ends
+    in an open marker at the budget."""
+    (steps,), kw = EXAMPLES["steps_to_converge"]
+    fig = plots.steps_to_converge(steps, **kw)
+    ax = fig.axes[0]
+    filled, hollow = [], []
+    for ln in ax.get_lines():
+        (hollow if ln.get_markerfacecolor() == "none" else filled).append(ln)
+    y_filled = np.concatenate([np.asarray(ln.get_ydata(), float) for ln in filled if ln.get_marker() == "o"])
+    assert np.isnan(y_filled[0]) and np.isfinite(y_filled[1:]).all()  # the censored cell is no data point
+    open_y = [y for ln in hollow for y in np.asarray(ln.get_ydata(), float)]
+    assert sorted(open_y) == [500.0, 500.0]  # budget of n = 10: the censored median and the open interval

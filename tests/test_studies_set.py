@@ -84,6 +84,27 @@ def test_set_runs_with_theory_at_the_set_value_or_names_the_axis(name, axis, tmp
 
 
 # ------------------------------------------------------------------ theory, study by study
+def _datasets_x(cfg, seeds, n):
+    """x of the datasets of ``cfg`` for ``seeds`` at size ``n`` (the other data axes at their one value)."""
+    one = {a: cfg.axes[a][0] for a in ("x_scale", "noise", "outlier_frac", "outlier_scale", "outlier_kind")}
+    return np.stack([make_dataset(int(s), int(n), coef=cfg.coef, intercept=cfg.intercept, kind=cfg.data,
+                                  **one).x for s in seeds])
+
+
+def _exact_verdict(cfg, n, lrs):
+    """Fraction of the datasets of ``cfg`` with S(lr) > 0, per lr (NaN where S is not the verdict)."""
+    if cfg.axes["order"][0] not in ("fixed", "shuffle"):
+        return np.full(len(lrs), np.nan)
+    S = theory.epoch_log_multiplier(_datasets_x(cfg, cfg.axes["seed"], n), np.asarray(lrs))
+    return (np.asarray(S) > 0).mean(axis=0)
+
+
+def _population_steps(cfg, lrs):
+    (x_scale,) = cfg.axes["x_scale"]
+    L = np.asarray(theory.population_log_multiplier(np.asarray(lrs), x_scale))
+    return np.where(L < 0, np.log(cfg.tol) / np.where(L < 0, L, -1.0), np.nan)
+
+
 def _check_seed(run, options):
     res = run.results["seed"]
     cfg = res.config
@@ -98,6 +119,18 @@ def _check_seed(run, options):
     assert bool(s["identical_to_node_graph"])
     expected = th[199] if len(th) >= 200 and row["diverged_step"] < 0 else float("nan")
     assert s["theta_at_200"] == pytest.approx(expected, nan_ok=True, rel=0, abs=0)
+    # The exact theory of the dataset that ran: S per epoch (a stream average for online order).
+    S = float(theory.epoch_log_multiplier(ds.x, row["lr"])) / (cfg.epochs if order == "online" else 1)
+    assert s["S"] == pytest.approx(S, rel=1e-12, abs=1e-12)
+    noise_free = row["noise"] == 0 and not (row["outlier_frac"] > 0 and row["outlier_kind"] == "response")
+    if noise_free and order == "fixed":
+        k = int(theory.predicted_steps_to_tol(ds.x, row["lr"], cfg.tol, cfg.epochs))
+        n = int(row["n_samples"])
+        assert s["exact_converged_step"] == (k if 0 <= k <= cfg.epochs * n - n + 1 else -1)
+    else:
+        assert math.isnan(s["exact_converged_step"])
+    if noise_free and order in ("fixed", "shuffle") and s["epochs_measured"] > 0:
+        assert s["log_change_per_epoch_mean"] == pytest.approx(S, rel=1e-6, abs=1e-9)
 
 
 def _check_lr_tuning(run, options):
@@ -106,17 +139,36 @@ def _check_lr_tuning(run, options):
     np.testing.assert_array_equal(summary["lr"], grid.axes["lr"])
     report = run.output.report
     assert f"{demo.axes['n_samples'][0]} samples" in report and f"seed {demo.axes['seed'][0]}" in report
-    assert f"datasets of {grid.axes['n_samples'][0]} samples" in report
+    (n,) = grid.axes["n_samples"]
+    assert f"datasets of n = {n}" in report
+    assert (summary["budget"] == grid.epochs * n).all()
+    population = grid.axes["noise"] == (0.0,) and grid.axes["outlier_frac"] == (0.0,)
+    expected = _population_steps(grid, summary["lr"]) if population else np.full(len(summary), np.nan)
+    np.testing.assert_allclose(summary["theory_steps"], expected, rtol=1e-12)
+    np.testing.assert_allclose(summary["exact_unstable_rate"], _exact_verdict(grid, n, summary["lr"]), rtol=0)
+    # The seed's own data: S and the critical lr of the dataset that ran.
+    runs = run.output.tables["seed_data_runs"]
+    x = _datasets_x(demo, demo.axes["seed"], demo.axes["n_samples"][0])[0]
+    if demo.axes["order"][0] != "online":
+        np.testing.assert_allclose(runs["S"], theory.epoch_log_multiplier(x, runs["lr"].to_numpy()),
+                                   rtol=1e-12)
+    assert f"the first critical lr is {float(theory.critical_lr(x)):.5g}" in report
 
 
 def _check_convergence(run, options):
     cfg = run.results["runs"].config
     s = run.output.summary
     (x_scale,) = cfg.axes["x_scale"]
-    L = np.asarray(theory.population_log_multiplier(s["lr"].to_numpy(), x_scale))
-    expected = np.where(L < 0, np.log(cfg.tol) / np.where(L < 0, L, -1.0), np.nan)
-    np.testing.assert_allclose(s["theory_steps"], expected, rtol=1e-12)
+    np.testing.assert_allclose(s["theory_steps"], _population_steps(cfg, s["lr"]), rtol=1e-12)
     assert f"X ~ N(0, {x_scale:g}^2)" in run.output.report
+    L = np.asarray(theory.population_log_multiplier(s["lr"].to_numpy(), x_scale))
+    V = np.asarray(theory.population_log_multiplier_variance(s["lr"].to_numpy(), x_scale))
+    spread = np.sqrt(_population_steps(cfg, s["lr"]) * V) / abs(np.log(cfg.tol))
+    np.testing.assert_allclose(s["spread_ratio"], np.where(L < 0, spread, np.nan), rtol=1e-9)
+    for n in cfg.axes["n_samples"]:
+        g = s[s["n_samples"] == n]
+        np.testing.assert_allclose(g["exact_unstable_rate"], _exact_verdict(cfg, n, g["lr"]), rtol=0)
+        assert (g["budget"] == cfg.epochs * n).all()
 
 
 def _check_oscillation(run, options):

@@ -21,6 +21,7 @@ value, or a frame without a column the call needs, raises a
 from .curves import divergence_curve, lines_with_bands, oscillation_curve, speed_vs_stability, survival_loglog
 from .grids import heatmaps
 from .noise import mean_square_vs_median, status_rates
+from .steps import steps_to_converge
 from .theme import theme
 from .trajectories import lr_comparison, rainbow_fan, seed_trajectory
 
@@ -35,6 +36,7 @@ __all__ = [
     "seed_trajectory",
     "speed_vs_stability",
     "status_rates",
+    "steps_to_converge",
     "survival_loglog",
     "theme",
 ]

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._validation import Boolean, Interval, NoneOr, validate_params
+from .._validation import Boolean, Interval, NoneOr, StrList, validate_params
 from .checks import _AX, _COLUMN, _FRAME, _STR, _TITLE, _LabelMap, _need_columns
 from .noise import _GREY, _mark_thresholds
+from .steps import censoring_handles, draw_censored_medians, mark_thresholds
 from .theme import _palette, _settle, _subplots, theme
 
 if TYPE_CHECKING:
@@ -83,39 +84,86 @@ def divergence_curve(
             ax.set_title(title, pad=34)
         return _settle(fig, callers=callers)
 
-_STATUSES = ("converged", "slow", "oscillating", "diverged")
+#: The statuses drawn by default (noise_floor needs noise; lr-tuning's default runs have none).
+_STATUSES = ("converged", "slow", "oscillating", "growing", "diverged")
 
-@validate_params({"summary": _FRAME, "title": _TITLE})
-def speed_vs_stability(summary: pd.DataFrame, *, title: str | None = None) -> Figure:
-    """Steps to converge (median, quartile band) and status fractions versus lr.
 
-    ``summary`` is :meth:`lrsweep.Results.summary` grouped by ``lr``: columns
-    ``lr``, ``converged_step_median``, ``converged_step_q25``,
-    ``converged_step_q75`` and ``{status}_rate``, ``{status}_lo``,
-    ``{status}_hi`` for each status.
+@validate_params({"summary": _FRAME, "steps": _STR, "theory": NoneOr(_FRAME), "theory_label": _STR,
+                  "statuses": StrList(), "verdict": NoneOr(_STR), "verdict_label": _STR,
+                  "thresholds": NoneOr(_LabelMap(Interval("float", 0, np.inf, "neither"),
+                                                 "learning rates in the range (0, inf)")),
+                  "title": _TITLE})
+def speed_vs_stability(summary: pd.DataFrame, *, steps: str = "steps", theory: pd.DataFrame | None = None,
+                       theory_label: str = "theory", statuses: Sequence[str] = _STATUSES,
+                       verdict: str | None = None, verdict_label: str = "exact verdict",
+                       thresholds: Mapping[str, float] | None = None, title: str | None = None) -> Figure:
+    """Median steps to converge (censoring shown) over status fractions versus lr, shared log lr axis.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        One row per ``lr``: ``{steps}_median``, ``{steps}_median_lo``,
+        ``{steps}_median_hi`` (medians over every run, ``inf`` for beyond the
+        budget: :func:`lrsweep.studies.steps.steps_median`), ``budget`` and
+        ``{s}_rate``, ``{s}_lo``, ``{s}_hi`` for each status ``s`` (Wilson
+        bands), as :meth:`lrsweep.Results.summary` grouped by ``lr`` has them.
+    steps : str
+        Stem of the median columns.
+    theory : pandas.DataFrame, optional
+        Columns ``lr`` and ``steps``: a theory curve of the steps, dashed.
+    theory_label : str
+        Its legend entry.
+    statuses : list of str
+        The statuses whose fractions are drawn, one colour each.
+    verdict : str, optional
+        Stem of a rate drawn dashed in black with its band (``{verdict}_rate``,
+        ``_lo``, ``_hi``): an exact verdict next to the simulated statuses.
+    verdict_label : str
+        Its legend entry.
+    thresholds : mapping of label to lr, optional
+        Vertical lines in both panels, labelled along the line in the top one.
+    title : str, optional
+        Figure title.
     """
-    _need_columns("summary", "speed_vs_stability", summary,
-                  ["lr", "converged_step_median", "converged_step_q25", "converged_step_q75",
-                   *(f"{s}_{c}" for s in _STATUSES for c in ("rate", "lo", "hi"))])
+    owner = "speed_vs_stability"
+    cols = [f"{steps}_median", f"{steps}_median_lo", f"{steps}_median_hi"]
+    rates = [f"{s}_{c}" for s in [*statuses, *([verdict] if verdict else [])] for c in ("rate", "lo", "hi")]
+    _need_columns("summary", owner, summary, ["lr", *cols, "budget", *rates])
+    if theory is not None:
+        _need_columns("theory", owner, theory, ["lr", "steps"])
     with theme():
-        fig, (a0, a1) = _subplots(2, 1, figsize=(10, 7.5), sharex=True)
+        fig, (a0, a1) = _subplots(2, 1, figsize=(12, 8), sharex=True)
         g = summary.sort_values("lr")
         c0 = _palette()[0]
-        a0.plot(g["lr"], g["converged_step_median"], "o-", ms=3, color=c0, label="median")
-        a0.fill_between(g["lr"], g["converged_step_q25"], g["converged_step_q75"], color=c0, alpha=0.25,
-                        lw=0, label="quartiles")
+        budget = g["budget"].to_numpy(dtype=np.float64)
+        if theory is not None:
+            t = theory.sort_values("lr")
+            a0.plot(t["lr"], t["steps"], "--", color="0.3", lw=1.4, label=theory_label)
+        a0.axhline(budget.max(), color=c0, ls=":", lw=1.0)
+        a0.text(0.5, budget.max(), f"budget {budget.max():,.0f} steps", color=c0, fontsize=8, va="bottom",
+                ha="center", transform=a0.get_yaxis_transform())
+        draw_censored_medians(a0, g["lr"], *(g[c] for c in cols), budget, color=c0,
+                              label="median over every run (95 % interval)")
         a0.set_yscale("log")
-        a0.set_ylabel("steps to converge\n(converged runs)")
-        a0.legend(fontsize=8)
-        palette = dict(zip(_STATUSES, _palette(4), strict=True))
+        a0.set_ylabel("steps to converge\n(log scale)")
+        handles, labels = a0.get_legend_handles_labels()
+        extra = censoring_handles()
+        a0.legend(handles + extra, labels + [h.get_label() for h in extra], fontsize=8,
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+        palette = dict(zip(statuses, _palette(len(statuses)), strict=True))
         for status, c in palette.items():
             a1.plot(g["lr"], g[f"{status}_rate"], "-", color=c, lw=1.8, label=status)
             a1.fill_between(g["lr"], g[f"{status}_lo"], g[f"{status}_hi"], color=c, alpha=0.2, lw=0)
+        if verdict:
+            a1.plot(g["lr"], g[f"{verdict}_rate"], "--", color="0.1", lw=1.6, label=verdict_label)
+            a1.fill_between(g["lr"], g[f"{verdict}_lo"], g[f"{verdict}_hi"], color="0.1", alpha=0.12, lw=0)
+        for ax, text in ((a0, True), (a1, False)):
+            mark_thresholds(ax, thresholds or {}, text=text)
         a1.set_xscale("log")
         a1.set_ylim(-0.02, 1.02)
         a1.set_xlabel("learning rate lr (log scale)")
-        a1.set_ylabel("fraction of runs")
-        a1.legend(fontsize=8, ncol=4, loc="center left")
+        a1.set_ylabel("fraction of runs\n(Wilson 95 % bands)")
+        a1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         if title:
             fig.suptitle(title)
         return _settle(fig)
