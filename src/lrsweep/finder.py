@@ -361,10 +361,10 @@ def _suggest_block(rule: str, lr: np.ndarray, loss: np.ndarray, n: np.ndarray, b
         k = _argmin(_coordinate_gradient(y, x, m), m) if width >= 2 else np.zeros(runs, dtype=np.int64)
         pick = pos[rows, np.minimum(k, max(width - 1, 0))] if width else np.zeros(runs, dtype=np.int64)
         return lr[rows, pick], pick, m >= 2
-    nan = np.isnan(y) & valid  # lr_find cuts both at the first NaN loss
-    m = np.where(nan.any(axis=1), np.argmax(nan, axis=1), m)
     if width == 0:
         return np.zeros(runs), np.zeros(runs, dtype=np.int64), np.zeros(runs, dtype=bool)
+    nan = np.isnan(y) & valid  # lr_find cuts both at the first NaN loss
+    m = np.where(nan.any(axis=1), np.argmax(nan, axis=1), m)
     if rule == "fastai-valley":
         k, ok = _valley(y, m), m >= 1
     elif rule == "fastai-steep":  # grads = (losses[1:]-losses[:-1]) / (lrs[1:].log()-lrs[:-1].log())
