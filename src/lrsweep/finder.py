@@ -71,6 +71,14 @@ Suggestions (:func:`suggest`), ``m`` points after each tool's trimming:
 Arithmetic is float64 as lrsweep's losses (the tools smooth in the loss's
 dtype, float32 for most models) except where a tool converts to float32
 itself; argmins return the first NaN if there is one, as NumPy and torch do.
+torch's CPU ``lerp`` fuses fastai's multiply-add (``fma(beta - 1, v - l, v)``;
+torch 2.14.1 in float64 differs from the unfused formula used here in the last
+bit about once in ten steps; fastai cannot run it in float64 anyway, its
+average starts as a float32 tensor). A NaN loss makes every later smoothed
+value NaN, so a smoothing tool never stops after one: feed :func:`record` the losses the
+training really had past the kernel's divergence bound (or stop before it).
+Only the exponential ramps are here (Lightning's and torch-lr-finder's linear
+modes are not).
 """
 
 from __future__ import annotations
@@ -161,7 +169,7 @@ class _Curves(Array):
 
 _LOSSES = _Curves(closed="both", ndim=(1, 2), what="a 1-D (one run) or 2-D (runs, steps) array")
 _LRS = Array(0.0, math.inf, "neither", ndim=(1, 2), what="a 1-D (steps) or 2-D (runs, steps) array")
-_LENGTH = NoneOr(Array(1.0, math.inf, "left", ndim=(0, 1), what="a count or a 1-D array of counts"))
+_LENGTH = NoneOr(Array(1.0, math.inf, "left", ndim=(0, 1), what="a step count or a 1-D array"))
 _POSITIVE = Interval("float", 0.0, math.inf, "neither")
 _SKIP = NoneOr(Interval("int", 0, 2**31 - 1))
 
@@ -368,7 +376,7 @@ def _suggest_block(rule: str, lr: np.ndarray, loss: np.ndarray, n: np.ndarray, b
     if rule == "fastai-valley":
         k, ok = _valley(y, m), m >= 1
     elif rule == "fastai-steep":  # grads = (losses[1:]-losses[:-1]) / (lrs[1:].log()-lrs[:-1].log())
-        logx = np.log(x)
+        logx = np.log(x.astype(np.float64)).astype(np.float32)  # torch's float32 log: rounded correctly
         grads = (y[:, 1:] - y[:, :-1]) / (logx[:, 1:] - logx[:, :-1])
         k, ok = _argmin(grads, m - 1) if width >= 2 else np.zeros(runs, dtype=np.int64), m >= 2
     elif rule == "fastai-minimum":
