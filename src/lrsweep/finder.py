@@ -242,7 +242,7 @@ def record(tool: str, losses: np.ndarray, *, smoothing: float | None = None,
         recorded steps, the stopping step included. The recorded learning
         rates are the first ``length`` of :func:`ramp`.
     """
-    loss = np.atleast_2d(losses).T  # (steps, runs): each step reads a contiguous row
+    loss = np.ascontiguousarray(np.atleast_2d(losses).T)  # (steps, runs): each step reads a contiguous row
     steps, runs = loss.shape
     p = DEFAULTS[tool]["smoothing"] if smoothing is None else smoothing
     thr = DEFAULTS[tool]["threshold"] if threshold is None else threshold
@@ -263,7 +263,7 @@ def record(tool: str, losses: np.ndarray, *, smoothing: float | None = None,
             out[0] = loss[0]
             for k in range(1, steps):
                 out[k] = p * loss[k] + (1 - p) * out[k - 1] if p > 0 else loss[k]
-        out = out.T
+        out = np.ascontiguousarray(out.T)
         if tool == "fastai":  # best starts at inf; `smooth_loss < best_loss` never holds for NaN
             best = np.fmin.accumulate(np.where(np.isnan(out), np.inf, out), axis=1)
         else:  # best is the first value (even NaN, which then stays), then `loss < best` updates it
