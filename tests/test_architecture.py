@@ -24,7 +24,7 @@ SRC = Path(lrsweep.__file__).parent
 #: Top-level modules and packages of lrsweep, bottom layer first.
 LAYERS = [
     {"_validation", "metrics", "files"},
-    {"config", "intervals"},
+    {"config", "intervals", "finder"},
     {"grid", "reference", "selection"},
     {"data"},
     {"engine", "theory"},

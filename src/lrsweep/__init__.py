@@ -39,9 +39,9 @@ _LAZY = {
     "Status": "metrics",
     "METRICS": "metrics",
 }
-_SUBMODULES = {"checkpoint", "cli", "config", "data", "distributed", "engine", "files", "grid", "intervals",
-               "metrics", "planner", "plots", "reference", "results", "runner", "selection", "studies",
-               "study", "theory"}
+_SUBMODULES = {"checkpoint", "cli", "config", "data", "distributed", "engine", "files", "finder", "grid",
+               "intervals", "metrics", "planner", "plots", "reference", "results", "runner", "selection",
+               "studies", "study", "theory"}
 
 __all__ = ["ParameterError", "ParameterTypeError", "SweepConfig", "__version__", *_LAZY, *sorted(_SUBMODULES)]
 
