@@ -16,18 +16,11 @@ from hypothesis import strategies as st
 
 import lrsweep
 from lrsweep import reference
-from lrsweep.data import dataset_for, sample_order
+from lrsweep.studies.common import replay
 
 
 def _reference_for(cfg: lrsweep.SweepConfig, row) -> tuple[np.ndarray, np.ndarray, float]:
-    key = tuple(row[a] for a in lrsweep.config.DATA_AXES)
-    ds = dataset_for(cfg, key, row["order"])
-    order = sample_order(row["order"], len(ds) if row["order"] != "online" else row["n_samples"],
-                         cfg.epochs, row["seed"])
-    if row["order"] == "online":
-        order = np.arange(len(ds))
-    th, loss = reference.run_trajectory(ds.x, ds.y, lr=row["lr"], theta0=row["theta0"],
-                                        epochs=cfg.epochs, order=order)
+    ds, th, loss = replay(cfg, row)  # every axis of the row, through the node graph
     return th, loss, ds.theta_ref
 
 
@@ -74,11 +67,16 @@ def test_seed_run_bit_for_bit(lecture_data):
     order=st.sampled_from(["fixed", "shuffle", "replacement", "online"]),
     outlier=st.sampled_from([(0.0, "leverage"), (0.2, "leverage"), (0.2, "response")]),
     data=st.sampled_from(["gaussian", "lecture"]),
+    optimizer=st.sampled_from([dict(), dict(batch_size=[1, 4]),
+                               dict(schedule=["constant", "warmup:4+cosine"]),
+                               dict(momentum=[0.0, 0.8], nesterov=[False, True]),
+                               dict(schedule="range:50", batch_size=3, momentum=0.9)]),
 )
-def test_kernel_equals_reference(n, epochs, lrs, theta0, seed, noise, order, outlier, data):
+def test_kernel_equals_reference(n, epochs, lrs, theta0, seed, noise, order, outlier, data, optimizer):
+    """Every recorded theta and loss of every step equals the node graph's, on every axis."""
     cfg = lrsweep.SweepConfig(lr=lrs, theta0=theta0, seed=seed, n_samples=n, epochs=epochs,
                               noise=noise, order=order, outlier_frac=outlier[0],
-                              outlier_kind=outlier[1], data=data, diverge_factor=1e8)
+                              outlier_kind=outlier[1], data=data, diverge_factor=1e8, **optimizer)
     res = run(cfg, record="all")
     _assert_records_equal_reference(cfg, res)
 

@@ -234,7 +234,7 @@ class SweepConfig:
     batch_size: Any = AXES["batch_size"][1]
     nesterov: Any = AXES["nesterov"][1]
     momentum: Any = AXES["momentum"][1]
-    lr_multipliers: Any = None
+    lr_multipliers: Any = field(default=None, repr=False)
     memory_limit: int | None = None
     _axes: dict = field(init=False, repr=False, compare=False)
     _cache: dict = field(init=False, repr=False, compare=False, default_factory=dict)  # derived values

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import AXES, DATA_AXES
+from ..config import AXES
 from .common import fmt
 from .spec import SINGLE, Options, Output, Study, SweepSpec
 
@@ -23,19 +23,15 @@ def declare(opts: Options) -> dict[str, SweepSpec]:
 
 
 def analyse(runs: dict[str, Results], opts: Options) -> Output:
-    from .. import plots, reference
-    from ..data import dataset_for, sample_order
+    from .. import plots
+    from .common import replay
 
     res = runs["seed"]
     cfg = res.config
     row = res.frame.iloc[0]
     order = str(row["order"])
     n = int(row["n_samples"])
-    ds = dataset_for(cfg, tuple(row[a] for a in DATA_AXES), order)
-    idx = sample_order(order, n, cfg.epochs, int(row["seed"]))
-    # An online run is one pass over its stream of epochs * n fresh samples.
-    th_ref, loss_ref = reference.run_trajectory(ds.x, ds.y, lr=row["lr"], theta0=row["theta0"],
-                                                epochs=1 if order == "online" else cfg.epochs, order=idx)
+    ds, th_ref, loss_ref = replay(cfg, row)
     rec = res.records[res.records["trajectory_id"] == row["trajectory_id"]]
     n_ok = len(rec)
     identical = bool(np.array_equal(rec["theta"].to_numpy(), th_ref[:n_ok])
