@@ -10,12 +10,15 @@ import pytest
 import lrsweep
 from lrsweep._validation import Interval, OneOf, ParameterError, ParameterTypeError
 from lrsweep.config import AXES, SETTINGS
+from lrsweep.schedules import ScheduleConstraint
 
 ALL = {**AXES, **SETTINGS}
 
 
 def _expected(name: str, constraint, value) -> str:
-    return re.escape(f"The {name!r} parameter of SweepConfig must be {constraint.description}. Got ")
+    # The template, with the reason a parsed value was refused in parentheses where there is one.
+    head = re.escape(f"The {name!r} parameter of SweepConfig must be {constraint.description}")
+    return head + r"( \(.*\))?\. Got "
 
 
 @pytest.mark.parametrize("name", list(ALL))
@@ -29,7 +32,7 @@ def test_every_constraint_violation_raises_with_the_template(name):
 @pytest.mark.parametrize("name", list(ALL))
 def test_wrong_type_is_a_type_error(name):
     constraint = ALL[name][0]
-    bad = 3.5 if isinstance(constraint, OneOf) else "abc"
+    bad = 3.5 if isinstance(constraint, OneOf | ScheduleConstraint) else "abc"
     if isinstance(constraint, Interval) and constraint.kind == "int":
         bad = 2.5
     with pytest.raises(ParameterTypeError, match=_expected(name, constraint, bad)):

@@ -22,8 +22,9 @@ RUN_PROBE = """
 import json, lrsweep
 res = lrsweep.sweep(lrsweep.SweepConfig(lr=[0.01, 0.5], seed=range(3)), progress=False)
 from lrsweep.engine import kernel
-stats = {name: {"hits": sum(f.stats.cache_hits.values()), "misses": sum(f.stats.cache_misses.values())}
-         for name, f in (("chunk", kernel.run_chunk_gathered_nb), ("block", kernel._run_block_gathered))}
+f = kernel.variant(True, False, False, False)  # the gathered variant this sweep ran
+stats = {"chunk": {"hits": sum(f.stats.cache_hits.values()), "misses": sum(f.stats.cache_misses.values())},
+         "variants": len(kernel._VARIANTS)}
 print(json.dumps(stats))
 """
 
@@ -48,6 +49,7 @@ def test_second_process_reuses_the_numba_cache(tmp_path):
     assert any(tmp_path.rglob("*.nbi")), "no cache index written"
     second = _probe(RUN_PROBE, env)
     assert second["chunk"]["hits"] >= 1 and second["chunk"]["misses"] == 0
+    assert first["variants"] == 1  # a sweep makes (and compiles) only the variant it runs
 
 
 @pytest.mark.parametrize("name", ["sweep", "Results", "load", "make_dataset", "Status", "reference"])

@@ -16,18 +16,11 @@ from hypothesis import strategies as st
 
 import lrsweep
 from lrsweep import reference
-from lrsweep.data import dataset_for, sample_order
+from lrsweep.studies.common import replay
 
 
 def _reference_for(cfg: lrsweep.SweepConfig, row) -> tuple[np.ndarray, np.ndarray, float]:
-    key = tuple(row[a] for a in lrsweep.config.DATA_AXES)
-    ds = dataset_for(cfg, key, row["order"])
-    order = sample_order(row["order"], len(ds) if row["order"] != "online" else row["n_samples"],
-                         cfg.epochs, row["seed"])
-    if row["order"] == "online":
-        order = np.arange(len(ds))
-    th, loss = reference.run_trajectory(ds.x, ds.y, lr=row["lr"], theta0=row["theta0"],
-                                        epochs=cfg.epochs, order=order)
+    ds, th, loss = replay(cfg, row)  # every axis of the row, through the node graph
     return th, loss, ds.theta_ref
 
 
@@ -74,11 +67,16 @@ def test_seed_run_bit_for_bit(lecture_data):
     order=st.sampled_from(["fixed", "shuffle", "replacement", "online"]),
     outlier=st.sampled_from([(0.0, "leverage"), (0.2, "leverage"), (0.2, "response")]),
     data=st.sampled_from(["gaussian", "lecture"]),
+    optimizer=st.sampled_from([dict(), dict(batch_size=[1, 4]),
+                               dict(schedule=["constant", "warmup:4+cosine"]),
+                               dict(momentum=[0.0, 0.8], nesterov=[False, True]),
+                               dict(schedule="range:50", batch_size=3, momentum=0.9)]),
 )
-def test_kernel_equals_reference(n, epochs, lrs, theta0, seed, noise, order, outlier, data):
+def test_kernel_equals_reference(n, epochs, lrs, theta0, seed, noise, order, outlier, data, optimizer):
+    """Every recorded theta and loss of every step equals the node graph's, on every axis."""
     cfg = lrsweep.SweepConfig(lr=lrs, theta0=theta0, seed=seed, n_samples=n, epochs=epochs,
                               noise=noise, order=order, outlier_frac=outlier[0],
-                              outlier_kind=outlier[1], data=data, diverge_factor=1e8)
+                              outlier_kind=outlier[1], data=data, diverge_factor=1e8, **optimizer)
     res = run(cfg, record="all")
     _assert_records_equal_reference(cfg, res)
 
@@ -272,11 +270,15 @@ import lrsweep
 from lrsweep.engine import kernel
 from llvmlite import binding as llvm
 
-lrsweep.sweep(lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, 16), data="lecture"), progress=False)  # shared
-lrsweep.sweep(lrsweep.SweepConfig(lr=[0.01, 0.1], data="lecture"), progress=False)  # gathered
-out = {"avx512f": "+avx512f" in llvm.get_host_cpu_features().flatten()}
-for name in ("_run_block_shared", "_run_block_gathered"):
-    (asm,) = getattr(kernel, name).inspect_asm().values()
+for extra in ({}, {"schedule": "cosine"}, {"batch_size": 4}, {"momentum": 0.9}):
+    lrsweep.sweep(lrsweep.SweepConfig(lr=np.geomspace(1e-3, 1, 16), data="lecture", **extra),
+                  progress=False)  # shared
+    lrsweep.sweep(lrsweep.SweepConfig(lr=[0.01, 0.1], data="lecture", **extra), progress=False)  # gathered
+out = {"avx512f": "+avx512f" in llvm.get_host_cpu_features().flatten(), "variants": []}
+for flags, fn in kernel._VARIANTS.items():
+    name = "/".join(f for f, on in zip(("gather", "schedule", "batch", "momentum"), flags) if on) or "shared"
+    out["variants"].append(name)
+    (asm,) = fn.inspect_asm().values()
     lines = asm.splitlines()
     labels = {m.group(1): i for i, l in enumerate(lines) if (m := re.match(r"^(\.LBB\S+):", l))}
     loops = []
@@ -298,17 +300,20 @@ print(json.dumps(out))
 
 
 def test_lane_loops_are_512_bit_vector_loops(tmp_path):
-    """What the kernel's docstring claims LLVM emits: in both compiled variants, the two
-    lane loops (before and in the last epoch) are zmm loops with masked stores and no
-    scalar floating-point arithmetic. A fresh numba cache, because inspect_asm does not
-    work on cached code; skipped on CPUs without AVX-512."""
+    """What the kernel's docstring claims LLVM emits: in every compiled variant (both kinds
+    of block, plain and with a schedule, batches or momentum), the lane loops (before and in
+    the last epoch) are zmm loops with masked stores and no scalar floating-point arithmetic.
+    A fresh numba cache, because inspect_asm does not work on cached code; skipped on CPUs
+    without AVX-512."""
     out = subprocess.run([sys.executable, "-c", ASM_PROBE], capture_output=True, text=True, check=True,
                          env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}, timeout=600)
     info = json.loads(out.stdout.strip().splitlines()[-1])
     if not info["avx512f"]:
         pytest.skip("no AVX-512 on this CPU")
-    for name in ("_run_block_shared", "_run_block_gathered"):
-        lane = [lp for lp in info[name] if lp["masked_zmm_stores"] >= 8 and lp["packed_zmm_fp"] >= 8
-                and lp["n"] < 80]
+    assert len(info["variants"]) == 8, info["variants"]
+    for name in info["variants"]:
+        # (with batches, the update loops take the batch's gradient: fewer FP instructions)
+        lane = [lp for lp in info[name] if lp["masked_zmm_stores"] >= 8 and lp["packed_zmm_fp"] >= 2
+                and lp["n"] < 100]
         assert len(lane) >= 2, (name, info[name])
         assert all(lp["scalar_fp"] == 0 for lp in lane), (name, lane)

@@ -94,7 +94,7 @@ else:
         lrsweep.sweep_shard(cfg, (0, 1), out=d)
 peak = peak_rss()
 from lrsweep.engine import kernel as k
-misses = sum(sum(f.stats.cache_misses.values()) for f in (k.run_chunk_shared_nb, k.run_chunk_gathered_nb))
+misses = sum(sum(f.stats.cache_misses.values()) for f in k._VARIANTS.values())
 print(json.dumps({"estimate": plan.peak_bytes, "peak": peak, "plan": plan.describe(),
                   "kernel_cache_misses": misses}))
 """

@@ -61,6 +61,13 @@ METRIC_KINDS = dict(
     outlier=st.sampled_from([(0.0, "leverage"), (0.3, "leverage"), (0.3, "response")]),
     settings=st.sampled_from([dict(), dict(tol=0.3, sign_floor=0.0), dict(noise_factor=0.5),
                               dict(diverge_factor=10.0, oscillation_min=2)]),
+    # The optimizer axes, alone and together, mixed with plain lanes in one chunk.
+    optimizer=st.sampled_from([
+        dict(), dict(batch_size=[1, 3]), dict(batch_size=5), dict(schedule=["constant", "cosine:0.1"]),
+        dict(schedule=["range:100", "invtime:3", "exp:0.5"]),
+        dict(momentum=[0.0, 0.9], nesterov=[False, True]),
+        dict(schedule="warmup:3+step:0.5:1", batch_size=[2, 4], momentum=[0.0, 0.5], nesterov=True),
+    ]),
 )
 
 
@@ -68,26 +75,35 @@ METRIC_KINDS = dict(
           suppress_health_check=[HealthCheck.too_slow])
 @given(**METRIC_KINDS)
 def test_kernel_metrics_equal_the_plain_python_oracle(n, epochs, lrs, theta0, seed, noise, order, outlier,
-                                                        settings):
-    """Every metric and status of every trajectory equals reference.trajectory_metrics, bit for bit."""
+                                                        settings, optimizer):
+    """Every metric and status of every trajectory equals reference.trajectory_metrics, bit for bit,
+    across every axis (schedules, batches and momentum included)."""
     import lrsweep
     from lrsweep.config import DATA_AXES
     from lrsweep.data import dataset_for, sample_order
     from lrsweep.engine.chunk import noise_floor
+    from lrsweep.schedules import multipliers
 
     cfg = lrsweep.SweepConfig(lr=lrs, theta0=theta0, seed=seed, n_samples=n, epochs=epochs, noise=noise,
-                              order=order, outlier_frac=outlier[0], outlier_kind=outlier[1], **settings)
+                              order=order, outlier_frac=outlier[0], outlier_kind=outlier[1], **settings,
+                              **optimizer)
     frame = lrsweep.sweep(cfg, progress=False).frame
     for _, row in frame.iterrows():
         ds = dataset_for(cfg, tuple(row[a] for a in DATA_AXES), order)
         r = ds.y - ds.theta_ref * ds.x
         xr, xx = ds.x * r, ds.x * ds.x
+        bs = int(row["batch_size"])
+        steps = -(-n // bs)
+        plain = bs == 1 and row["momentum"] == 0 and row["schedule"] == "constant"
         _, floor2 = noise_floor(np.array([row["lr"]]), np.mean(xx), np.mean(xr * xr), np.mean(xx * xx),
                                 cfg.noise_factor)
+        mult = None if row["schedule"] == "constant" else multipliers(row["schedule"], epochs * steps, steps)
         want = reference.trajectory_metrics(
             ds.x, ds.y, lr=row["lr"], theta0=row["theta0"], theta_ref=row["theta_ref"], epochs=epochs,
             n=n, order=sample_order(order, n, epochs, seed), tol=cfg.tol, diverge_factor=cfg.diverge_factor,
-            sign_floor=cfg.sign_floor, oscillation_min=cfg.oscillation_min, floor2=float(floor2[0]))
+            sign_floor=cfg.sign_floor, oscillation_min=cfg.oscillation_min,
+            floor2=float(floor2[0]) if plain else -1.0, batch_size=bs, lr_multipliers=mult,
+            momentum=row["momentum"], nesterov=bool(row["nesterov"]))
         for name, value in want.items():
             got = row[name]
             if isinstance(value, float):

@@ -12,17 +12,17 @@ import math
 import numpy as np
 import pytest
 
-import lrsweep
-from lrsweep import reference, study, theory
+from lrsweep import study, theory
 from lrsweep.cli import parse_set
 from lrsweep.config import AXES
-from lrsweep.data import dataset_for, make_dataset, sample_order
+from lrsweep.data import make_dataset
 from lrsweep.studies import SINGLE, STUDIES, Options, Runtime, StudyError, run_study
+from lrsweep.studies.common import replay
 
 #: A value other than every study's default, for each axis.
 VALUES = {"lr": "0.3", "seed": "3:15", "n_samples": "50", "x_scale": "2.0", "noise": "0.5",
           "outlier_kind": "response", "outlier_frac": "0.05", "outlier_scale": "3.0", "order": "shuffle",
-          "theta0": "2.0"}
+          "theta0": "2.0", "schedule": "cosine", "batch_size": "4", "nesterov": "true", "momentum": "0.5"}
 #: Few seeds: these runs check where the theory is evaluated, not its agreement with simulation.
 FEW = "seed=0:12"
 
@@ -110,11 +110,7 @@ def _check_seed(run, options):
     cfg = res.config
     row = res.frame.iloc[0]
     order = str(row["order"])
-    ds = dataset_for(cfg, tuple(row[a] for a in lrsweep.config.DATA_AXES), order)
-    th, _ = reference.run_trajectory(ds.x, ds.y, lr=row["lr"], theta0=row["theta0"],
-                                     epochs=1 if order == "online" else cfg.epochs,
-                                     order=sample_order(order, int(row["n_samples"]), cfg.epochs,
-                                                        int(row["seed"])))
+    ds, th, _ = replay(cfg, row)
     s = run.output.summary.iloc[0]
     assert bool(s["identical_to_node_graph"])
     expected = th[199] if len(th) >= 200 and row["diverged_step"] < 0 else float("nan")

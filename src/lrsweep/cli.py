@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ._validation import ParameterError
+from ._validation import Boolean, ParameterError
 
 __all__ = ["entry", "main", "study_main"]
 
@@ -86,11 +86,17 @@ def study_parser(prog: str = STUDY_PROG) -> argparse.ArgumentParser:
     return parser
 
 
+#: How --set spells a boolean.
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+
+
 def parse_set(items: Sequence[str]) -> dict[str, Any]:
     """``--set NAME=VALUES`` items -> {name: value or list of values} (typed by the config's tables).
 
-    ``a,b,c`` is a list, ``a:b`` the integers ``a .. b-1``; a single value
-    stays a scalar. Whether the study may use them is its own check.
+    ``a,b,c`` is a list, ``a:b`` (integer axes) the integers ``a .. b-1``; a
+    single value stays a scalar; booleans are ``true``/``false``; schedules
+    are their spellings (``step:0.5:2``, ``warmup:50+cosine``). Whether the
+    study may use them is its own check.
     """
     from .config import AXES, SETTINGS
     from .studies import StudyError
@@ -105,9 +111,10 @@ def parse_set(items: Sequence[str]) -> dict[str, Any]:
         if name not in tables:
             raise StudyError(f"--set {item!r}: unknown axis {name!r}; axes are {', '.join(AXES)}; "
                              f"settings are {', '.join(SETTINGS)}")
-        kind = getattr(tables[name][0], "kind", None)
+        constraint = tables[name][0]
+        kind = getattr(constraint, "kind", None)
         try:
-            if ":" in raw:
+            if ":" in raw and kind == "int":
                 a, b = (int(v) for v in raw.split(":"))
                 vals: Any = range(a, b)
             else:
@@ -116,7 +123,9 @@ def parse_set(items: Sequence[str]) -> dict[str, Any]:
                     vals = [int(v) for v in vals]
                 elif kind == "float":
                     vals = [float(v) for v in vals]
-        except ValueError:
+                elif isinstance(constraint, Boolean):
+                    vals = [_BOOLEANS[v.lower()] for v in vals]
+        except (ValueError, KeyError):
             raise StudyError(f"--set {item!r}: cannot read {raw!r} as values of {name}") from None
         if len(vals) > MAX_SET_VALUES:
             raise StudyError(f"--set {item!r}: at most {MAX_SET_VALUES:,} values, got {len(vals):,}")

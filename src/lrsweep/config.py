@@ -21,6 +21,7 @@ import numpy as np
 
 from ._validation import (
     Array,
+    Boolean,
     Constraint,
     Described,
     Interval,
@@ -29,8 +30,10 @@ from ._validation import (
     ParameterTypeError,
     as_axis,
 )
+from .schedules import ScheduleConstraint
 
-__all__ = ["AXES", "DATA_AXES", "LANE_AXES", "ORDERS", "OUTLIER_KINDS", "SETTINGS", "SweepConfig"]
+__all__ = ["AXES", "DATA_AXES", "LANE_AXES", "OPTIMIZER_AXES", "ORDERS", "OUTLIER_KINDS", "SETTINGS",
+           "SweepConfig"]
 
 ORDERS = ("fixed", "shuffle", "replacement", "online")
 OUTLIER_KINDS = ("leverage", "response")
@@ -69,14 +72,22 @@ AXES: dict[str, tuple[Constraint, Any]] = {
     "outlier_frac": (Interval("float", 0, 1), 0.0),
     "outlier_scale": (Interval("float", 0, MAX_SCALE), 10.0),
     "order": (OneOf(ORDERS), "fixed"),
+    "schedule": (ScheduleConstraint(), "constant"),
+    "batch_size": (Interval("int", 1, MAX_SAMPLES), 1),
+    "nesterov": (Boolean(), False),
+    "momentum": (Interval("float", 0, 1, "left"), 0.0),
     "theta0": (Interval("float", -MAX_THETA0, MAX_THETA0), -1.0),
     "lr": (Interval("float", 0, INF, "left"), 0.01),
 }
 #: Axes that decide the dataset (its *data key*).
 DATA_AXES = ("seed", "n_samples", "x_scale", "noise", "outlier_kind", "outlier_frac", "outlier_scale")
-#: Axes that only change the optimiser: trajectories differing only in these
-#: share a dataset and a sample order and run as lanes of one kernel block.
-LANE_AXES = ("theta0", "lr")
+#: Axes that only change the optimiser per lane: trajectories differing only in
+#: these share a dataset, a sample order, a schedule and a batch size, and run
+#: as lanes of one kernel block.
+LANE_AXES = ("nesterov", "momentum", "theta0", "lr")
+#: The optimizer's axes beyond per-sample SGD with a constant learning rate (their
+#: defaults are exactly that): studies whose theory assumes it refuse them.
+OPTIMIZER_AXES = ("schedule", "batch_size", "nesterov", "momentum")
 
 #: Fixed settings: constraint and default.
 SETTINGS: dict[str, tuple[Constraint, Any]] = {
@@ -165,6 +176,27 @@ class SweepConfig:
         ``e`` over the last epoch is at most ``noise_factor`` times the
         dataset's stationary RMS error (``noise_rms``, :mod:`lrsweep.metrics`),
         in ``(0, 1e6]``.
+    schedule : str, Schedule or sequence
+        Learning-rate schedule(s): the step uses ``lr * m(t)``
+        (:mod:`lrsweep.schedules`, one formula per spelling: ``constant``
+        (default), ``step:F:K``, ``exp:G``, ``cosine[:F]``, ``invtime:T0[:C]``,
+        ``range:R``, ``warmup:W+S``, ``custom``).
+    batch_size : int or sequence of int
+        Samples per step, in ``[1, 2**31 - 1]``: a step uses the gradient of
+        the mean loss over ``B`` consecutive samples of the epoch's sample
+        sequence (the order's), so an epoch has ``ceil(n / B)`` steps and its
+        last batch has ``n - B (ceil(n / B) - 1)`` samples. 1 (default) is
+        per-sample SGD.
+    nesterov : bool or sequence of bool
+        With ``momentum > 0``: Nesterov's update instead of heavy ball.
+    momentum : float or sequence of float
+        ``beta`` in ``[0, 1)``, PyTorch's convention (dampening 0):
+        ``v <- beta v + g``, then ``theta <- theta - lr_t v`` (heavy ball) or
+        ``theta <- theta - lr_t (g + beta v)`` (Nesterov), ``v_0 = 0``.
+        0 (default) is plain SGD.
+    lr_multipliers : 1-D array, optional
+        The per-step multipliers of ``schedule="custom"`` (finite, ``>= 0``,
+        at least as many as the longest run has steps); only with it.
     memory_limit : int, optional
         Bytes a sweep of this config may use: the collected table, the chunks
         in flight and the libraries, as estimated by
@@ -200,6 +232,11 @@ class SweepConfig:
     sign_floor: float = SETTINGS["sign_floor"][1]
     oscillation_min: int = SETTINGS["oscillation_min"][1]
     noise_factor: float = SETTINGS["noise_factor"][1]
+    schedule: Any = AXES["schedule"][1]
+    batch_size: Any = AXES["batch_size"][1]
+    nesterov: Any = AXES["nesterov"][1]
+    momentum: Any = AXES["momentum"][1]
+    lr_multipliers: Any = field(default=None, repr=False)
     memory_limit: int | None = None
     _axes: dict = field(init=False, repr=False, compare=False)
     _cache: dict = field(init=False, repr=False, compare=False, default_factory=dict)  # derived values
@@ -213,6 +250,7 @@ class SweepConfig:
         for name, (constraint, _default) in SETTINGS.items():
             set_(self, name, constraint.check(name, owner, getattr(self, name)))
         set_(self, "data", self._check_data(self.data, axes))
+        set_(self, "lr_multipliers", self._check_multipliers(self.lr_multipliers, axes))
         if self.user_data is not None:
             axes["n_samples"] = (len(self.data[0]),)
         # Store axes as given (scalars stay scalars for repr), tuples internally.
@@ -224,7 +262,7 @@ class SweepConfig:
                 Interval("int", 1, 2**63 - 1).check("memory_limit", owner, self.memory_limit),
             )
         # Products of the axes: step counters and trajectory ids must stay exact.
-        steps = self.epochs * max(axes["n_samples"])
+        steps = self.epochs * max(axes["n_samples"])  # the most steps (batch size 1)
         if steps > MAX_STEPS:
             got = Described(f"{self.epochs:,} epochs of {max(axes['n_samples']):,} samples")
             raise ParameterError(_msg("epochs", f"at most {MAX_STEPS:,} steps per trajectory (epochs * "
@@ -233,6 +271,27 @@ class SweepConfig:
             largest = max(axes, key=lambda a: len(axes[a]))
             got = Described("a grid of " + " x ".join(str(len(v)) for v in axes.values()) + " trajectories")
             raise ParameterError(_msg(largest, "one of axes whose grid has at most 2**62 trajectories", got))
+
+    # ------------------------------------------------------------------ schedule
+    def _check_multipliers(self, value: Any, axes: dict) -> np.ndarray | None:
+        custom = "custom" in axes["schedule"]
+        if value is None:
+            if custom:
+                raise ParameterError(_msg("lr_multipliers", "a 1-D array of per-step multipliers when "
+                                          "schedule 'custom' is swept", None))
+            return None
+        if not custom:
+            raise ParameterError(_msg("lr_multipliers", "None unless schedule 'custom' is swept",
+                                      Described("an array")))
+        arr = Array(0, 1e15, "both", ndim=(1,), what="a 1-D array").check("lr_multipliers", "SweepConfig",
+                                                                           value).copy()
+        n = max(axes["n_samples"]) if self.user_data is None else len(self.user_data[0])
+        steps = self.epochs * -(-n // min(axes["batch_size"]))
+        if arr.size < steps:
+            raise ParameterError(_msg("lr_multipliers", f"at least one multiplier per step ({steps:,})",
+                                      Described(f"{arr.size:,} multipliers")))
+        arr.setflags(write=False)
+        return arr
 
     # ------------------------------------------------------------------ data
     @staticmethod
@@ -304,7 +363,8 @@ class SweepConfig:
         if arr is None:
             values = self.axes[name]
             kind = AXES[name][0]
-            dtype = {"int": np.int64, "float": np.float64}.get(getattr(kind, "kind", ""), object)
+            dtype = bool if isinstance(kind, Boolean) else {"int": np.int64, "float": np.float64}.get(
+                getattr(kind, "kind", ""), object)
             arr = np.asarray(values, dtype=dtype)
             arr.setflags(write=False)
             self._cache[name] = arr
@@ -328,6 +388,7 @@ class SweepConfig:
             d["data"] = self.data
         for name in SETTINGS:
             d[name] = getattr(self, name)
+        d["lr_multipliers"] = None if self.lr_multipliers is None else self.lr_multipliers.tolist()
         d["memory_limit"] = self.memory_limit
         return d
 

@@ -19,8 +19,8 @@ import numpy as np
 from .config import AXES, DATA_AXES, LANE_AXES, SweepConfig
 
 __all__ = [
-    "CHUNK_TRAJECTORIES", "Chunk", "axis_values", "chunks", "default_chunk_size", "group_key",
-    "group_n_order", "lane_values", "lanes_per_group",
+    "CHUNK_TRAJECTORIES", "Chunk", "axis_values", "chunks", "default_chunk_size", "group_indices",
+    "group_key", "group_n_order", "group_values", "lane_axis", "lane_values", "lanes_per_group",
 ]
 
 def lanes_per_group(config: SweepConfig) -> int:
@@ -47,8 +47,8 @@ def axis_values(config: SweepConfig, ids: np.ndarray) -> dict[str, np.ndarray]:
 def lane_values(config: SweepConfig, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
     """``lr`` and ``theta0`` (float64) of trajectories ``start .. stop - 1``.
 
-    The lane axes are the innermost (``theta0``, then ``lr``), so the values
-    repeat with the period of a group: no index arrays over all axes.
+    The lane axes are the innermost (``lr`` innermost), so the values repeat
+    with the period of a group: no index arrays over all axes.
     """
     lrs = config.axis_array("lr")
     th0 = config.axis_array("theta0")
@@ -58,6 +58,17 @@ def lane_values(config: SweepConfig, start: int, stop: int) -> tuple[np.ndarray,
         return lr, np.full(n, th0[0])
     k = np.arange(start, stop, dtype=np.int64) % (len(lrs) * len(th0))
     return lr, th0[k // len(lrs)]
+
+
+def lane_axis(config: SweepConfig, name: str, start: int, stop: int) -> np.ndarray:
+    """Values of lane axis ``name`` for trajectories ``start .. stop - 1`` (from its period)."""
+    values = config.axis_array(name)
+    n = stop - start
+    if len(values) == 1:
+        return np.full(n, values[0], dtype=values.dtype)
+    inner = math.prod(len(config.axes[a]) for a in LANE_AXES[LANE_AXES.index(name) + 1:])
+    k = np.arange(start, stop, dtype=np.int64) // inner
+    return values[k % len(values)]
 
 
 def _periodic(base: np.ndarray, start: int, n: int) -> np.ndarray:
@@ -73,12 +84,17 @@ def _periodic(base: np.ndarray, start: int, n: int) -> np.ndarray:
 
 def group_key(config: SweepConfig, group: int) -> tuple[tuple, str]:
     """Data key (values of ``DATA_AXES``) and order of group ``group``."""
+    vals = group_values(config, group)
+    return tuple(vals[a] for a in DATA_AXES), vals["order"]
+
+
+def group_values(config: SweepConfig, group: int) -> dict:
+    """Every group axis' value of group ``group`` (data axes, order, schedule, batch size)."""
     axes = config.axes
     group_axes = [a for a in AXES if a not in LANE_AXES]
     shape = tuple(len(axes[a]) for a in group_axes)
     ix = np.unravel_index(group, shape)
-    vals = {a: axes[a][int(i)] for a, i in zip(group_axes, ix, strict=True)}
-    return tuple(vals[a] for a in DATA_AXES), vals["order"]
+    return {a: axes[a][int(i)] for a, i in zip(group_axes, ix, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -93,13 +109,18 @@ class Chunk:
         return self.stop - self.start
 
 
-def group_n_order(config: SweepConfig, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index into the n_samples and order axes of each group (vectorised ``group_key``)."""
+def group_indices(config: SweepConfig, groups: np.ndarray) -> dict[str, np.ndarray]:
+    """Index into every group axis of each group (vectorised :func:`group_values`)."""
     axes = config.axes
     group_axes = [a for a in AXES if a not in LANE_AXES]
     shape = tuple(len(axes[a]) for a in group_axes)
-    ix = np.unravel_index(groups, shape)
-    return ix[group_axes.index("n_samples")], ix[group_axes.index("order")]
+    return dict(zip(group_axes, np.unravel_index(groups, shape), strict=True))
+
+
+def group_n_order(config: SweepConfig, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index into the n_samples and order axes of each group (vectorised ``group_key``)."""
+    ix = group_indices(config, groups)
+    return ix["n_samples"], ix["order"]
 
 
 #: Trajectories per chunk by default: enough work per kernel call to keep the

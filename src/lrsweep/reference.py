@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validation import Array, Described, Interval, NoneOr, ParameterError, message, validate_params
+from ._validation import Array, Boolean, Described, Interval, NoneOr, ParameterError, message, validate_params
 
 __all__ = ["MinusNode", "MulNode", "SquareNode", "run_trajectory", "trajectory_metrics"]
 
@@ -60,12 +60,100 @@ class SquareNode:
         return 2 * self.x * dz
 
 
+_OPTIMIZER = {
+    "batch_size": Interval("int", 1, 2**40),
+    "lr_multipliers": NoneOr(Array(0, math.inf, "both", ndim=(1,), what="a 1-D array")),
+    "momentum": Interval("float", 0, 1, "left"),
+    "nesterov": Boolean(),
+}
+
+
+def _samples(owner: str, x, y, order, n: int | None, epochs: int) -> tuple[list, list, int, list]:
+    """Floats of x and y, the epoch length and the sample of every position of the run."""
+    xs = [float(v) for v in np.asarray(x).ravel()]
+    ys = [float(v) for v in np.asarray(y).ravel()]
+    m = len(xs)
+    if len(ys) != m:
+        got = Described(f"{len(ys)} samples")
+        raise ParameterError(message("y", owner, f"as long as x ({m} samples)", got))
+    n = m if n is None else n
+    if order is None:
+        seq = [p % m for p in range(epochs * n)]
+    else:
+        idx = np.asarray(order)
+        if idx.ndim != 1 or idx.dtype.kind not in "iu" or (idx.size and (idx.min() < 0 or idx.max() >= m)):
+            got = Described(f"an array of dtype {idx.dtype} and shape {idx.shape}")
+            allowed = f"None or a 1-D array of sample indices in [0, {m - 1}]"
+            raise ParameterError(message("order", owner, allowed, got))
+        seq = [int(i) for i in idx]
+        if len(seq) % epochs:
+            got = Described(f"{len(seq)} sample indices")
+            allowed = f"None or epochs * n sample indices (epochs = {epochs})"
+            raise ParameterError(message("order", owner, allowed, got))
+        n = len(seq) // epochs
+    return xs, ys, n, seq
+
+
+def _batches(n: int, epochs: int, batch_size: int) -> list[range]:
+    """The positions of each step: consecutive batches of ``batch_size`` within each epoch."""
+    return [range(q * n + b, q * n + min(b + batch_size, n))
+            for q in range(epochs) for b in range(0, n, batch_size)]
+
+
+def _check_multipliers(owner: str, lr_multipliers, steps: int) -> list[float] | None:
+    if lr_multipliers is None:
+        return None
+    if len(lr_multipliers) < steps:
+        got = Described(f"{len(lr_multipliers)} multipliers")
+        allowed = f"None or at least one per step ({steps})"
+        raise ParameterError(message("lr_multipliers", owner, allowed, got))
+    return [float(v) for v in lr_multipliers[:steps]]
+
+
+class _Optimizer:
+    """One trajectory's update through the nodes: gradient and loss of a batch, schedule, momentum."""
+
+    def __init__(self, xs, ys, lr, mult, momentum, nesterov):
+        self.xs, self.ys, self.lr, self.mult = xs, ys, lr, mult
+        self.beta, self.nesterov = float(momentum), bool(nesterov)
+        self.v = -0.0  # -0.0 + g == g for every g: the first velocity is g exactly
+        self.mul, self.minus, self.square = MulNode(), MinusNode(), SquareNode()
+
+    def step(self, th: float, k: int, samples) -> tuple[float, float]:
+        """``(theta after step k, the step's loss)`` from ``th`` and the samples of the batch.
+
+        The gradient and the loss of a batch are sums in sample order, started
+        at -0.0 (so one sample's sum is that sample's value exactly), divided
+        by the number of samples; ``lr_k = lr * m(k)``; momentum as in
+        :class:`lrsweep.SweepConfig` (PyTorch's convention), a lane with
+        ``beta = 0`` using the gradient itself.
+        """
+        g = loss = -0.0
+        for i in samples:
+            z1 = self.mul.forward(th, self.xs[i])
+            z2 = self.minus.forward(self.ys[i], z1)
+            loss += self.square.forward(z2)
+            dz2 = self.square.backward(1)
+            _dy, dz1 = self.minus.backward(dz2)
+            dth, _dx = self.mul.backward(dz1)
+            g += dth
+        if len(samples) > 1:  # the kernel's variant without batches divides nothing (x / 1.0 == x)
+            g, loss = g / float(len(samples)), loss / float(len(samples))
+        lr = self.lr if self.mult is None else self.lr * self.mult[k]
+        u = g
+        if self.beta != 0.0:
+            self.v = self.beta * self.v + g
+            u = g + self.beta * self.v if self.nesterov else self.v
+        return th - lr * u, loss
+
+
 @validate_params({
     "x": Array(ndim=(1, 2), what="a 1-D array (or an (n, 1) column)"),
     "y": Array(ndim=(1, 2), what="a 1-D array (or an (n, 1) column)"),
     "lr": Interval("float", 0, math.inf, "left"),
     "theta0": Interval("float", -math.inf, math.inf, "neither"),
     "epochs": Interval("int", 1, 2**40),
+    **_OPTIMIZER,
 })
 def run_trajectory(
     x: Sequence[float] | np.ndarray,
@@ -75,57 +163,52 @@ def run_trajectory(
     theta0: float = -1.0,
     epochs: int = 5,
     order: Sequence[int] | np.ndarray | None = None,
+    batch_size: int = 1,
+    lr_multipliers: Sequence[float] | np.ndarray | None = None,
+    momentum: float = 0.0,
+    nesterov: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Run one per-sample SGD trajectory through the node graph.
+    """Run one SGD trajectory through the node graph.
 
     Parameters
     ----------
     x, y : array_like of float, shape (n,)
         The samples.
     lr, theta0 : float
-        Learning rate and initial theta.
+        Learning rate (the base of the schedule) and initial theta.
     epochs : int
         Passes over the data.
     order : array_like of int, shape (epochs * n,), optional
-        Sample index of each step; default the seed's fixed order
-        ``0, 1, ..., n-1`` every epoch.
+        Sample index of each position of the run (its length sets the epoch
+        length ``n``: an online stream is ``arange(epochs * n)``); default the
+        seed's fixed order ``0, 1, ..., len(x) - 1`` every epoch.
+    batch_size : int
+        Samples per step: consecutive batches of each epoch's positions
+        (``ceil(n / batch_size)`` steps per epoch, the last one shorter if
+        ``batch_size`` does not divide ``n``); the step uses the mean gradient.
+    lr_multipliers : array_like of float, optional
+        ``m(k)`` of each step ``k`` (at least one per step): the step uses
+        ``lr * m(k)`` (:mod:`lrsweep.schedules`); default none (``lr``).
+    momentum, nesterov : float, bool
+        ``beta`` and the update of :class:`lrsweep.SweepConfig`.
 
     Returns
     -------
     theta : ndarray of float64, shape (steps,)
         Theta after each step (the seed's ``th_list``).
     loss : ndarray of float64, shape (steps,)
-        Per-sample loss of each step, computed in the forward pass before
-        the update (the seed's ``loss_list``).
+        Loss of each step (the batch's mean per-sample loss), computed in the
+        forward pass before the update (the seed's ``loss_list``).
     """
-    xs = [float(v) for v in x.ravel()]
-    ys = [float(v) for v in y.ravel()]
-    n = len(xs)
     owner = "run_trajectory"
-    if len(ys) != n:
-        got = Described(f"{len(ys)} samples")
-        raise ParameterError(message("y", owner, f"as long as x ({n} samples)", got))
-    if order is None:
-        steps = [k % n for k in range(epochs * n)]
-    else:
-        idx = np.asarray(order)
-        if idx.ndim != 1 or idx.dtype.kind not in "iu" or (idx.size and (idx.min() < 0 or idx.max() >= n)):
-            got = Described(f"an array of dtype {idx.dtype} and shape {idx.shape}")
-            allowed = f"None or a 1-D array of sample indices in [0, {n - 1}]"
-            raise ParameterError(message("order", owner, allowed, got))
-        steps = [int(i) for i in idx]
-    mul, minus, square = MulNode(), MinusNode(), SquareNode()
-    th, lr = float(theta0), float(lr)
+    xs, ys, n, seq = _samples(owner, x, y, order, None, epochs)
+    steps = _batches(n, epochs, batch_size)
+    mult = _check_multipliers(owner, lr_multipliers, len(steps))
+    opt = _Optimizer(xs, ys, float(lr), mult, momentum, nesterov)
+    th = float(theta0)
     th_list, loss_list = [], []
-    for i in steps:
-        xi, yi = xs[i], ys[i]
-        z1 = mul.forward(th, xi)
-        z2 = minus.forward(yi, z1)
-        loss = square.forward(z2)
-        dz2 = square.backward(1)
-        _dy, dz1 = minus.backward(dz2)
-        dth, _dx = mul.backward(dz1)
-        th = th - lr * dth
+    for k, positions in enumerate(steps):
+        th, loss = opt.step(th, k, [seq[p] for p in positions])
         th_list.append(th)
         loss_list.append(loss)
     return np.array(th_list, dtype=np.float64), np.array(loss_list, dtype=np.float64)
@@ -154,6 +237,7 @@ def _log(v: float) -> float:
     "sign_floor": Interval("float", 0, 1, "left"),
     "oscillation_min": Interval("int", 1, 2**53),
     "floor2": Interval("float", -math.inf, math.inf, "neither"),
+    **_OPTIMIZER,
 })
 def trajectory_metrics(
     x: Sequence[float] | np.ndarray,
@@ -170,6 +254,10 @@ def trajectory_metrics(
     sign_floor: float = 1e-10,
     oscillation_min: int = 1,
     floor2: float = -1.0,
+    batch_size: int = 1,
+    lr_multipliers: Sequence[float] | np.ndarray | None = None,
+    momentum: float = 0.0,
+    nesterov: bool = False,
 ) -> dict:
     """Every metric of one trajectory, from the node graph and the definitions in :mod:`lrsweep.metrics`.
 
@@ -178,25 +266,25 @@ def trajectory_metrics(
     :data:`lrsweep.metrics.METRICS` and :class:`lrsweep.metrics.Status`
     says, with the divergence freeze. ``n`` is the epoch length (default
     ``len(x)``; an online stream has ``epochs * n`` samples used in order);
-    ``order`` the sample of each step (default ``k mod len(x)``);
+    ``order`` the sample of each position of the run (default ``p mod
+    len(x)``), cut into steps of ``batch_size`` as :func:`run_trajectory` does;
     ``floor2`` the squared noise floor (``noise_factor^2 * noise_rms^2``,
     negative for none). Returns a dict keyed by the kernel's metric names
     (``status`` as the lower-case name).
     """
-    xs = [float(v) for v in x.ravel()]
-    ys = [float(v) for v in y.ravel()]
-    m = len(xs)
-    n = m if n is None else n
-    K = epochs * n
-    last_start = K - n
-    steps = [k % m for k in range(K)] if order is None else [int(i) for i in order]
+    owner = "trajectory_metrics"
+    xs, ys, n, seq = _samples(owner, x, y, order, n, epochs)
+    batches = _batches(n, epochs, batch_size)
+    E = -(-n // batch_size)  # steps per epoch
+    K = epochs * E
+    last_start = K - E
+    opt = _Optimizer(xs, ys, float(lr), _check_multipliers(owner, lr_multipliers, K), momentum, nesterov)
     th, ref = float(theta0), float(theta_ref)
     e0 = th - ref
     scale = max(abs(e0), abs(ref)) or 1.0
     bound = min(diverge_factor * scale, _MAX_BOUND)
     floor = sign_floor * scale
     thr = tol * abs(e0)
-    mul, minus, square = MulNode(), MinusNode(), SquareNode()
     div = -1
     mae, mae_step = abs(e0), 0
     mj, mj_step = 0.0, 0
@@ -208,14 +296,7 @@ def trajectory_metrics(
     e_start = e0
     for k in range(K):
         step = k + 1
-        i = steps[k]
-        z1 = mul.forward(th, xs[i])
-        z2 = minus.forward(ys[i], z1)
-        loss = square.forward(z2)
-        dz2 = square.backward(1)
-        _dy, dz1 = minus.backward(dz2)
-        dth, _dx = mul.backward(dz1)
-        tn = th - lr * dth
+        tn, loss = opt.step(th, k, [seq[p] for p in batches[k]])
         en, ep = tn - ref, th - ref
         ok = div < 0 and abs(en) <= bound  # False for NaN too
         if div < 0 and not ok:
@@ -247,9 +328,9 @@ def trajectory_metrics(
             e_start = th - ref
     e = th - ref
     if div >= 0:
-        growth = math.inf if e0 == 0 else (math.log(bound) - math.log(abs(e0))) * n / div
+        growth = math.inf if e0 == 0 else (math.log(bound) - math.log(abs(e0))) * E / div
     elif exit_step >= 0:
-        growth = (_log(exit_err) - _log(abs(e0))) * n / exit_step
+        growth = (_log(exit_err) - _log(abs(e0))) * E / exit_step
     elif e_start == 0:
         growth = math.nan
     else:
@@ -259,7 +340,7 @@ def trajectory_metrics(
         status = "diverged"
     elif last_viol <= last_start:
         status, conv = "converged", last_viol + 1
-    elif e2sum <= n * floor2:
+    elif e2sum <= E * floor2:
         status = "noise_floor"
     elif abs(e) > abs(e_start):
         status = "growing"
@@ -269,11 +350,11 @@ def trajectory_metrics(
         status = "slow"
     return {
         "theta_final": th, "max_abs_error": mae, "max_jump": mj,
-        "loss_zigzag": math.nan if div >= 0 or n < 3 else zig / (n - 2),
-        "loss_last_epoch": math.nan if div >= 0 else lsum / n,
+        "loss_zigzag": math.nan if div >= 0 or E < 3 else zig / (E - 2),
+        "loss_last_epoch": math.nan if div >= 0 else lsum / E,
         "growth_rate": growth,
-        "rms_error_last_epoch": math.nan if div >= 0 else math.sqrt(e2sum / n),
+        "rms_error_last_epoch": math.nan if div >= 0 else math.sqrt(e2sum / E),
         "status": status, "converged_step": conv, "diverged_step": div, "sign_changes": sc,
         "sign_changes_last_epoch": sc_last, "max_abs_error_step": mae_step, "max_jump_step": mj_step,
-        "max_jump_sample": -1 if mj_step == 0 else steps[mj_step - 1],
+        "max_jump_sample": -1 if mj_step == 0 else seq[batches[mj_step - 1][0]],
     }

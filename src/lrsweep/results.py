@@ -2,9 +2,10 @@
 
 One row per trajectory: ``trajectory_id``, the axis columns (named as in
 :class:`~lrsweep.SweepConfig`, in canonical order), then the metric columns
-(:mod:`lrsweep.metrics`). The dtypes never depend on the input: ints are
-int64, floats float64, ``order``, ``outlier_kind`` and ``status`` categorical
-with every allowed category.
+(:mod:`lrsweep.metrics`). The dtypes never depend on the data: ints are
+int64, floats float64, ``nesterov`` bool, ``order``, ``outlier_kind`` and
+``status`` categorical with every allowed category, ``schedule`` categorical
+with the config's schedules (an open set of spellings) in the order given.
 """
 
 from __future__ import annotations
@@ -48,13 +49,25 @@ def _axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
     vals = axis_values(config, ids)
     cols: dict[str, Any] = {"trajectory_id": ids}
     for name in AXES:
-        if name in _CATEGORIES:
-            cols[name] = pd.Categorical(vals[name], categories=list(_CATEGORIES[name]))
-        elif name in ("seed", "n_samples"):
-            cols[name] = vals[name].astype(np.int64)
+        cats = _categories(config, name)
+        if cats is not None:
+            cols[name] = pd.Categorical(vals[name], categories=cats)
         else:
-            cols[name] = vals[name].astype(np.float64)
+            cols[name] = vals[name].astype(config.axis_array(name).dtype)
     return cols
+
+
+def _categories(config: SweepConfig, name: str) -> list[str] | None:
+    """The categories of a categorical axis column (None for numeric and boolean axes).
+
+    ``order`` and ``outlier_kind`` have every allowed value; ``schedule`` (an
+    open set of spellings) has the config's schedules, in the order given.
+    """
+    if name in _CATEGORIES:
+        return list(_CATEGORIES[name])
+    if name == "schedule":
+        return list(config.axes["schedule"])
+    return None
 
 
 def _full_axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
@@ -73,16 +86,16 @@ def _grid_columns(config: SweepConfig, n: int) -> Iterator[tuple[str, Any]]:
     for name, values in config.axes.items():
         size = len(values)
         inner //= size
-        if name in _CATEGORIES:
-            cats = list(_CATEGORIES[name])
-            base = np.array([cats.index(v) for v in values], dtype=np.int8)
+        cats = _categories(config, name)
+        if cats is not None:
+            base = np.array([cats.index(v) for v in values], dtype=np.int8 if len(cats) < 128 else np.int32)
         else:
             base = config.axis_array(name)
         # One allocation per column, filled by broadcasting (outer, axis, inner).
         col = np.empty(n, dtype=base.dtype)
         if n:
             col.reshape(n // (size * inner), size, inner)[...] = base[None, :, None]
-        if name in _CATEGORIES:
+        if cats is not None:
             col = pd.Categorical.from_codes(col, categories=cats)
         yield name, col
 
@@ -357,7 +370,7 @@ class Results:
         dim_shape = tuple(len(config.axes[a]) for a in swept)
         coords: dict[str, Any] = {}
         for name, values in config.axes.items():
-            arr = np.asarray(values, dtype=object if name in _CATEGORIES else None)
+            arr = np.asarray(values, dtype=object if _categories(config, name) is not None else None)
             coords[name] = (name, arr) if name in swept else arr[0]
 
         def grid(column: str) -> np.ndarray:

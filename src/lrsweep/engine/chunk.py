@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import SweepConfig
-from ..grid import Chunk, lane_values
+from ..grid import Chunk, group_indices, lane_axis, lane_values
 from ..metrics import FLOAT_FIELDS, INT_FIELDS
+from ..schedules import multipliers
 from . import kernel
 from .chunkdata import ChunkData
 from .layout import ChunkResult, plan_chunk
@@ -63,11 +64,27 @@ class ChunkCall:
         self.out_i = np.empty((len(INT_FIELDS), T), dtype=np.int64)
         lg = self.lane_group
         first = lg[plan.b_start]  # group of each block's first lane
+        # The optimizer: per lane momentum and Nesterov, per group batch size and schedule.
+        beta = lane_axis(config, "momentum", chunk.start, chunk.stop)
+        nest = lane_axis(config, "nesterov", chunk.start, chunk.stop)
+        ix = group_indices(config, groups)
+        g_bs = config.axis_array("batch_size")[ix["batch_size"]]
+        g_sched = ix["schedule"]
+        g_steps = -(-data.g_n // g_bs)  # steps per epoch
+        sched, g_soff, has_sched = _schedules(config, g_sched, g_steps)
+        self.features = (has_sched, bool((g_bs > 1).any()), bool((beta > 0).any()))
         stats = data.g_stats[:, lg]
         self.noise_rms, floor2 = noise_floor(lr, stats[2], stats[3], stats[4], config.noise_factor)
+        if any(self.features):  # no noise floor yet for these (see noise_floor)
+            plain = (g_bs[lg] == 1) & (beta == 0)
+            if has_sched:
+                plain &= np.asarray(config.axes["schedule"], dtype=object)[g_sched[lg]] == "constant"
+            self.noise_rms = np.where(plain, self.noise_rms, np.nan)
+            floor2 = np.where(plain, floor2, -1.0)
         self.args = (
-            data.x, data.y, data.g_doff[lg], data.g_ioff[lg], data.g_ref[lg], floor2, data.idx,
-            config.epochs, plan.b_start, plan.b_len, data.g_m[first], data.g_n[first], plan.b_gather,
+            data.x, data.y, data.g_doff[lg], data.g_ioff[lg], data.g_ref[lg], floor2, beta, nest, data.idx,
+            sched, config.epochs, plan.b_start, plan.b_len, data.g_m[first], data.g_n[first],
+            g_bs[first], g_soff[first], plan.b_gather,
             lr, theta0,
             config.tol, config.diverge_factor, config.sign_floor, config.oscillation_min,
             rec_row, record_every, self.rec_theta, self.rec_loss, self.out_f, self.out_i,
@@ -79,7 +96,7 @@ class ChunkCall:
     PIECES_PER_THREAD = 4
 
     def _kernel(self, lo: int, hi: int) -> None:
-        kernel.run_chunk_nb(*self.args, lo, hi)
+        kernel.run_chunk_nb(*self.args, lo, hi, self.features)
 
     def _n_pieces(self, n_t: int) -> int:
         return min(len(self.plan.b_start), self.PIECES_PER_THREAD * n_t)
@@ -142,6 +159,28 @@ class Running:
 
         self._stop()
         concurrent.futures.wait(self._futures)
+
+
+def _schedules(config: SweepConfig, g_sched: np.ndarray, g_steps: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The schedule multipliers of a chunk's groups, concatenated: ``(sched, g_soff, any non-constant)``.
+
+    One array per distinct (schedule, steps per epoch) of the chunk; group
+    ``g``'s step ``k`` uses ``sched[g_soff[g] + k]``. Without any non-constant
+    schedule, nothing is built (the kernel variant without schedules ignores them).
+    """
+    specs = config.axes["schedule"]
+    if all(specs[int(s)] == "constant" for s in np.unique(g_sched)):
+        return np.ones(1), np.zeros(len(g_sched), dtype=np.int64), False
+    key = g_sched.astype(np.int64) * (int(g_steps.max()) + 1) + g_steps
+    uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    parts, offsets, off = [], np.empty(len(uniq), dtype=np.int64), 0
+    for u, g in enumerate(first):
+        steps = int(config.epochs * g_steps[g])
+        parts.append(multipliers(specs[int(g_sched[g])], steps, int(g_steps[g]), config.lr_multipliers))
+        offsets[u] = off
+        off += steps
+    return np.concatenate(parts), offsets[inv.ravel()], True
 
 
 def noise_floor(lr: np.ndarray, mean_xx: np.ndarray, mean_xr2: np.ndarray, mean_x4: np.ndarray,

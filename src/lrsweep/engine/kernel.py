@@ -137,7 +137,10 @@ MAX_BOUND = float(np.finfo(np.float64).max) / 4
 # derived at the end from its step (no per-step store).
 (_DIV, _MAESTEP, _MJSTEP, _LASTVIOL, _SC, _SCLAST, _ZIG, _EXITSTEP) = range(
     15 * BLOCK_LANES, 23 * BLOCK_LANES, BLOCK_LANES)
-N_STATE = 23
+# The optimizer's fields: velocity, momentum, Nesterov (1.0 or 0.0), and a
+# batch's gradient and loss sums (only the variants with these features use them).
+(_V, _BETA, _NEST, _GACC, _LACC) = range(23 * BLOCK_LANES, 28 * BLOCK_LANES, BLOCK_LANES)
+N_STATE = 28
 
 
 @intrinsic
@@ -211,20 +214,71 @@ def _sel(typingctx, c, a, b):
 
 
 @njit(inline="always", error_model="numpy")
-def _step(f, j, xi, yi, ref, fstep):  # pragma: no cover - compiled
-    """One update of lane ``j`` and the metrics of every step; returns (ok, flip, z2, en).
-
-    Inlined (numba IR) into each lane loop. Bitwise & | ^ and selects, no
-    branches, so that the lane loop vectorises.
-    """
+def _grad(f, j, xi, yi):  # pragma: no cover - compiled
+    """The seed's node graph, in its operation order: (z2, dtheta) of lane ``j`` at sample (xi, yi)."""
     t = f[_TH + j]
-    # --- the seed's node graph, in its operation order ---
     z1 = t * xi
     z2 = yi - z1
     dz2 = 2.0 * z2
     dz1 = -dz2
     dth = dz1 * xi
-    tn = t - f[_LR + j] * dth
+    return z2, dth
+
+
+@njit(inline="always", error_model="numpy")
+def _update(f, j, g, ref, fstep, mk, SCHED, MOM):  # pragma: no cover - compiled
+    """Lane ``j``'s update with gradient ``g``; returns (ok, flip, en) of :func:`_accept`.
+
+    ``lr_t = lr * mk`` (``SCHED``, ``mk`` the step's schedule multiplier) or
+    ``lr``. Momentum (``MOM``, PyTorch's convention): ``v = beta v + g``, then
+    the step uses ``v`` (heavy ball) or ``g + beta v`` (Nesterov); a lane
+    with ``beta == 0`` uses ``g`` itself, so that it equals plain SGD to the
+    last bit. ``SCHED`` and ``MOM`` are constants of the calling variant: the
+    branches of the others fold away before vectorisation.
+    """
+    t = f[_TH + j]
+    lrt = f[_LR + j]
+    if SCHED:
+        lrt = lrt * mk
+    if MOM:
+        beta = f[_BETA + j]
+        vn = beta * f[_V + j] + g
+        f[_V + j] = vn
+        u = _sel(beta == 0.0, g, _sel(f[_NEST + j] != 0.0, g + beta * vn, vn))
+        tn = t - lrt * u
+    else:
+        tn = t - lrt * g
+    return _accept(f, j, t, tn, ref, fstep)
+
+
+@njit(inline="always", error_model="numpy")
+def _step(f, j, xi, yi, ref, fstep, mk, SCHED, MOM):  # pragma: no cover - compiled
+    """One per-sample update of lane ``j`` and the metrics of every step; returns (ok, flip, z2, en).
+
+    Inlined (numba IR) into each lane loop. Bitwise & | ^ and selects, no
+    branches, so that the lane loop vectorises.
+    """
+    z2, dth = _grad(f, j, xi, yi)
+    ok, flip, en = _update(f, j, dth, ref, fstep, mk, SCHED, MOM)
+    return ok, flip, z2, en
+
+
+@njit(inline="always", error_model="numpy")
+def _accumulate(f, j, xi, yi, LOSS):  # pragma: no cover - compiled
+    """Add sample (xi, yi)'s gradient (and, with ``LOSS``, its loss) to lane ``j``'s batch sums."""
+    z2, dth = _grad(f, j, xi, yi)
+    f[_GACC + j] += dth
+    if LOSS:
+        f[_LACC + j] += z2 * z2
+
+
+@njit(inline="always", error_model="numpy")
+def _accept(f, j, t, tn, ref, fstep):  # pragma: no cover - compiled
+    """Accept lane ``j``'s step from ``t`` to ``tn`` unless it diverges; the metrics of every step.
+
+    Returns (ok, flip, en): whether the step was accepted, whether it changed
+    the sign of ``e`` (above the floor), and the new error ``en``.
+    """
     # --- divergence: freeze at the last in-bound theta ---
     en = tn - ref
     aen = abs(en)
@@ -264,13 +318,12 @@ def _step(f, j, xi, yi, ref, fstep):  # pragma: no cover - compiled
     flip = ok & ((en < 0.0) ^ (ep < 0.0)) & (abs(ep) > fl) & (aen > fl)
     sc = f[_SC + j]
     f[_SC + j] = _sel(flip, sc + 1.0, sc)  # a masked add (+= float(flip) took 4 instructions)
-    return ok, flip, z2, en
+    return ok, flip, en
 
 
 @njit(inline="always", error_model="numpy")
-def _last_epoch(f, j, ok, flip, z2, en, zig_ok):  # pragma: no cover - compiled
-    """The last-epoch statistics of lane ``j`` (after :func:`_step`)."""
-    loss = z2 * z2
+def _last_epoch(f, j, ok, flip, loss, en, zig_ok):  # pragma: no cover - compiled
+    """The last-epoch statistics of lane ``j`` (after its step; ``loss`` the step's loss)."""
     scl = f[_SCLAST + j]
     f[_SCLAST + j] = _sel(flip, scl + 1.0, scl)
     f[_LSUM + j] += _sel(ok, loss, 0.0)
@@ -282,293 +335,353 @@ def _last_epoch(f, j, ok, flip, z2, en, zig_ok):  # pragma: no cover - compiled
     f[_LPREV + j] = loss
 
 
-def _make_block(GATHER: bool):
-    """The block function for shared (``GATHER`` False) or gathered blocks.
+def _make_chunk(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
+    """The chunk function of one variant: its kind of block and the optimizer features it has.
 
-    ``GATHER`` is a constant of the closure: numba prunes the branches of
-    the other kind before typing, so each variant compiles (and caches)
-    only its own lane loops, and a sweep compiles only the kind it runs.
+    The four flags are constants of the closure: numba prunes (and LLVM
+    folds) the branches of the other variants, so each variant compiles and
+    caches only its own lane loops and a sweep compiles only the variants it
+    runs (:func:`variant`). ``GATHER``: gathered blocks (else shared);
+    ``SCHED``: per-step learning-rate multipliers; ``BATCH``: steps of more
+    than one sample; ``MOM``: momentum lanes. A variant runs every lane it
+    is given exactly (a constant schedule is a multiplier of 1, a batch of
+    one sample is divided by 1, a lane with ``beta = 0`` skips the velocity),
+    so blocks without a feature may share a chunk with blocks that have it.
     """
 
     @njit(cache=True, error_model="numpy", nogil=True)
-    def run_block(
-        x, y, l_doff, l_ioff, l_ref, l_floor2, m, n, idx, epochs,
-        lr, theta0, tol, div_factor, sign_floor, osc_min,
-        rec_row, rec_every, rec_theta, rec_loss,
-        out_f, out_i, tile,
-    ):  # pragma: no cover - compiled
-        """Run the lanes ``lr``/``theta0`` (views of one block).
-
-        Equal, step for step, to :func:`lrsweep.reference.run_trajectory`. Lane
-        ``j`` uses samples ``x[l_doff[j] + i]``, reference ``l_ref[j]``, squared
-        noise-floor RMS ``l_floor2[j]`` (negative: none) and, if
-        ``l_ioff[j] >= 0``, the order ``i = idx[l_ioff[j] + k]``, else the
-        implicit order ``i = k mod m`` (fixed, and online where ``m`` is the
-        whole stream). All lanes have ``n`` steps per epoch, and either all or
-        none an explicit order. ``GATHER`` False: all lanes share one dataset and
-        order (a sample is loaded once and broadcast); ``GATHER`` True: each lane
-        may have its own (the samples of a step are first copied into the state
-        buffer, then the lane loop reads them contiguously). At most
-        ``BLOCK_LANES`` lanes. ``tile`` is scratch for gathered blocks (at least
-        ``2 * BLOCK_LANES`` float64): with the implicit order and
-        ``2 * BLOCK_LANES * m <= tile.size``, every lane's dataset is first copied
-        into it lane-interleaved (sample ``i`` of lane ``j`` at
-        ``tile[i * BLOCK_LANES + j]``, y after the m x rows), so each step reads
-        whole vectors instead of gathering; otherwise row 0 is the staging row.
-        """
-        _prefer_512bit_vectors()
-        B = BLOCK_LANES
-        L = lr.shape[0]
-        K = epochs * n
-        last_start = K - n  # updates done when the last epoch starts
-        implicit = l_ioff[0] < 0
-        doff0 = l_doff[0]
-        ioff0 = l_ioff[0]
-        ref0 = l_ref[0]
-        # The lane loops run over Lp >= L lanes, a multiple of VEC_LANES: the
-        # vectorised loop then never falls into its scalar remainder. The padding
-        # lanes copy lane 0 (samples 0 if gathered) and are never written out.
-        Lp = min(B, (L + VEC_LANES - 1) // VEC_LANES * VEC_LANES)
-        f = carray(_state_buffer(), (N_STATE * B,))
-        for q in range(N_STATE * B):
-            f[q] = 0.0
-        for j in range(Lp):
-            js = j if j < L else 0
-            t0 = theta0[js]
-            ref = l_ref[js]
-            e0 = t0 - ref
-            scale = max(abs(e0), abs(ref))
-            if scale == 0.0:
-                scale = 1.0
-            f[_TH + j] = t0
-            f[_LR + j] = lr[js]
-            f[_REF + j] = ref
-            f[_BOUND + j] = min(div_factor * scale, MAX_BOUND)
-            f[_FLOOR + j] = sign_floor * scale
-            f[_THR + j] = tol * abs(e0)
-            f[_MAE + j] = abs(e0)
-            f[_ESTART + j] = e0
-            f[_DIV + j] = -1
-            f[_LASTVIOL + j] = 0 if abs(e0) > tol * abs(e0) else -1
-            f[_EXITSTEP + j] = -1
-        # Gathered blocks read their samples from `tile`: x rows then y rows,
-        # sample i of lane j at row i, column j. Tiled: all m samples, copied once
-        # here (the gathers of a step then happen once per dataset, not once per
-        # epoch); otherwise row 0 is refilled every step. Padding lanes read 0.
-        tiled = GATHER and implicit and 2 * B * m <= tile.shape[0]
-        rows = m if tiled else 1
-        ty = rows * B  # start of the y rows
-        if GATHER:
-            for r in range(rows):
-                for j in range(L):
-                    p = np.uint64(l_doff[j] + r)  # unsigned: no negative-index wraparound code
-                    tile[r * B + j] = x[p]
-                    tile[ty + r * B + j] = y[p]
-                for j in range(L, Lp):
-                    tile[r * B + j] = 0.0
-                    tile[ty + r * B + j] = 0.0
-        n_rec = 0
-        for j in range(L):
-            if rec_row[j] >= 0:
-                n_rec += 1
-        # Two phases: before the last epoch (the lighter lane loop) and the last
-        # epoch (plus its loss, zigzag and sign statistics).
-        for phase in range(2):
-            k_lo = 0 if phase == 0 else last_start
-            k_hi = last_start if phase == 0 else K
-            i = k_lo % m  # implicit order: i = k mod m, as a wrapping counter (no division)
-            for k in range(k_lo, k_hi):
-                step = k + 1
-                fstep = np.float64(step)
-                xi = 0.0
-                yi = 0.0
-                row = 0  # offset of this step's samples in `tile`
-                if GATHER:
-                    if tiled:
-                        row = i * B
-                    elif implicit:
-                        for j in range(L):
-                            p = np.uint64(l_doff[j] + i)
-                            tile[j] = x[p]
-                            tile[ty + j] = y[p]
-                    else:
-                        for j in range(L):
-                            p = np.uint64(l_doff[j] + np.int64(idx[np.uint64(l_ioff[j] + k)]))
-                            tile[j] = x[p]
-                            tile[ty + j] = y[p]
-                else:
-                    if implicit:
-                        xi = x[doff0 + i]
-                        yi = y[doff0 + i]
-                    else:
-                        p = doff0 + np.int64(idx[ioff0 + k])
-                        xi = x[p]
-                        yi = y[p]
-                i += 1
-                if i == m:
-                    i = 0
-                rec = n_rec > 0 and step % rec_every == 0
-                if rec:  # the loss of this step, from theta before it (same operations)
-                    for j in range(L):
-                        if rec_row[j] >= 0:
-                            xj = tile[row + j] if GATHER else xi
-                            yj = tile[ty + row + j] if GATHER else yi
-                            z2 = yj - f[_TH + j] * xj
-                            f[_LREC + j] = z2 * z2
-                if phase == 0:
-                    if GATHER:
-                        for j in range(Lp):
-                            xj = tile[np.uint64(row + j)]
-                            yj = tile[np.uint64(ty + row + j)]
-                            _step(f, j, xj, yj, f[_REF + j], fstep)
-                    else:
-                        for j in range(Lp):
-                            _step(f, j, xi, yi, ref0, fstep)
-                else:
-                    zig_ok = k >= last_start + 2
-                    if GATHER:
-                        for j in range(Lp):
-                            xj = tile[np.uint64(row + j)]
-                            yj = tile[np.uint64(ty + row + j)]
-                            ok, flip, z2, en = _step(f, j, xj, yj, f[_REF + j], fstep)
-                            _last_epoch(f, j, ok, flip, z2, en, zig_ok)
-                    else:
-                        for j in range(Lp):
-                            ok, flip, z2, en = _step(f, j, xi, yi, ref0, fstep)
-                            _last_epoch(f, j, ok, flip, z2, en, zig_ok)
-                if rec:
-                    slot = step // rec_every - 1
-                    for j in range(L):
-                        r = rec_row[j]
-                        if r >= 0 and f[_DIV + j] < 0.0:
-                            rec_theta[r, slot] = f[_TH + j]
-                            rec_loss[r, slot] = f[_LREC + j]
-            if phase == 0 and last_start > 0:
-                # e when the last epoch starts (theta is frozen if diverged).
-                for j in range(L):
-                    f[_ESTART + j] = f[_TH + j] - f[_REF + j]
-        # --- per-lane results ---
-        for j in range(L):
-            ref = l_ref[j]
-            th = f[_TH + j]
-            e = th - ref
-            e0 = theta0[j] - ref
-            div = np.int64(f[_DIV + j])
-            exit_step = np.int64(f[_EXITSTEP + j])
-            out_f[F_THETA, j] = th
-            out_f[F_MAX_ABS_ERROR, j] = f[_MAE + j]
-            out_f[F_MAX_JUMP, j] = f[_MJ + j]
-            if div >= 0 or n < 3:
-                out_f[F_LOSS_ZIGZAG, j] = np.nan
-            else:
-                out_f[F_LOSS_ZIGZAG, j] = f[_ZIG + j] / (n - 2)
-            out_f[F_LOSS_LAST, j] = np.nan if div >= 0 else f[_LSUM + j] / n
-            if div >= 0:
-                if e0 == 0.0:
-                    out_f[F_GROWTH, j] = np.inf
-                else:
-                    out_f[F_GROWTH, j] = (np.log(f[_BOUND + j]) - np.log(abs(e0))) * n / div
-            elif exit_step >= 0:
-                out_f[F_GROWTH, j] = (np.log(f[_EXITERR + j]) - np.log(abs(e0))) * n / exit_step
-            elif f[_ESTART + j] == 0.0:
-                out_f[F_GROWTH, j] = np.nan
-            else:
-                out_f[F_GROWTH, j] = np.log(abs(e)) - np.log(abs(f[_ESTART + j]))
-            out_f[F_RMS_LAST, j] = np.nan if div >= 0 else np.sqrt(f[_E2SUM + j] / n)
-            # Statuses (lrsweep.metrics.Status): converged needs a whole last epoch within
-            # tolerance; the others say what the last epoch showed.
-            last_viol = np.int64(f[_LASTVIOL + j])
-            conv = -1
-            if div >= 0:
-                status = DIVERGED
-            elif last_viol <= last_start:
-                status = CONVERGED
-                conv = last_viol + 1
-            elif f[_E2SUM + j] <= n * l_floor2[j]:
-                status = NOISE_FLOOR
-            elif abs(e) > abs(f[_ESTART + j]):
-                status = GROWING
-            elif np.int64(f[_SCLAST + j]) >= osc_min:
-                status = OSCILLATING
-            else:
-                status = SLOW
-            mj_step = np.int64(f[_MJSTEP + j])
-            if mj_step == 0:
-                mj_sample = -1
-            elif l_ioff[j] < 0:
-                mj_sample = (mj_step - 1) % m
-            else:
-                mj_sample = np.int64(idx[l_ioff[j] + mj_step - 1])
-            out_i[I_STATUS, j] = status
-            out_i[I_CONVERGED, j] = conv
-            out_i[I_DIVERGED, j] = div
-            out_i[I_SIGN, j] = np.int64(f[_SC + j])
-            out_i[I_SIGN_LAST, j] = np.int64(f[_SCLAST + j])
-            out_i[I_MAX_ABS_STEP, j] = np.int64(f[_MAESTEP + j])
-            out_i[I_MAX_JUMP_STEP, j] = mj_step
-            out_i[I_MAX_JUMP_SAMPLE, j] = mj_sample
-
-    return run_block
-
-
-_run_block_shared = _make_block(False)
-_run_block_gathered = _make_block(True)
-
-
-def _make_chunk(GATHER: bool):
-    """The chunk function over shared (``GATHER`` False) or gathered blocks."""
-
-    @njit(cache=True, error_model="numpy", nogil=True)
     def run_chunk(
-        x, y, l_doff, l_ioff, l_ref, l_floor2, idx, epochs,
-        b_start, b_len, b_m, b_n, b_gather,
+        x, y, l_doff, l_ioff, l_ref, l_floor2, l_beta, l_nest, idx, sched, epochs,
+        b_start, b_len, b_m, b_n, b_bs, b_soff,
         lr, theta0, tol, div_factor, sign_floor, osc_min,
         rec_row, rec_every, rec_theta, rec_loss,
         out_f, out_i, b_lo, b_hi,
     ):  # pragma: no cover - compiled
-        rows = 1  # scratch for gathered blocks, reused by every block of the range
+        _prefer_512bit_vectors()
+        B = BLOCK_LANES
+        rows_max = 1  # scratch for gathered blocks, reused by every block of the range
         if GATHER:
             for b in range(b_lo, b_hi):
-                rows = max(rows, min(b_m[b], TILE_ROWS))
-        size = 2 * BLOCK_LANES * rows if GATHER else 0
+                rows_max = max(rows_max, min(b_m[b], TILE_ROWS))
+        size = 2 * B * rows_max if GATHER else 0
         raw = np.empty(size + 8)
         a = (-raw.ctypes.data) % 64 // 8  # start on a cache line, like the state buffer
         tile = raw[a:a + size]
+        f = carray(_state_buffer(), (N_STATE * B,))
         for b in range(b_lo, b_hi):
-            s = b_start[b]
-            e = s + b_len[b]
-            args = (x, y, l_doff[s:e], l_ioff[s:e], l_ref[s:e], l_floor2[s:e], b_m[b], b_n[b], idx, epochs,
-                    lr[s:e], theta0[s:e], tol, div_factor, sign_floor, osc_min,
-                    rec_row[s:e], rec_every, rec_theta, rec_loss,
-                    out_f[:, s:e], out_i[:, s:e], tile)
+            s0 = b_start[b]
+            L = b_len[b]
+            m = b_m[b]
+            n = b_n[b]
+            bs = b_bs[b] if BATCH else 1
+            soff = b_soff[b] if SCHED else 0
+            E = (n + bs - 1) // bs if BATCH else n  # steps per epoch
+            K = epochs * E
+            last_start = K - E  # updates done when the last epoch starts
+            implicit = l_ioff[s0] < 0
+            doff0 = l_doff[s0]
+            ioff0 = l_ioff[s0]
+            ref0 = l_ref[s0]
+            # The lane loops run over Lp >= L lanes, a multiple of VEC_LANES: the
+            # vectorised loop then never falls into its scalar remainder. The padding
+            # lanes copy lane 0 (samples 0 if gathered) and are never written out.
+            Lp = min(B, (L + VEC_LANES - 1) // VEC_LANES * VEC_LANES)
+            for q in range(N_STATE * B):
+                f[q] = 0.0
+            for j in range(Lp):
+                js = s0 + (j if j < L else 0)
+                t0 = theta0[js]
+                ref = l_ref[js]
+                e0 = t0 - ref
+                scale = max(abs(e0), abs(ref))
+                if scale == 0.0:
+                    scale = 1.0
+                f[_TH + j] = t0
+                f[_LR + j] = lr[js]
+                f[_REF + j] = ref
+                f[_BOUND + j] = min(div_factor * scale, MAX_BOUND)
+                f[_FLOOR + j] = sign_floor * scale
+                f[_THR + j] = tol * abs(e0)
+                f[_MAE + j] = abs(e0)
+                f[_ESTART + j] = e0
+                f[_DIV + j] = -1
+                f[_LASTVIOL + j] = 0 if abs(e0) > tol * abs(e0) else -1
+                f[_EXITSTEP + j] = -1
+                if MOM:
+                    f[_BETA + j] = l_beta[js]
+                    f[_NEST + j] = 1.0 if l_nest[js] else 0.0
+                    f[_V + j] = -0.0  # -0.0 + g is g for every g (also -0.0): v_1 = g exactly
+            # Gathered blocks read their samples from `tile`: x rows then y rows,
+            # sample i of lane j at row i, column j. Tiled: all m samples, copied once
+            # here (the gathers of a step then happen once per dataset, not once per
+            # epoch); otherwise row 0 is refilled for every sample. Padding lanes read 0.
+            tiled = GATHER and implicit and 2 * B * m <= tile.shape[0]
+            rows = m if tiled else 1
+            ty = rows * B  # start of the y rows
             if GATHER:
-                _run_block_gathered(*args)
-            else:
-                _run_block_shared(*args)
+                for r in range(rows):
+                    for j in range(L):
+                        p = np.uint64(l_doff[s0 + j] + r)  # unsigned: no negative-index wraparound code
+                        tile[r * B + j] = x[p]
+                        tile[ty + r * B + j] = y[p]
+                    for j in range(L, Lp):
+                        tile[r * B + j] = 0.0
+                        tile[ty + r * B + j] = 0.0
+            n_rec = 0
+            for j in range(L):
+                if rec_row[s0 + j] >= 0:
+                    n_rec += 1
+            # Two phases: before the last epoch (the lighter lane loop) and the last
+            # epoch (plus its loss, zigzag and sign statistics).
+            for phase in range(2):
+                k_lo = 0 if phase == 0 else last_start
+                k_hi = last_start if phase == 0 else K
+                pos = k_lo // E * n  # samples used before step k_lo (steps start at epoch starts)
+                i = pos % m  # implicit order: sample pos mod m, as a wrapping counter (no division)
+                kb = 0  # batch of the epoch
+                for k in range(k_lo, k_hi):
+                    step = k + 1
+                    fstep = np.float64(step)
+                    mk = sched[soff + k] if SCHED else 1.0
+                    rec = n_rec > 0 and step % rec_every == 0
+                    xi = 0.0
+                    yi = 0.0
+                    row = 0  # offset of this step's samples in `tile`
+                    if BATCH:
+                        nb = min(bs, n - kb * bs)  # samples in this batch
+                        kb += 1
+                        if kb == E:
+                            kb = 0
+                        loss_on = phase == 1 or rec
+                        for j in range(Lp):
+                            f[_GACC + j] = -0.0  # -0.0 + d is d for every d: the first sum is exact
+                            f[_LACC + j] = -0.0
+                        for _q in range(nb):
+                            if GATHER:
+                                if tiled:
+                                    row = i * B
+                                elif implicit:
+                                    for j in range(L):
+                                        p = np.uint64(l_doff[s0 + j] + i)
+                                        tile[j] = x[p]
+                                        tile[ty + j] = y[p]
+                                else:
+                                    for j in range(L):
+                                        p = np.uint64(l_doff[s0 + j]
+                                                      + np.int64(idx[np.uint64(l_ioff[s0 + j] + pos)]))
+                                        tile[j] = x[p]
+                                        tile[ty + j] = y[p]
+                            elif implicit:
+                                xi = x[doff0 + i]
+                                yi = y[doff0 + i]
+                            else:
+                                p = doff0 + np.int64(idx[ioff0 + pos])
+                                xi = x[p]
+                                yi = y[p]
+                            pos += 1
+                            i += 1
+                            if i == m:
+                                i = 0
+                            if GATHER:
+                                if loss_on:
+                                    for j in range(Lp):
+                                        _accumulate(f, j, tile[np.uint64(row + j)],
+                                                    tile[np.uint64(ty + row + j)], True)
+                                else:
+                                    for j in range(Lp):
+                                        _accumulate(f, j, tile[np.uint64(row + j)],
+                                                    tile[np.uint64(ty + row + j)], False)
+                            elif loss_on:
+                                for j in range(Lp):
+                                    _accumulate(f, j, xi, yi, True)
+                            else:
+                                for j in range(Lp):
+                                    _accumulate(f, j, xi, yi, False)
+                        inv = np.float64(nb)
+                        if rec:
+                            for j in range(L):
+                                f[_LREC + j] = f[_LACC + j] / inv
+                        if phase == 0:
+                            for j in range(Lp):
+                                _update(f, j, f[_GACC + j] / inv, f[_REF + j], fstep, mk, SCHED, MOM)
+                        else:
+                            zig_ok = k >= last_start + 2
+                            for j in range(Lp):
+                                loss = f[_LACC + j] / inv
+                                ok, flip, en = _update(f, j, f[_GACC + j] / inv, f[_REF + j], fstep, mk,
+                                                       SCHED, MOM)
+                                _last_epoch(f, j, ok, flip, loss, en, zig_ok)
+                    else:
+                        if GATHER:
+                            if tiled:
+                                row = i * B
+                            elif implicit:
+                                for j in range(L):
+                                    p = np.uint64(l_doff[s0 + j] + i)
+                                    tile[j] = x[p]
+                                    tile[ty + j] = y[p]
+                            else:
+                                for j in range(L):
+                                    p = np.uint64(l_doff[s0 + j]
+                                                  + np.int64(idx[np.uint64(l_ioff[s0 + j] + k)]))
+                                    tile[j] = x[p]
+                                    tile[ty + j] = y[p]
+                        elif implicit:
+                            xi = x[doff0 + i]
+                            yi = y[doff0 + i]
+                        else:
+                            p = doff0 + np.int64(idx[ioff0 + k])
+                            xi = x[p]
+                            yi = y[p]
+                        i += 1
+                        if i == m:
+                            i = 0
+                        if rec:  # the loss of this step, from theta before it (same operations)
+                            for j in range(L):
+                                if rec_row[s0 + j] >= 0:
+                                    xj = tile[row + j] if GATHER else xi
+                                    yj = tile[ty + row + j] if GATHER else yi
+                                    z2 = yj - f[_TH + j] * xj
+                                    f[_LREC + j] = z2 * z2
+                        if phase == 0:
+                            if GATHER:
+                                for j in range(Lp):
+                                    xj = tile[np.uint64(row + j)]
+                                    yj = tile[np.uint64(ty + row + j)]
+                                    _step(f, j, xj, yj, f[_REF + j], fstep, mk, SCHED, MOM)
+                            else:
+                                for j in range(Lp):
+                                    _step(f, j, xi, yi, ref0, fstep, mk, SCHED, MOM)
+                        else:
+                            zig_ok = k >= last_start + 2
+                            if GATHER:
+                                for j in range(Lp):
+                                    xj = tile[np.uint64(row + j)]
+                                    yj = tile[np.uint64(ty + row + j)]
+                                    ok, flip, z2, en = _step(f, j, xj, yj, f[_REF + j], fstep, mk, SCHED, MOM)
+                                    _last_epoch(f, j, ok, flip, z2 * z2, en, zig_ok)
+                            else:
+                                for j in range(Lp):
+                                    ok, flip, z2, en = _step(f, j, xi, yi, ref0, fstep, mk, SCHED, MOM)
+                                    _last_epoch(f, j, ok, flip, z2 * z2, en, zig_ok)
+                    if rec:
+                        slot = step // rec_every - 1
+                        for j in range(L):
+                            r = rec_row[s0 + j]
+                            if r >= 0 and f[_DIV + j] < 0.0:
+                                rec_theta[r, slot] = f[_TH + j]
+                                rec_loss[r, slot] = f[_LREC + j]
+                if phase == 0 and last_start > 0:
+                    # e when the last epoch starts (theta is frozen if diverged).
+                    for j in range(L):
+                        f[_ESTART + j] = f[_TH + j] - f[_REF + j]
+            _results(f, s0, L, m, n, E, bs, last_start, l_ref, l_ioff, l_floor2, idx, theta0, osc_min,
+                     out_f, out_i)
 
     return run_chunk
 
 
-run_chunk_shared_nb = _make_chunk(False)
-run_chunk_gathered_nb = _make_chunk(True)
+@njit(inline="always", error_model="numpy")
+def _results(f, s0, L, m, n, E, bs, last_start, l_ref, l_ioff, l_floor2, idx, theta0, osc_min,
+             out_f, out_i):  # pragma: no cover - compiled
+    """Write the per-lane results of a block (lanes ``s0 .. s0 + L - 1`` of the chunk).
+
+    ``E`` steps per epoch of ``bs`` samples (the last one ``n - bs (E - 1)``);
+    "per epoch" rates and last-epoch means are over the ``E`` steps. The
+    sample of the largest jump is the first sample of its step.
+    """
+    for j in range(L):
+        t = s0 + j
+        ref = l_ref[t]
+        th = f[_TH + j]
+        e = th - ref
+        e0 = theta0[t] - ref
+        div = np.int64(f[_DIV + j])
+        exit_step = np.int64(f[_EXITSTEP + j])
+        out_f[F_THETA, t] = th
+        out_f[F_MAX_ABS_ERROR, t] = f[_MAE + j]
+        out_f[F_MAX_JUMP, t] = f[_MJ + j]
+        if div >= 0 or E < 3:
+            out_f[F_LOSS_ZIGZAG, t] = np.nan
+        else:
+            out_f[F_LOSS_ZIGZAG, t] = f[_ZIG + j] / (E - 2)
+        out_f[F_LOSS_LAST, t] = np.nan if div >= 0 else f[_LSUM + j] / E
+        if div >= 0:
+            if e0 == 0.0:
+                out_f[F_GROWTH, t] = np.inf
+            else:
+                out_f[F_GROWTH, t] = (np.log(f[_BOUND + j]) - np.log(abs(e0))) * E / div
+        elif exit_step >= 0:
+            out_f[F_GROWTH, t] = (np.log(f[_EXITERR + j]) - np.log(abs(e0))) * E / exit_step
+        elif f[_ESTART + j] == 0.0:
+            out_f[F_GROWTH, t] = np.nan
+        else:
+            out_f[F_GROWTH, t] = np.log(abs(e)) - np.log(abs(f[_ESTART + j]))
+        out_f[F_RMS_LAST, t] = np.nan if div >= 0 else np.sqrt(f[_E2SUM + j] / E)
+        # Statuses (lrsweep.metrics.Status): converged needs a whole last epoch within
+        # tolerance; the others say what the last epoch showed.
+        last_viol = np.int64(f[_LASTVIOL + j])
+        conv = -1
+        if div >= 0:
+            status = DIVERGED
+        elif last_viol <= last_start:
+            status = CONVERGED
+            conv = last_viol + 1
+        elif f[_E2SUM + j] <= E * l_floor2[t]:
+            status = NOISE_FLOOR
+        elif abs(e) > abs(f[_ESTART + j]):
+            status = GROWING
+        elif np.int64(f[_SCLAST + j]) >= osc_min:
+            status = OSCILLATING
+        else:
+            status = SLOW
+        mj_step = np.int64(f[_MJSTEP + j])
+        if mj_step == 0:
+            mj_sample = -1
+        else:
+            k0 = mj_step - 1
+            pos = k0 // E * n + k0 % E * bs  # the first sample of the step
+            mj_sample = pos % m if l_ioff[t] < 0 else np.int64(idx[l_ioff[t] + pos])
+        out_i[I_STATUS, t] = status
+        out_i[I_CONVERGED, t] = conv
+        out_i[I_DIVERGED, t] = div
+        out_i[I_SIGN, t] = np.int64(f[_SC + j])
+        out_i[I_SIGN_LAST, t] = np.int64(f[_SCLAST + j])
+        out_i[I_MAX_ABS_STEP, t] = np.int64(f[_MAESTEP + j])
+        out_i[I_MAX_JUMP_STEP, t] = mj_step
+        out_i[I_MAX_JUMP_SAMPLE, t] = mj_sample
+
+
+#: The compiled variants made so far, by their flags (GATHER, SCHED, BATCH, MOM).
+_VARIANTS: dict[tuple[bool, bool, bool, bool], object] = {}
+
+
+def variant(gather: bool, sched: bool, batch: bool, mom: bool):
+    """The chunk function of one variant (made on first use; compiled on its first call)."""
+    key = (bool(gather), bool(sched), bool(batch), bool(mom))
+    fn = _VARIANTS.get(key)
+    if fn is None:
+        fn = _VARIANTS[key] = _make_chunk(*key)
+    return fn
 
 
 def run_chunk_nb(
-    x, y, l_doff, l_ioff, l_ref, l_floor2, idx, epochs,
-    b_start, b_len, b_m, b_n, b_gather,
+    x, y, l_doff, l_ioff, l_ref, l_floor2, l_beta, l_nest, idx, sched, epochs,
+    b_start, b_len, b_m, b_n, b_bs, b_soff, b_gather,
     lr, theta0, tol, div_factor, sign_floor, osc_min,
     rec_row, rec_every, rec_theta, rec_loss,
-    out_f, out_i, b_lo, b_hi,
+    out_f, out_i, b_lo, b_hi, features=(False, False, False),
 ) -> None:
     """Run blocks ``b_lo .. b_hi - 1`` of a chunk; results into ``out_*``.
 
-    Calls :data:`run_chunk_gathered_nb` if the chunk's blocks are gathered
+    Calls the variant (:func:`variant`) of the chunk's kind of block
     (``b_gather``: all blocks of a chunk are of one kind,
-    :func:`lrsweep.engine.layout.plan_chunk`), else :data:`run_chunk_shared_nb`: two
-    compiled functions, so that a sweep compiles only the kind it runs: the
-    cold first call took 18-19 % less time than with one function for both
-    (alternating runs with fresh numba caches, medians of 4: 7.4 -> 6.0 s for
-    a 2-lr sweep, 5.6 -> 4.6 s for a 16-lr sweep).
+    :func:`lrsweep.engine.layout.plan_chunk`) and ``features`` (schedule,
+    batch, momentum: whether any block of the chunk needs them). One compiled
+    function per variant, so that a sweep compiles only what it runs: with
+    one function for both kinds of block the cold first call took 18-19 %
+    longer (alternating runs with fresh numba caches, medians of 4: 7.4 ->
+    6.0 s for a 2-lr sweep, 5.6 -> 4.6 s for a 16-lr sweep).
 
     Serial and ``nogil``: the caller (:meth:`lrsweep.engine.chunk.ChunkCall.run`)
     cuts the blocks into contiguous ranges (four per thread) that its
@@ -578,17 +691,21 @@ def run_chunk_nb(
 
     Parameters are plain arrays: datasets concatenated in ``x``/``y``; per
     lane (trajectory of the chunk) ``t``: its dataset starts at
-    ``l_doff[t]``, its sample order at ``idx[l_ioff[t]:]`` (implicit if
-    ``l_ioff[t] < 0``), its reference is ``l_ref[t]``, its squared noise
-    floor ``l_floor2[t]`` (``noise_factor^2`` times the stationary mean-square
-    error, negative where there is none), and ``lr``,
-    ``theta0`` and ``rec_row`` (row of ``rec_theta``/``rec_loss`` or -1);
-    block ``b`` holds lanes ``b_start[b] .. b_start[b] + b_len[b] - 1``, all
-    with ``b_n[b]`` steps per epoch and dataset length ``b_m[b]``, sharing
-    one dataset and order unless ``b_gather[b]``; outputs ``out_f``
+    ``l_doff[t]``, its sample sequence at ``idx[l_ioff[t]:]`` (implicit if
+    ``l_ioff[t] < 0``: sample ``p mod m`` at position ``p``), its reference
+    is ``l_ref[t]``, its squared noise floor ``l_floor2[t]``
+    (``noise_factor^2`` times the stationary mean-square error, negative
+    where there is none), momentum ``l_beta[t]`` and ``l_nest[t]``
+    (Nesterov), and ``lr``, ``theta0`` and ``rec_row`` (row of
+    ``rec_theta``/``rec_loss`` or -1); block ``b`` holds lanes
+    ``b_start[b] .. b_start[b] + b_len[b] - 1``, all with ``b_n[b]`` samples
+    per epoch in batches of ``b_bs[b]``, dataset length ``b_m[b]``, the
+    schedule multipliers ``sched[b_soff[b] + k]`` of steps ``k``, sharing one
+    dataset and order unless ``b_gather[b]``; outputs ``out_f``
     (len(FLOAT_FIELDS), T) and ``out_i`` (len(INT_FIELDS), T).
     """
-    fn = run_chunk_gathered_nb if len(b_gather) and b_gather[0] else run_chunk_shared_nb
-    fn(x, y, l_doff, l_ioff, l_ref, l_floor2, idx, epochs, b_start, b_len, b_m, b_n, b_gather,
-       lr, theta0, tol, div_factor, sign_floor, osc_min, rec_row, rec_every, rec_theta, rec_loss,
-       out_f, out_i, b_lo, b_hi)
+    gather = bool(len(b_gather) and b_gather[0])
+    fn = variant(gather, *features)
+    fn(x, y, l_doff, l_ioff, l_ref, l_floor2, l_beta, l_nest, idx, sched, epochs, b_start, b_len, b_m, b_n,
+       b_bs, b_soff, lr, theta0, tol, div_factor, sign_floor, osc_min, rec_row, rec_every, rec_theta,
+       rec_loss, out_f, out_i, b_lo, b_hi)

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..config import SweepConfig
-from ..grid import Chunk, group_n_order, lanes_per_group
+from ..grid import Chunk, group_indices, lanes_per_group
 from ..metrics import DERIVED_FIELDS, FLOAT_FIELDS, INT_FIELDS
 
 __all__ = [
@@ -55,8 +55,9 @@ def plan_chunk(config: SweepConfig, chunk: Chunk) -> ChunkPlan:
     Groups of at least :data:`GATHER_BELOW` lanes are split into blocks of at
     most :data:`BLOCK_LANES` lanes of one group (shared samples). Smaller
     groups (e.g. one lane per seed) are packed into gathered blocks of up to
-    ``BLOCK_LANES`` consecutive lanes with equal n_samples and order (hence
-    equal steps, epoch length and kind of sample order).
+    ``BLOCK_LANES`` consecutive lanes with equal n_samples, order, schedule
+    and batch size (hence equal steps, epoch length, kind of sample order and
+    per-step learning-rate multipliers).
     """
     lpg = lanes_per_group(config)
     T = len(chunk)
@@ -71,8 +72,11 @@ def plan_chunk(config: SweepConfig, chunk: Chunk) -> ChunkPlan:
             t = end
         gather = 0
     else:
-        n_ix, o_ix = group_n_order(config, lane_group)
-        key = n_ix * len(config.axes["order"]) + o_ix
+        # Lanes of one gathered block share the steps, the kind of sample order, the
+        # schedule and the batch size: one key of their axis indices.
+        ix = group_indices(config, lane_group)
+        names = ("n_samples", "order", "schedule", "batch_size")
+        key = np.ravel_multi_index(tuple(ix[a] for a in names), tuple(len(config.axes[a]) for a in names))
         # A new block where the key changes, and every BLOCK_LANES lanes within a run.
         brk = np.flatnonzero(np.diff(key)) + 1
         run_starts = np.concatenate([[0], brk])

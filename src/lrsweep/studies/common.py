@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..results import Results
 
 __all__ = ["by_index", "column_or_value", "crossing", "datasets", "divergence_table", "fmt", "rate_interval",
-           "steps_to_tol", "unstable_summary"]
+           "replay", "steps_to_tol", "unstable_summary"]
 
 #: Seed of the Monte Carlo datasets of P(S > 0) for dataset size n: THEORY_SEED + n.
 THEORY_SEED = 12345
@@ -141,3 +141,29 @@ def rate_interval(row: Any, key: str) -> str:
 
     r, lo, hi = (pct(v) for v in values)
     return f"{r} [{lo}, {hi}]"
+
+
+def replay(config: SweepConfig, row: Any) -> tuple[Dataset, np.ndarray, np.ndarray]:
+    """The node-graph oracle's run of one trajectory of ``config`` (a results row): (dataset, theta, loss).
+
+    Every axis the row ran with: its dataset and sample order, batch size,
+    schedule (the multipliers the engine used) and momentum.
+    """
+    from ..data import sample_order
+    from ..reference import run_trajectory
+    from ..schedules import multipliers
+
+    order = str(row["order"])
+    n = int(row["n_samples"]) if config.user_data is None else len(config.user_data[0])
+    ds = dataset_for(config, tuple(row[a] for a in DATA_AXES), order)
+    # An online run reads its stream of epochs * n fresh samples in order, n per epoch.
+    idx = np.arange(len(ds)) if order == "online" else sample_order(order, n, config.epochs, int(row["seed"]))
+    bs = int(row["batch_size"])
+    per_epoch = -(-n // bs)
+    spec = str(row["schedule"])
+    mult = (None if spec == "constant" else
+            multipliers(spec, config.epochs * per_epoch, per_epoch, config.lr_multipliers))
+    th, loss = run_trajectory(ds.x, ds.y, lr=float(row["lr"]), theta0=float(row["theta0"]),
+                              epochs=config.epochs, order=idx, batch_size=bs, lr_multipliers=mult,
+                              momentum=float(row["momentum"]), nesterov=bool(row["nesterov"]))
+    return ds, th, loss

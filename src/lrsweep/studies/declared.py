@@ -109,17 +109,22 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _scalar(value: object) -> bool:
+    """A TOML value an axis may hold: a string, a number or a boolean (``nesterov``)."""
+    return isinstance(value, str | bool) or _number(value)
+
+
 def _axis_values(value: object, path: str) -> Any:
     """An axis value: a scalar, a list, or {range | linspace | geomspace = [...]}."""
     allowed = ("a value, a list of values, or a table with one key of range = [start, stop(, step)], "
                "linspace = [a, b, count], geomspace = [a, b, count]")
-    if isinstance(value, str) or _number(value):
+    if _scalar(value):
         return value
     if isinstance(value, list):
         if len(value) > MAX_AXIS_VALUES:
             raise _fail(path, f"at most {MAX_AXIS_VALUES:,} values", f"{len(value):,} values")
-        if not all(isinstance(v, str) or _number(v) for v in value):
-            raise _fail(path, "a list of numbers or strings", value)
+        if not all(_scalar(v) for v in value):
+            raise _fail(path, "a list of numbers, strings or booleans", value)
         return value
     if not isinstance(value, Mapping) or len(value) != 1 or next(iter(value)) not in _GENERATORS:
         raise _fail(path, allowed, value)

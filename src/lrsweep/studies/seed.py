@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import AXES, DATA_AXES
+from ..config import AXES, OPTIMIZER_AXES
 from ..intervals import mean_and_se
 from .common import fmt
 from .spec import SINGLE, Options, Output, Study, SweepSpec
@@ -36,8 +36,8 @@ def _epoch_changes(theta: np.ndarray, theta0: float, theta_ref: float, n: int, f
 
 
 def analyse(runs: dict[str, Results], opts: Options) -> Output:
-    from .. import plots, reference
-    from ..data import dataset_for, sample_order
+    from .. import plots
+    from .common import replay
 
     res = runs["seed"]
     cfg = res.config
@@ -45,11 +45,7 @@ def analyse(runs: dict[str, Results], opts: Options) -> Output:
     row = frame.iloc[0]
     order = str(row["order"])
     n = int(row["n_samples"])
-    ds = dataset_for(cfg, tuple(row[a] for a in DATA_AXES), order)
-    idx = sample_order(order, n, cfg.epochs, int(row["seed"]))
-    # An online run is one pass over its stream of epochs * n fresh samples.
-    th_ref, loss_ref = reference.run_trajectory(ds.x, ds.y, lr=row["lr"], theta0=row["theta0"],
-                                                epochs=1 if order == "online" else cfg.epochs, order=idx)
+    ds, th_ref, loss_ref = replay(cfg, row)
     rec = res.records[res.records["trajectory_id"] == row["trajectory_id"]]
     n_ok = len(rec)
     identical = bool(np.array_equal(rec["theta"].to_numpy(), th_ref[:n_ok])
@@ -162,6 +158,8 @@ STUDY = Study(
     declare=declare,
     analyse=analyse,
     # One trajectory: every axis may take one other value; the replay and the figures follow it.
-    axes={a: SINGLE for a in AXES},
+    axes={a: SINGLE for a in AXES if a not in OPTIMIZER_AXES},
+    refused={a: "the seed's exact theory here (S, the exact converged step) is per-sample SGD with a "
+                "constant learning rate" for a in OPTIMIZER_AXES},
     figures=("theta_and_loss", "rainbow_fan"),
 )
