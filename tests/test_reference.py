@@ -94,15 +94,16 @@ def test_kernel_metrics_equal_the_plain_python_oracle(n, epochs, lrs, theta0, se
         xr, xx = ds.x * r, ds.x * ds.x
         bs = int(row["batch_size"])
         steps = -(-n // bs)
-        plain = bs == 1 and row["momentum"] == 0 and row["schedule"] == "constant"
-        _, floor2 = noise_floor(np.array([row["lr"]]), np.mean(xx), np.mean(xr * xr), np.mean(xx * xx),
-                                cfg.noise_factor)
         mult = None if row["schedule"] == "constant" else multipliers(row["schedule"], epochs * steps, steps)
+        # The floor at the largest learning rate of the last epoch, with the batch size and momentum.
+        lr_last = row["lr"] if mult is None else row["lr"] * mult[-steps:].max()
+        _, floor2 = noise_floor(np.array([lr_last]), np.mean(xx), np.mean(xr * xr), np.mean(xx * xx),
+                                cfg.noise_factor, bs, row["momentum"], bool(row["nesterov"]))
         want = reference.trajectory_metrics(
             ds.x, ds.y, lr=row["lr"], theta0=row["theta0"], theta_ref=row["theta_ref"], epochs=epochs,
             n=n, order=sample_order(order, n, epochs, seed), tol=cfg.tol, diverge_factor=cfg.diverge_factor,
             sign_floor=cfg.sign_floor, oscillation_min=cfg.oscillation_min,
-            floor2=float(floor2[0]) if plain else -1.0, batch_size=bs, lr_multipliers=mult,
+            floor2=float(floor2[0]), batch_size=bs, lr_multipliers=mult,
             momentum=row["momentum"], nesterov=bool(row["nesterov"]))
         for name, value in want.items():
             got = row[name]

@@ -162,9 +162,11 @@ DERIVED: dict[str, str] = {
         "(mean(x^2) - lr mean(x^4)) and r = y - theta_ref x: the mean-square fixed point of "
         "e <- (1 - 2 lr x^2) e + 2 lr x r for samples drawn with replacement (exact for "
         "order replacement and online, the scale of the limit cycle for fixed and shuffle). "
-        "NaN at or above the dataset's mean-square threshold lr >= mean(x^2) / mean(x^4), where "
-        "the stationary variance is infinite; ~0 for noise-free data. A run is at its noise "
-        "floor when rms_error_last_epoch <= noise_factor * noise_rms."
+        "With batches and momentum, v is lrsweep.theory.stationary_mse of the same moments "
+        "(batches drawn with replacement); with a schedule, it is taken at the largest learning "
+        "rate of the last epoch. NaN outside the mean-square region (per-sample SGD: lr >= "
+        "mean(x^2) / mean(x^4)), where the stationary variance is infinite; ~0 for noise-free "
+        "data. A run is at its noise floor when rms_error_last_epoch <= noise_factor * noise_rms."
     ),
 }
 

@@ -17,6 +17,7 @@ from ..config import SweepConfig
 from ..grid import Chunk, group_indices, lane_axis, lane_values
 from ..metrics import FLOAT_FIELDS, INT_FIELDS
 from ..schedules import multipliers
+from ..theory.noise import _stationary
 from . import kernel
 from .chunkdata import ChunkData
 from .layout import ChunkResult, plan_chunk
@@ -71,16 +72,13 @@ class ChunkCall:
         g_bs = config.axis_array("batch_size")[ix["batch_size"]]
         g_sched = ix["schedule"]
         g_steps = -(-data.g_n // g_bs)  # steps per epoch
-        sched, g_soff, has_sched = _schedules(config, g_sched, g_steps)
+        sched, g_soff, g_last_max, has_sched = _schedules(config, g_sched, g_steps)
         self.features = (has_sched, bool((g_bs > 1).any()), bool((beta > 0).any()))
         stats = data.g_stats[:, lg]
-        self.noise_rms, floor2 = noise_floor(lr, stats[2], stats[3], stats[4], config.noise_factor)
-        if any(self.features):  # no noise floor yet for these (see noise_floor)
-            plain = (g_bs[lg] == 1) & (beta == 0)
-            if has_sched:
-                plain &= np.asarray(config.axes["schedule"], dtype=object)[g_sched[lg]] == "constant"
-            self.noise_rms = np.where(plain, self.noise_rms, np.nan)
-            floor2 = np.where(plain, floor2, -1.0)
+        # The noise floor at the largest learning rate of the last epoch (a schedule's, quasi-static).
+        lr_last = lr * g_last_max[lg] if has_sched else lr
+        self.noise_rms, floor2 = noise_floor(lr_last, stats[2], stats[3], stats[4], config.noise_factor,
+                                             g_bs[lg], beta, nest)
         self.args = (
             data.x, data.y, data.g_doff[lg], data.g_ioff[lg], data.g_ref[lg], floor2, beta, nest, data.idx,
             sched, config.epochs, plan.b_start, plan.b_len, data.g_m[first], data.g_n[first],
@@ -162,39 +160,55 @@ class Running:
 
 
 def _schedules(config: SweepConfig, g_sched: np.ndarray, g_steps: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """The schedule multipliers of a chunk's groups, concatenated: ``(sched, g_soff, any non-constant)``.
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """The schedule multipliers of a chunk's groups: ``(sched, g_soff, g_last_max, any non-constant)``.
 
-    One array per distinct (schedule, steps per epoch) of the chunk; group
-    ``g``'s step ``k`` uses ``sched[g_soff[g] + k]``. Without any non-constant
-    schedule, nothing is built (the kernel variant without schedules ignores them).
+    One array per distinct (schedule, steps per epoch) of the chunk,
+    concatenated; group ``g``'s step ``k`` uses ``sched[g_soff[g] + k]``, and
+    ``g_last_max[g]`` is its largest multiplier over the last epoch. Without
+    any non-constant schedule, nothing is built (the kernel variant without
+    schedules ignores them).
     """
     specs = config.axes["schedule"]
     if all(specs[int(s)] == "constant" for s in np.unique(g_sched)):
-        return np.ones(1), np.zeros(len(g_sched), dtype=np.int64), False
+        return np.ones(1), np.zeros(len(g_sched), dtype=np.int64), np.ones(len(g_sched)), False
     key = g_sched.astype(np.int64) * (int(g_steps.max()) + 1) + g_steps
     uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    parts, offsets, off = [], np.empty(len(uniq), dtype=np.int64), 0
+    parts, offsets, last_max, off = [], np.empty(len(uniq), dtype=np.int64), np.empty(len(uniq)), 0
     for u, g in enumerate(first):
-        steps = int(config.epochs * g_steps[g])
-        parts.append(multipliers(specs[int(g_sched[g])], steps, int(g_steps[g]), config.lr_multipliers))
+        per_epoch = int(g_steps[g])
+        steps = config.epochs * per_epoch
+        m = multipliers(specs[int(g_sched[g])], steps, per_epoch, config.lr_multipliers)
+        parts.append(m)
         offsets[u] = off
+        last_max[u] = m[steps - per_epoch:].max()
         off += steps
-    return np.concatenate(parts), offsets[inv.ravel()], True
+    inv = inv.ravel()
+    return np.concatenate(parts), offsets[inv], last_max[inv], True
 
 
 def noise_floor(lr: np.ndarray, mean_xx: np.ndarray, mean_xr2: np.ndarray, mean_x4: np.ndarray,
-                noise_factor: float) -> tuple[np.ndarray, np.ndarray]:
+                noise_factor: float, batch_size: np.ndarray | int = 1, momentum: np.ndarray | float = 0.0,
+                nesterov: np.ndarray | bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Stationary RMS error per lane and the kernel's squared noise floor (see ``metrics.DERIVED``).
 
-    ``v = lr mean(x^2 r^2) / (mean(x^2) - lr mean(x^4))`` where the
-    denominator is positive (below the dataset's mean-square threshold) and
-    ``v`` finite; returns ``(sqrt(v) or NaN, noise_factor^2 v or -1)``.
+    ``v`` = :func:`lrsweep.theory.stationary_mse` of the dataset's moments
+    (batches drawn with replacement, momentum, Nesterov); per-sample SGD:
+    ``v = lr mean(x^2 r^2) / (mean(x^2) - lr mean(x^4))``. Where ``v`` is
+    finite (inside the mean-square region) returns ``sqrt(v)`` and
+    ``noise_factor^2 v``, elsewhere NaN and -1.
     """
-    with np.errstate(all="ignore"):  # inf and NaN are sorted out just below
-        denom = mean_xx - lr * mean_x4
-        v = lr * mean_xr2 / denom
-        ok = (denom > 0) & np.isfinite(v)
+    b = np.asarray(batch_size, dtype=np.float64)
+    beta = np.asarray(momentum, dtype=np.float64)
+    nest = np.broadcast_to(np.asarray(nesterov, dtype=bool), np.shape(lr))
+    v = np.empty(np.shape(lr))
+    for flag in (False, True):  # the closed form takes Nesterov as one flag
+        sel = nest == flag
+        if sel.any():
+            args = (np.broadcast_to(a, np.shape(lr))[sel] for a in (mean_xx, mean_x4, mean_xr2, lr, b, beta))
+            v[sel] = _stationary(*args, flag)
+    with np.errstate(all="ignore"):  # inf is sorted out just below
+        ok = np.isfinite(v)
         rms = np.where(ok, np.sqrt(np.where(ok, v, 0.0)), np.nan)
         floor2 = np.where(ok, (noise_factor * noise_factor) * np.where(ok, v, 0.0), -1.0)
     return rms, floor2
