@@ -165,7 +165,11 @@ def critical_lr_curve(table: pd.DataFrame, *, x: str = "n_samples", median: str 
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel or (axis_label(x) + (" (log scale)" if logx else "")))
         ax.set_ylabel(ylabel or axis_label(median))
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+        handles, labels = ax.get_legend_handles_labels()
+        first = labels.index(f"{label}: median, 95 % interval")  # the points first, the theory after
+        order = [first] + [i for i in range(len(labels)) if i != first]
+        ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         if title:
             ax.set_title(title)
         return _settle(fig)

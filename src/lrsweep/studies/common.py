@@ -15,11 +15,16 @@ if TYPE_CHECKING:
     from ..results import Results
 
 __all__ = ["add_median", "add_rate", "by_index", "column_or_value", "crossing", "datasets",
-           "divergence_table", "exact_log_multiplier", "fmt", "pooled_z", "steps_to_tol", "unstable_summary",
-           "verdict_summary"]
+           "divergence_table", "exact_log_multiplier", "fmt", "percent", "pooled_z", "steps_to_tol",
+           "unstable_summary", "verdict_summary"]
 
 #: Seed of the Monte Carlo datasets of P(S > 0) for dataset size n: THEORY_SEED + n.
 THEORY_SEED = 12345
+
+
+def percent(rate: float, lo: float, hi: float, digits: int = 1) -> str:
+    """A proportion and its interval in percent: ``"1.1 % [0.8, 1.7]"``."""
+    return f"{100 * rate:.{digits}f} % [{100 * lo:.{digits}f}, {100 * hi:.{digits}f}]"
 
 
 def fmt(v: float, digits: int = 4) -> str:
