@@ -120,7 +120,7 @@ def heatmaps(summary: pd.DataFrame, *, x: str, y: str, value: str, panel: str | 
             if log and i == len(levels) - 1:
                 plain_log_ticks(ax.collections[0].colorbar.ax.yaxis)
             if xfmt is not None:
-                ax.set_xticklabels([format(v, xfmt) for v in grid.columns])
+                ax.set_xticklabels([format(v, xfmt) for v in grid.columns], rotation=0)  # short labels
             if panel is not None:
                 ax.set_title(panel_format.format(panel=panel, level=level), fontsize=11)
             ax.set_xlabel(xlabel or x)

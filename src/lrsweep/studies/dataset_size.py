@@ -164,7 +164,7 @@ def analyse(runs: dict[str, Results], opts: Options) -> Output:
         f"{n_p:,} Monte Carlo datasets per n (summary.csv, theory_probability with theory_se; the diamonds "
         f"of the heatmap mark where it crosses 1/2), and the distribution of the first critical lr from "
         f"{n_c:,} Monte Carlo datasets per n (critical_lr.csv, theory_*), drawn independently of the "
-        "datasets that ran.\n\n"
+        f"datasets that ran (generators seeded {THEORY_SEED} + n and [{THEORY_SEED}, n]).\n\n"
         f"Censored: {int(cen.sum()):,} of {len(f):,} runs ({cen.mean():.1%}) ended slow, oscillating or "
         "growing; the exact verdict decides each of them. Simulation against theory: over the "
         f"{len(z)} (n, lr) cells the unstable fraction deviates from P(S > 0) by at most |z| = "

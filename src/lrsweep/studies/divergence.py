@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .common import (
+    THEORY_SEED,
     crossing,
     divergence_table,
     exact_log_multiplier,
@@ -167,7 +168,8 @@ def analyse(runs: dict[str, Results], opts: Options) -> Output:
         f"divergence does: {int(div.sum()):,} runs, {fast} of the "
         f"{int(exact.sum()):,} runs with S > 0.\n"
         f"- **theory_probability** (population theory): P(S > 0) for a random dataset of n samples, "
-        f"estimated from {n_ds:,} independent Monte Carlo datasets per n (standard error theory_se).\n\n"
+        f"estimated from {n_ds:,} independent Monte Carlo datasets per n (standard error theory_se; "
+        f"generator seeded {THEORY_SEED} + n).\n\n"
         f"Censored: {int(cen.sum()):,} of {total:,} runs ({cen.mean():.1%}) ended with a censored status "
         f"({cen_counts}): the budget did not decide their fate by status, but the exact verdict does: "
         f"{int((exact & grow).sum()):,} of the {int(grow.sum()):,} growing runs have S > 0 and "

@@ -30,6 +30,11 @@ SWEEP_BY = [*BY, "lr"]
 SHOWN_DATASETS, DENSE_LRS = 25, 400
 
 
+def shown_datasets(opts: Options) -> int:
+    """Datasets per case whose diverging intervals the lr sweep's figure draws (each costs a root search)."""
+    return 8 if opts.quick else SHOWN_DATASETS
+
+
 def declare(opts: Options) -> dict[str, SweepSpec]:
     q = opts.quick
     seeds = range(40 if q else 400)
@@ -70,12 +75,12 @@ def _case_name(config: SweepConfig) -> str:
     return "outliers: kind,\nfraction, scale"
 
 
-def _sweep_theory(res: Results) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _sweep_theory(res: Results, shown: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The exact verdict of the lr sweep's datasets beyond the grid of lr that ran.
 
     Returns the fraction of datasets with S(lr) > 0 on a dense lr grid (one
     curve per case, with its Wilson interval), the diverging intervals of
-    the first :data:`SHOWN_DATASETS` datasets of each case
+    the first ``shown`` datasets of each case
     (:func:`lrsweep.theory.diverging_intervals`), and per dataset whether it
     has a diverging window below the clean mean-square threshold that is
     followed by stable learning rates.
@@ -112,7 +117,7 @@ def _sweep_theory(res: Results) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
             window = bool(first.size and (later > first[0]).any())
             windows.append({"outliers": label, "seed": seed, "window": window})
         for i, (seed, d) in enumerate(zip(cfg.axes["seed"], ds, strict=True)):
-            if i >= SHOWN_DATASETS:
+            if i >= shown:
                 break
             for a, b in theory.diverging_intervals(d.x, float(dense.min()), float(dense.max())):
                 bars.append({"outliers": label, "dataset": i, "seed": seed, "lo": a, "hi": b})
@@ -193,7 +198,8 @@ def analyse(runs: dict[str, Results], opts: Options) -> Output:
     scfg = sw.config
     sweep = verdict_summary(sw, SWEEP_BY, exact_log_multiplier(sw))
     sweep.insert(0, "outliers", _case(sweep, scfg))
-    curves, bars, windows = _sweep_theory(sw)
+    shown = shown_datasets(opts)
+    curves, bars, windows = _sweep_theory(sw, shown)
     s_setup = (f"n = {scfg.axes['n_samples'][0]}, {scfg.epochs} epochs, {len(scfg.axes['seed'])} datasets "
                f"per case, {len(scfg.axes['lr'])} lr")
     fig3 = plots.diverging_windows(
@@ -203,7 +209,7 @@ def analyse(runs: dict[str, Results], opts: Options) -> Output:
         hue_label=_case_name(scfg), predicted_label="exact: fraction with S(lr) > 0",
         ylabel="fraction of runs unstable",
         title=("With leverage outliers a window of small learning rates diverges below a stable range\n"
-               f"{s_setup}; bottom: the first {SHOWN_DATASETS} datasets of each case"))
+               f"{s_setup}; bottom: the first {shown} datasets of each case"))
 
     report, answer, head = _report(cfg, summary, sweep, windows, ms, a_s, S, f, setup, scfg)
     tables = {"lr_sweep": sweep, "lr_sweep_exact": curves, "diverging_intervals": bars}
