@@ -146,6 +146,7 @@ def _check_outliers(run, options):
                "outlier_kind": row.outlier_kind}
         assert row.exact_rate == float(_exact_rate(cfg, lr, **key))
     assert f"lr = {lr:g} with n = {n}" in run.output.report
+    assert "{" not in run.output.report + run.output.answer  # no format string left unformatted
     # The lr sweep: its exact rates at the lr that ran and on the dense grid of its figure.
     sweep_cfg = run.results["lr_sweep"].config
     (n,) = sweep_cfg.axes["n_samples"]
@@ -171,6 +172,7 @@ def _check_divergence(run, options):
         np.testing.assert_array_equal(g["exact_rate"], _exact_rate(cfg, g["lr"].to_numpy(), n_samples=n))
     thresholds = f"mean-square lr = {float(theory.ms_threshold(x_scale)):.4g}"
     assert thresholds in run.output.report
+    assert "{" not in run.output.report + run.output.answer
 
 
 def _check_dataset_size(run, options):
@@ -189,6 +191,7 @@ def _check_dataset_size(run, options):
                                           n_datasets=int(g["theory_datasets"].iloc[0]), rng=12345 + n)
         np.testing.assert_array_equal(g["theory_probability"], p.probability)
         np.testing.assert_array_equal(g["exact_rate"], _exact_rate(cfg, g["lr"].to_numpy(), n_samples=n))
+    assert "{" not in run.output.report + run.output.answer
 
 
 def _check_heavy_tails(run, options):

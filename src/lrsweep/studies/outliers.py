@@ -306,7 +306,7 @@ def _report(cfg: SweepConfig, summary: pd.DataFrame, sweep: pd.DataFrame, window
             f") {_pct(p, 'unstable')} of the runs are unstable at "
             f"lr = {p['lr']:.3g} (exact {_pct(p, 'exact')}) but {_pct(v, 'unstable')} at lr = {v['lr']:.3g} "
             f"(exact {_pct(v, 'exact')}): {k_w} of {len(w)} datasets ({percent(k_w / len(w), w_lo, w_hi)}) "
-            "diverge on a window of lr below the mean-square threshold {ms:.4g} of clean data "
+            f"diverge on a window of lr below the mean-square threshold {ms:.4g} of clean data "
             "and are stable again at larger lr (exact S on a dense lr grid). The window sits where one "
             "outlier step amplifies the error, 2 lr (s x)^2 > 2, while the other steps still contract it too "
             "little: "
