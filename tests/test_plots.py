@@ -52,6 +52,9 @@ def _examples() -> dict[str, tuple[tuple, dict]]:
                           "rate": 0.1 + 0.2 * i + 0.05 * j + 0.3 * (k == "b")}
                          for k in ("a", "b") for i, s in enumerate((1, 10, 100))
                          for j, f in enumerate((0.01, 0.1))])
+    windows = div.rename(columns={"n_samples": "frac"})
+    heat["lo"], heat["hi"] = 0.8 * heat["rate"], np.minimum(1.0, 1.2 * heat["rate"])
+    heat.loc[0, "lo"] = heat.loc[0, "rate"]  # a proportion at its lower end: shown as "<hi"
     x = rng.normal(size=20)
     tails = pd.DataFrame({"kind": np.tile(np.repeat(["a", "b"], 300), 2), "lr": np.repeat([0.5, 0.8], 600),
                           "v": np.abs(np.r_[rng.standard_cauchy(300), rng.normal(size=300),
@@ -81,7 +84,8 @@ def _examples() -> dict[str, tuple[tuple, dict]]:
         "rainbow_fan": ((x, 5 * x, 5 - 6 * np.exp(-np.arange(40) / 8)), {"n_lines": 30, "title": "fan"}),
         "divergence_curve": ((div,), {"predicted": div.rename(columns={"unstable_rate": "probability"})[
             ["lr", "n_samples", "probability"]], "thresholds": {"mean-square": 0.05, "almost-sure": 0.5},
-            "title": "divergence"}),
+            "title": "divergence", "x": "lr", "logx": True, "xlabel": "lr", "ylabel": "fraction unstable",
+            "hue_label": "n", "predicted_label": "exact"}),
         "lr_comparison": ((pd.DataFrame({"trajectory_id": np.repeat([0, 1, 2], 301),
                                          "step": np.tile(steps, 3), "theta": np.concatenate(thetas)}),
                            pd.DataFrame({"trajectory_id": [0, 1, 2], "lr": [0.01, 0.04, 1.0],
@@ -100,7 +104,30 @@ def _examples() -> dict[str, tuple[tuple, dict]]:
                               {"thresholds": {"mean-square": 1 / 3, "almost-sure": 1.21},
                                "title": "overshoots"}),
         "heatmaps": ((heat,), {"x": "scale", "y": "frac", "value": "rate", "panel": "kind", "label": "rate",
-                               "title": "heat", "log": True, "fmt": ".2g"}),
+                               "title": "heat", "log": True, "fmt": ".2g", "lo": "lo", "hi": "hi",
+                               "proportion": True, "xfmt": ".1f", "xlabel": "scale", "ylabel": "fraction",
+                               "panel_format": "kind {level}", "marks": {"threshold": 20.0}, "xscale": "log",
+                               "points": pd.DataFrame({"kind": ["a", "b"], "frac": [0.01, 0.1],
+                                                       "scale": [3.0, 50.0]}),
+                               "points_label": "theory"}),
+        "diverging_windows": ((windows,
+                               pd.DataFrame({"frac": [5, 5, 20], "dataset": [0, 0, 1], "lo": [0.02, 0.3, 0.1],
+                                             "hi": [0.05, np.inf, 0.5]})),
+                              {"predicted": windows.rename(columns={"unstable_rate": "probability"})[
+                                  ["lr", "frac", "probability"]],
+                               "hue": "frac", "thresholds": {"mean-square": 0.05}, "hue_label": "fraction",
+                               "predicted_label": "exact", "ylabel": "unstable", "title": "windows"}),
+        "critical_lr_curve": ((pd.DataFrame({"n": [5, 20, 100], "m": [1.0, 1.1, 1.2],
+                                             "mlo": [0.9, 1.05, 1.18], "mhi": [1.1, 1.15, 1.22],
+                                             "a": [0.6, 0.9, 1.1], "b": [1.8, 1.4, 1.3]}),),
+                              {"x": "n", "median": "m", "median_lo": "mlo", "median_hi": "mhi", "q25": "a",
+                               "q75": "b", "theory": pd.DataFrame({"n": [5, 100], "median": [1.05, 1.21],
+                                                                   "median_lo": [1.0, 1.2],
+                                                                   "median_hi": [1.1, 1.22],
+                                                                   "q25": [0.6, 1.1],
+                                                                   "q75": [1.9, 1.3]}),
+                               "thresholds": {"almost-sure": 1.21}, "label": "sample", "theory_label": "MC",
+                               "xlabel": "n", "ylabel": "critical lr", "title": "critical"}),
         "lines_with_bands": ((pd.DataFrame({"n": np.tile([5, 20, 100], 2), "m": np.arange(6.0) + 1,
                                             "q1": np.arange(6.0) + 0.5, "q3": np.arange(6.0) + 1.5,
                                             "src": np.repeat(["a", "b"], 3)}),),
@@ -380,3 +407,15 @@ def test_censored_medians_are_drawn_apart():
     assert np.isnan(y_filled[0]) and np.isfinite(y_filled[1:]).all()  # the censored cell is no data point
     open_y = [y for ln in hollow for y in np.asarray(ln.get_ydata(), float)]
     assert sorted(open_y) == [500.0, 500.0]  # budget of n = 10: the censored median and the open interval
+
+
+def test_divergence_curve_draws_the_deviation_panel_and_refuses_it_on_a_callers_axes():
+    args, kw = EXAMPLES["divergence_curve"]
+    summary = args[0].assign(z=np.linspace(-3, 3, len(args[0])))
+    fig = plots.divergence_curve(summary, **kw, deviation="z")
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylim()[1] >= 3.5
+    with pytest.raises(ParameterError, match="must be a DataFrame with the column 'z'"):
+        plots.divergence_curve(args[0], **kw, deviation="z")
+    _, ax = plt.subplots()
+    with pytest.raises(ParameterError, match="'deviation' parameter of divergence_curve must be None when"):
+        plots.divergence_curve(summary, **kw, deviation="z", ax=ax)

@@ -22,7 +22,7 @@ def rerun(name, out, **options):
     write_study(st, run, out, runtime)
     return run
 
-FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 2, "divergence": 1,
+FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 3, "divergence": 1,
            "convergence": 1, "dataset-size": 2, "heavy-tails": 1, "noise-floor": 2}
 
 
@@ -172,7 +172,8 @@ def test_rerun_of_a_study_resumes_from_its_chunks(tmp_path):
          ("order", "lr", "hill_alpha")),
         ("noise-floor", "summary.csv", r"^\| (online|replacement) \| ([0-9.]+) \| ([0-9.e+-]+) \+-",
          ("order", "lr", "e2_mean")),
-        ("dataset-size", "critical_lr.csv", r"^\| ([0-9]+) \| ([0-9.]+) \|", ("n_samples", "median")),
+        ("dataset-size", "critical_lr.csv", r"^\| ([0-9]+) \| ([0-9.]+) \|",
+         ("n_samples", "critical_lr_median")),
         ("lr-tuning", "seed_data_runs.csv", r"^\| ([0-9.]+) \| [a-z]+ \| (-?[0-9]+) \|",
          ("lr", "converged_step")),
     ],

@@ -177,18 +177,35 @@ def _check_oscillation(run, options):
     assert f"n = {n}" in run.output.report
 
 
+def _exact_rate(cfg, lr, **key):
+    """Fraction of the config's datasets (one per seed, the other data axes as in ``key``) with S(lr) > 0."""
+    (x_scale,), (noise,) = cfg.axes["x_scale"], cfg.axes["noise"]
+    xs = np.stack([make_dataset(seed, x_scale=x_scale, noise=noise, coef=cfg.coef, **key).x
+                   for seed in cfg.axes["seed"]])
+    return (np.asarray(theory.epoch_log_multiplier(xs, lr)) > 0).mean(axis=0)
+
+
 def _check_outliers(run, options):
     cfg = run.results["runs"].config
     s = run.output.summary
     (lr,), (n,) = cfg.axes["lr"], cfg.axes["n_samples"]
     for _, row in s.iterrows():
-        xs = np.stack([make_dataset(seed, n, x_scale=cfg.axes["x_scale"][0], noise=cfg.axes["noise"][0],
-                                    outlier_frac=row.outlier_frac, outlier_scale=row.outlier_scale,
-                                    outlier_kind=row.outlier_kind, coef=cfg.coef).x
-                       for seed in cfg.axes["seed"]])
-        expected = float((theory.epoch_log_multiplier(xs, lr) > 0).mean())
-        assert row.theory_diverging_fraction == expected
+        key = {"n_samples": n, "outlier_frac": row.outlier_frac, "outlier_scale": row.outlier_scale,
+               "outlier_kind": row.outlier_kind}
+        assert row.exact_rate == float(_exact_rate(cfg, lr, **key))
     assert f"lr = {lr:g} with n = {n}" in run.output.report
+    assert "{" not in run.output.report + run.output.answer  # no format string left unformatted
+    # The lr sweep: its exact rates at the lr that ran and on the dense grid of its figure.
+    sweep_cfg = run.results["lr_sweep"].config
+    (n,) = sweep_cfg.axes["n_samples"]
+    for name in ("lr_sweep", "lr_sweep_exact"):
+        table = run.output.tables[name]
+        for (kind, frac, scale), g in table.groupby(["outlier_kind", "outlier_frac", "outlier_scale"]):
+            rates = _exact_rate(sweep_cfg, g["lr"].to_numpy(), n_samples=n, outlier_kind=kind,
+                                outlier_frac=frac, outlier_scale=scale)
+            np.testing.assert_array_equal(g["exact_rate"], rates)
+        if name == "lr_sweep":
+            assert sorted(table["lr"].unique()) == sorted(sweep_cfg.axes["lr"])
 
 
 def _check_divergence(run, options):
@@ -200,18 +217,29 @@ def _check_divergence(run, options):
         p = theory.divergence_probability(n, g["lr"].to_numpy(), x_scale=x_scale, method="montecarlo",
                                           n_datasets=1000, rng=12345 + n)
         np.testing.assert_array_equal(g["theory_probability"], p.probability)
+        np.testing.assert_array_equal(g["exact_rate"], _exact_rate(cfg, g["lr"].to_numpy(), n_samples=n))
     thresholds = f"mean-square lr = {float(theory.ms_threshold(x_scale)):.4g}"
     assert thresholds in run.output.report
+    assert "{" not in run.output.report + run.output.answer
 
 
 def _check_dataset_size(run, options):
     cfg = run.results["runs"].config
     crit = run.output.tables["critical_lr"]
+    s = run.output.summary
     (x_scale,) = cfg.axes["x_scale"]
     for _, row in crit.iterrows():
-        X = np.stack([make_dataset(s, int(row.n_samples), x_scale=x_scale, coef=cfg.coef).x
-                      for s in cfg.axes["seed"]])
-        assert row["median"] == np.median(theory.critical_lr(X))
+        n = int(row.n_samples)
+        X = np.stack([make_dataset(seed, n, x_scale=x_scale, coef=cfg.coef).x for seed in cfg.axes["seed"]])
+        assert row["critical_lr_median"] == np.median(theory.critical_lr(X))
+        mc = x_scale * np.random.default_rng([12345, n]).standard_normal((int(row.theory_datasets), n))
+        assert row["theory_critical_lr_median"] == np.median(theory.critical_lr(mc))
+        g = s[s["n_samples"] == n].sort_values("lr")
+        p = theory.divergence_probability(n, g["lr"].to_numpy(), x_scale=x_scale, method="montecarlo",
+                                          n_datasets=int(g["theory_datasets"].iloc[0]), rng=12345 + n)
+        np.testing.assert_array_equal(g["theory_probability"], p.probability)
+        np.testing.assert_array_equal(g["exact_rate"], _exact_rate(cfg, g["lr"].to_numpy(), n_samples=n))
+    assert "{" not in run.output.report + run.output.answer
 
 
 def _check_heavy_tails(run, options):

@@ -18,6 +18,7 @@ value, or a frame without a column the call needs, raises a
 :class:`~lrsweep._validation.ParameterError` naming the parameter.
 """
 
+from .boundary import critical_lr_curve, diverging_windows
 from .curves import divergence_curve, lines_with_bands, oscillation_curve, speed_vs_stability, survival_loglog
 from .grids import heatmaps
 from .noise import mean_square_vs_median, status_rates
@@ -26,7 +27,9 @@ from .theme import theme
 from .trajectories import lr_comparison, rainbow_fan, seed_trajectory
 
 __all__ = [
+    "critical_lr_curve",
     "divergence_curve",
+    "diverging_windows",
     "heatmaps",
     "lines_with_bands",
     "lr_comparison",

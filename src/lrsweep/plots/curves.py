@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._validation import Boolean, Interval, NoneOr, StrList, validate_params
+from .._validation import (
+    Boolean,
+    Described,
+    Interval,
+    NoneOr,
+    ParameterError,
+    StrList,
+    message,
+    validate_params,
+)
 from .checks import _AX, _COLUMN, _FRAME, _STR, _TITLE, _LabelMap, _need_columns
 from .noise import _GREY, _mark_thresholds
 from .steps import censoring_handles, draw_censored_medians, mark_thresholds
@@ -19,10 +28,24 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+#: Readable names of the axes a figure may group by (no column name leaks into a legend or label).
+AXIS_LABELS = {"n_samples": "dataset size n", "outlier_frac": "outlier fraction",
+               "outlier_scale": "outlier scale", "outlier_kind": "outlier kind", "x_scale": "x scale",
+               "noise": "noise", "order": "sample order", "theta0": "theta0", "lr": "learning rate lr",
+               "seed": "seed"}
+
+
+def axis_label(column: str) -> str:
+    """The readable name of ``column`` (itself if it has none)."""
+    return AXIS_LABELS.get(column, column)
+
+
 @validate_params({"summary": _FRAME, "rate": _STR, "hue": _COLUMN, "predicted": NoneOr(_FRAME),
                   "thresholds": NoneOr(_LabelMap(Interval("float", 0, np.inf, "neither"),
                                                  "learning rates in the range (0, inf)")),
-                  "ax": _AX, "title": _TITLE})
+                  "ax": _AX, "title": _TITLE, "x": _COLUMN, "logx": Boolean(), "xlabel": _TITLE,
+                  "ylabel": _TITLE, "hue_label": _TITLE, "predicted_label": _STR,
+                  "deviation": NoneOr(_COLUMN)})
 def divergence_curve(
     summary: pd.DataFrame,
     *,
@@ -32,31 +55,70 @@ def divergence_curve(
     thresholds: Mapping[str, float] | None = None,
     ax: Axes | None = None,
     title: str | None = None,
+    x: str = "lr",
+    logx: bool = True,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    hue_label: str | None = None,
+    predicted_label: str = "theory",
+    deviation: str | None = None,
 ) -> Figure:
-    """Rate versus lr (log axis), one line per ``hue`` value, Wilson 95 % bands.
+    """Rate versus ``x`` (lr by default, log axis), one colour per ``hue`` value, Wilson 95 % bands.
+
+    Simulation is drawn as points with their band, theory as dashed lines of
+    the same colour; the legend (outside the axes, never over the data) has
+    one entry per colour and one per line style.
 
     Parameters
     ----------
     summary : pandas.DataFrame
-        Columns ``lr``, ``hue``, ``{rate}_rate``, ``{rate}_lo``, ``{rate}_hi``.
+        Columns ``x``, ``hue``, ``{rate}_rate``, ``{rate}_lo``, ``{rate}_hi``
+        (and ``deviation`` if given).
     rate : str
         The rate to draw (the prefix of its columns).
     hue : str
-        The column with one line per value.
+        The column with one colour per value.
     predicted : pandas.DataFrame, optional
-        Theory: columns ``lr``, ``hue``, ``probability``, drawn dashed.
+        Theory: columns ``x``, ``hue``, ``probability``, drawn dashed.
     thresholds : mapping of label to lr, optional
-        Vertical lines (population thresholds).
+        Vertical lines (population thresholds), labelled next to the line.
     ax : matplotlib Axes, optional
         Draw there (the axes keep the caller's style) instead of in a new figure.
+    title : str, optional
+        The figure's title.
+    x : str
+        The column on the horizontal axis (default ``lr``).
+    logx : bool
+        Logarithmic horizontal axis (default True).
+    xlabel, ylabel, hue_label : str, optional
+        Axis labels and legend title; by default readable names of ``x``,
+        ``rate`` and ``hue``.
+    predicted_label : str
+        What the dashed lines are, in the legend.
+    deviation : str, optional
+        A column of ``summary`` with the deviation of simulation from theory
+        in standard errors, drawn in a panel below with the band |z| < 2
+        (a new figure only: not with ``ax``).
     """
     owner = "divergence_curve"
-    _need_columns("summary", owner, summary, ["lr", hue, f"{rate}_rate", f"{rate}_lo", f"{rate}_hi"])
+    _need_columns("summary", owner, summary, [x, hue, f"{rate}_rate", f"{rate}_lo", f"{rate}_hi",
+                                              *([deviation] if deviation else [])])
     if predicted is not None:
-        _need_columns("predicted", owner, predicted, ["lr", hue, "probability"])
+        _need_columns("predicted", owner, predicted, [x, hue, "probability"])
+    if deviation is not None and ax is not None:
+        raise ParameterError(message("deviation", owner, "None when ax is given (its panel needs a new "
+                                     "figure)", Described(repr(deviation))))
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     with theme():
+        axz = None
         if ax is None:
-            fig, ax = _subplots(figsize=(9, 5.5))
+            if deviation is None:
+                fig, ax = _subplots(figsize=(10, 5.5))
+            else:
+                fig, (ax, axz) = _subplots(2, 1, figsize=(10, 7.4), sharex=True,
+                                           gridspec_kw={"height_ratios": [3, 1.25]})
             callers: tuple[Axes, ...] = ()
         else:
             fig = ax.figure
@@ -64,25 +126,93 @@ def divergence_curve(
         levels: Sequence = sorted(summary[hue].unique())
         colors = _palette(len(levels))
         for c, level in zip(colors, levels, strict=True):
-            g = summary[summary[hue] == level].sort_values("lr")
-            ax.plot(g["lr"], g[f"{rate}_rate"], "o-", ms=3, color=c, label=f"{hue} = {level} (simulated)")
-            ax.fill_between(g["lr"], g[f"{rate}_lo"], g[f"{rate}_hi"], color=c, alpha=0.25, lw=0)
+            g = summary[summary[hue] == level].sort_values(x)
+            ax.fill_between(g[x], g[f"{rate}_lo"], g[f"{rate}_hi"], color=c, alpha=0.25, lw=0)
+            ax.plot(g[x], g[f"{rate}_rate"], "o", ms=3.5, color=c)
             if predicted is not None:
-                p = predicted[predicted[hue] == level].sort_values("lr")
-                ax.plot(p["lr"], p["probability"], "--", color=c, lw=1.5, label=f"{hue} = {level} (theory)")
-        styles = [":", "-."]
-        for i, (label, v) in enumerate((thresholds or {}).items()):
-            ax.axvline(v, color="0.3", ls=styles[i % 2], lw=1.2)
-            ax.text(v, 1.02, f" {label}\n lr = {v:.4g}", transform=ax.get_xaxis_transform(),
-                    fontsize=9, va="bottom", ha="left" if i % 2 == 0 else "right")
-        ax.set_xscale("log")
+                p = predicted[predicted[hue] == level].sort_values(x)
+                ax.plot(p[x], p["probability"], "--", color=c, lw=1.5)
+            if axz is not None:
+                axz.plot(g[x], g[deviation], "o", ms=3.5, color=c)
+        if logx:
+            ax.set_xscale("log")
+            plain_log_ticks(ax.xaxis)
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("learning rate lr (log scale)")
-        ax.set_ylabel("fraction of runs diverging")
-        ax.legend(fontsize=8, loc="upper left")
+        ax.set_xlim(*ax.get_xlim())  # the data's limits, before the threshold lines (which may lie outside)
+        for target in (ax, axz):
+            if target is not None:
+                _threshold_lines(target, thresholds or {}, label=target is ax)
+        default_x = f"{axis_label(x)}" + (" (log scale)" if logx else "")
+        (axz if axz is not None else ax).set_xlabel(default_x if xlabel is None else xlabel)
+        ax.set_ylabel(f"fraction of runs {rate}" if ylabel is None else ylabel)
+        handles = [Patch(color=c, label=f"{level:g}" if isinstance(level, float) else str(level))
+                   for c, level in zip(colors, levels, strict=True)]
+        grey = "0.35"
+        handles += [Line2D([], [], marker="o", ms=4, ls="none", color=grey, label="simulated"),
+                    Patch(color=grey, alpha=0.3, label="Wilson 95 % band")]
+        if predicted is not None:
+            handles.append(Line2D([], [], ls="--", color=grey, lw=1.5, label=predicted_label))
+        ax.legend(handles=handles, title=hue_label or axis_label(hue), fontsize=8, title_fontsize=9,
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+        if axz is not None:
+            axz.axhspan(-2, 2, color="0.85", lw=0, zorder=0)
+            axz.axhline(0, color="0.3", lw=0.8)
+            top = float(np.nanmax(np.abs(summary[deviation].to_numpy(dtype=float)), initial=0.0))
+            axz.set_ylim(-max(3.5, 1.1 * top), max(3.5, 1.1 * top))
+            axz.set_ylabel("simulation - theory\n(standard errors)", fontsize=10)
         if title:
-            ax.set_title(title, pad=34)
+            if callers:  # the caller's figure: a title over its axes, above the threshold labels
+                ax.set_title(title, pad=40 if thresholds else 6)
+            else:
+                fig.suptitle(title)
         return _settle(fig, callers=callers)
+
+
+def plain_log_ticks(axis: Any) -> None:
+    """Label a logarithmic axis with plain numbers (0.3, 1, 2) instead of powers of ten (3 x 10^-1).
+
+    matplotlib's :class:`~matplotlib.ticker.LogFormatter` still decides which
+    minor ticks get a label (all of them on an axis shorter than a decade or
+    two, none on a longer one).
+    """
+    from matplotlib.ticker import LogFormatter
+
+    class Plain(LogFormatter):
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            return f"{x:.4g}"
+
+    axis.set_major_formatter(Plain(labelOnlyBase=False))
+    axis.set_minor_formatter(Plain(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+
+
+def _threshold_lines(ax: Axes, thresholds: Mapping[str, float], *, label: bool = True) -> None:
+    """Vertical lines at ``thresholds`` (label -> x), each labelled above the axes at the line's end.
+
+    Call after the axis scale and limits are set (a threshold outside them
+    is not drawn): above the axes a label never covers data, and labels of
+    lines closer than a fifth of the axis width are staggered in height so
+    that they do not overlap each other.
+    """
+    from matplotlib.transforms import offset_copy
+
+    styles = [":", "-.", (0, (5, 2, 1, 2)), (0, (1, 3))]
+    lo, hi = ax.get_xlim()
+    log = ax.get_xscale() == "log"
+    where = (lambda v: (np.log(v) - np.log(lo)) / (np.log(hi) - np.log(lo))) if log else (
+        lambda v: (v - lo) / (hi - lo))
+    level, last = 0, -np.inf
+    for i, (name, v) in enumerate(sorted(thresholds.items(), key=lambda kv: kv[1])):
+        if not min(lo, hi) <= v <= max(lo, hi):  # outside the data's range: not drawn
+            continue
+        ax.axvline(v, color="0.25", ls=styles[i % len(styles)], lw=1.2, zorder=1)
+        if not label:
+            continue
+        level = level + 1 if where(v) - last < 0.2 else 0
+        last = where(v)
+        above = offset_copy(ax.get_xaxis_transform(), fig=ax.figure, y=3 + 13 * level, units="points")
+        ax.text(v, 1.0, f"{name}: {v:.4g}", transform=above, ha="center", va="bottom", fontsize=8.5,
+                color="0.15")
+
 
 #: The statuses drawn by default (noise_floor needs noise; lr-tuning's default runs have none).
 _STATUSES = ("converged", "slow", "oscillating", "growing", "diverged")

@@ -14,11 +14,17 @@ if TYPE_CHECKING:
 
     from ..results import Results
 
-__all__ = ["by_index", "column_or_value", "crossing", "datasets", "divergence_table", "fmt", "rate_interval",
-           "replay", "steps_to_tol", "unstable_summary"]
+__all__ = ["add_median", "add_rate", "by_index", "column_or_value", "crossing", "datasets",
+           "divergence_table", "exact_log_multiplier", "fmt", "percent", "pooled_z", "rate_interval",
+           "replay", "steps_to_tol", "unstable_summary", "verdict_summary"]
 
 #: Seed of the Monte Carlo datasets of P(S > 0) for dataset size n: THEORY_SEED + n.
 THEORY_SEED = 12345
+
+
+def percent(rate: float, lo: float, hi: float, digits: int = 1) -> str:
+    """A proportion and its interval in percent: ``"1.1 % [0.8, 1.7]"``."""
+    return f"{100 * rate:.{digits}f} % [{100 * lo:.{digits}f}, {100 * hi:.{digits}f}]"
 
 
 def fmt(v: float, digits: int = 4) -> str:
@@ -64,6 +70,133 @@ def unstable_summary(res: Results, by: list[str]) -> pd.DataFrame:
     summary["unstable_rate"] = k / n
     summary["unstable_lo"], summary["unstable_hi"] = wilson_interval(k, n)
     return summary
+
+
+def add_rate(summary: pd.DataFrame, frame: pd.DataFrame, hit: Any, by: list[str], name: str) -> None:
+    """Add ``n_{name}``, ``{name}_rate`` and its Wilson 95 % interval (``{name}_lo``, ``{name}_hi``).
+
+    ``hit`` is a boolean per row of ``frame``; ``summary`` has one row per
+    group of ``by`` and a column ``n`` (the runs of the group), as
+    :meth:`lrsweep.Results.summary` returns it.
+    """
+    import pandas as pd
+
+    from ..intervals import wilson_interval
+
+    hit = pd.Series(np.asarray(hit, dtype=bool), index=frame.index)
+    k = hit.groupby([frame[c] for c in by], observed=True).sum().reindex(by_index(summary, by)).to_numpy()
+    n = summary["n"].to_numpy()
+    summary[f"n_{name}"] = k
+    summary[f"{name}_rate"] = k / n
+    summary[f"{name}_lo"], summary[f"{name}_hi"] = wilson_interval(k, n)
+
+
+def add_median(summary: pd.DataFrame, frame: pd.DataFrame, values: Any, by: list[str], name: str) -> None:
+    """Add ``{name}_median`` with its 95 % order-statistic interval (``_median_lo``, ``_median_hi``)
+    and ``{name}_count`` (the values it is taken over) to ``summary``, one per group of ``by``.
+
+    NaN values are left out (pass NaN for the runs a median excludes); the
+    interval is NaN for fewer than 6 values (:func:`lrsweep.intervals.median_interval`).
+    """
+    import pandas as pd
+
+    from ..intervals import median_interval
+
+    v = pd.Series(np.asarray(values, dtype=np.float64), index=frame.index)
+    rows = []
+    for _, g in v.groupby([frame[c] for c in by], observed=True):
+        g = g.dropna().to_numpy()
+        rows.append((np.median(g) if len(g) else np.nan, *median_interval(g), len(g)))
+    keys = v.groupby([frame[c] for c in by], observed=True).size().index
+    table = pd.DataFrame(rows, index=keys, columns=["m", "lo", "hi", "count"]).reindex(by_index(summary, by))
+    summary[f"{name}_median"] = table["m"].to_numpy()
+    summary[f"{name}_median_lo"] = table["lo"].to_numpy()
+    summary[f"{name}_median_hi"] = table["hi"].to_numpy()
+    summary[f"{name}_count"] = table["count"].to_numpy(dtype=np.int64)
+
+
+def exact_log_multiplier(res: Results) -> np.ndarray:
+    """``S(lr) = sum_i log|1 - 2 lr x_i^2|`` of every trajectory's own dataset, in the frame's row order.
+
+    The ``S`` column of :meth:`lrsweep.Results.with_theory`, computed with the
+    datasets stacked over seeds (one vectorised call per data key without the
+    seed) instead of one call per dataset: the same numbers, several times
+    faster. For noise-free data in ``fixed`` or ``shuffle`` order (a run is
+    unstable iff ``S > 0``); with response outliers or noise S still decides
+    divergence (:mod:`lrsweep.theory.dataset`). Gaussian datasets without
+    outliers of a smaller n are prefixes of the largest (:mod:`lrsweep.data`),
+    so only those of the largest n are generated.
+    """
+    from .. import theory
+
+    f, cfg = res.frame, res.config
+    orders = set(np.unique(column_or_value(f, cfg, "order")).tolist())
+    if not orders <= {"fixed", "shuffle"}:
+        raise ValueError(f"exact_log_multiplier: S decides a run in fixed or shuffle order, not {orders}")
+    if cfg.user_data is not None:
+        return np.asarray(theory.epoch_log_multiplier(cfg.user_data[0], f["lr"].to_numpy()), dtype=np.float64)
+    out = np.full(len(f), np.nan)
+    cols = {a: column_or_value(f, cfg, a) for a in DATA_AXES}
+    rest = [a for a in DATA_AXES if a not in ("seed", "n_samples")]
+    lr = f["lr"].to_numpy(dtype=np.float64)
+    seed = np.asarray(cols["seed"], dtype=np.int64)
+    n_col = np.asarray(cols["n_samples"], dtype=np.int64)
+    import pandas as pd
+
+    groups = pd.DataFrame({a: cols[a] for a in rest}).groupby(rest, sort=False, observed=True).indices
+    for key, rows in groups.items():
+        key = dict(zip(rest, key if isinstance(key, tuple) else (key,), strict=True))
+        seeds = np.unique(seed[rows])
+        ns = np.unique(n_col[rows])
+        prefix = cfg.data == "gaussian" and float(key["outlier_frac"]) == 0.0
+        big = None
+        if prefix:
+            big = np.stack([d.x for d in datasets(cfg, seeds, n_samples=int(ns[-1]), **key)])
+        for n in ns:
+            sel = rows[n_col[rows] == n]
+            if prefix:
+                X = big[:, :n]
+            else:
+                X = np.stack([d.x for d in datasets(cfg, seeds, n_samples=int(n), **key)])
+            lrs, j = np.unique(lr[sel], return_inverse=True)
+            S = np.asarray(theory.epoch_log_multiplier(X, lrs), dtype=np.float64)
+            S = S.reshape(len(seeds), len(lrs))
+            out[sel] = S[np.searchsorted(seeds, seed[sel]), j]
+    return out
+
+
+def verdict_summary(res: Results, by: list[str], S: np.ndarray | None = None) -> pd.DataFrame:
+    """:func:`unstable_summary` plus the exact per-dataset verdict, next to the simulated statuses.
+
+    Adds ``n_exact``, ``exact_rate`` with its Wilson 95 % interval ``exact_lo``, ``exact_hi``
+    (runs whose own dataset has ``S(lr) > 0``: repeated epochs diverge, exactly,
+    for noise-free fixed- or shuffle-order runs) and ``n_mismatch`` (runs whose
+    simulated *unstable* verdict differs from ``S > 0``). ``S`` defaults to
+    :func:`exact_log_multiplier`.
+    """
+    f = res.frame
+    S = exact_log_multiplier(res) if S is None else S
+    summary = unstable_summary(res, by)
+    add_rate(summary, f, S > 0, by, "exact")
+    unstable = (f["growth_rate"] > 0) | (f["status"] == "diverged")
+    add_rate(summary, f, unstable.to_numpy() != (S > 0), by, "mismatch")
+    return summary.drop(columns=["mismatch_rate", "mismatch_lo", "mismatch_hi"])
+
+
+def pooled_z(k1: Any, n1: Any, k2: Any, n2: Any) -> np.ndarray:
+    """Deviation of two binomial proportions ``k1/n1 - k2/n2`` in standard errors.
+
+    ``z = (p1 - p2) / sqrt(p (1 - p) (1/n1 + 1/n2))`` with both standard errors
+    evaluated at the pooled proportion ``p = (k1 + k2) / (n1 + n2)`` (under the
+    hypothesis that both estimate the same probability), so that a 0 of n1
+    against a small p2 is not read as an exact 0; 0 where both are 0 or both 1.
+    """
+    k1, n1, k2, n2 = (np.asarray(a, dtype=np.float64) for a in (k1, n1, k2, n2))
+    p = (k1 + k2) / (n1 + n2)
+    se = np.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+    diff = k1 / n1 - k2 / n2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(se > 0, diff / np.where(se > 0, se, 1.0), 0.0)
 
 
 def column_or_value(frame: pd.DataFrame, config: SweepConfig, name: str) -> np.ndarray:
