@@ -27,14 +27,15 @@ from .config import SweepConfig
 
 __all__ = ["MemoryPlan", "available_memory", "peak_rss", "plan_memory"]
 
-#: Bytes per row of the collected table: trajectory_id and 10 axis columns
-#: (two of them 1-byte categoricals), 19 metric columns (status 1 byte).
-TABLE_ROW_BYTES = 8 * 9 + 2 + 8 * 18 + 1 + 8  # 227 (was 211 with 17 metric columns, pandas measured 203-211)
-#: Kernel and bookkeeping arrays per trajectory of a chunk: lr, theta0,
-#: recording row, noise floor, 7 float and 8 int outputs, axis values and their
+#: Bytes per row of the collected table: trajectory_id and 14 axis columns
+#: (three of them 1-byte categoricals, one bool), 19 metric columns (status 1 byte).
+TABLE_ROW_BYTES = 8 * 11 + 4 + 8 * 18 + 1 + 8  # 245 (227 before the four optimizer axes)
+#: Kernel and bookkeeping arrays per trajectory of a chunk: lr, theta0, momentum,
+#: Nesterov, the last epoch's lr, recording row, noise floor, 7 float and 8 int
+#: outputs, axis values and their
 #: indices while laying out the call, derived columns, and the Parquet table of a
 #: checkpointed chunk.
-CHUNK_TRAJ_BYTES = 8 * (4 + 15) + 8 * 20 + 8 * 9 + 8 * 19
+CHUNK_TRAJ_BYTES = 8 * (7 + 15) + 8 * 20 + 8 * 9 + 8 * 19
 #: Per sample of a dataset in a chunk: x and y (16 bytes) plus the normal
 #: draws and products made while generating it.
 DATA_SAMPLE_BYTES = 16 + 32
