@@ -60,7 +60,7 @@ def _run(call: ChunkCall):
 def _run_old(call: ChunkCall):
     """The old kernel on the new call's arrays (it takes neither batches, schedules nor momentum)."""
     a = call.args
-    # new: x y doff ioff ref floor2 beta nest idx sched epochs b_start b_len b_m b_n b_bs b_soff b_gather lr ...
+    # new: x y doff ioff ref floor2 beta nest idx sched epochs b_start b_len b_m b_n b_bs b_soff b_gather ...
     old = (*a[:6], a[8], a[10], a[11], a[12], a[13], a[14], a[17], *a[18:])
     n = len(call.plan.b_start)
     return lambda: old_kernel.run_chunk_nb(*old, 0, n)
