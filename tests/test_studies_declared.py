@@ -74,6 +74,25 @@ def test_divergence_theory_only_where_it_applies():
     assert "Sweep `orders` has no theory overlay: the sample order" in run.output.report
 
 
+@pytest.mark.parametrize("setting, why", [("batch_size", "the steps use mini-batches"),
+                                           ("momentum", "the runs use momentum"),
+                                           ("schedule", "the learning rate follows a schedule")])
+def test_per_sample_theory_is_left_out_for_the_optimizer_axes(setting, why):
+    [st] = load_studies(EXAMPLES[0].with_name("convergence_speed.toml"))
+    value = {"batch_size": 4, "momentum": 0.5, "schedule": "cosine"}[setting]
+    run = run_study(st, Options(quick=True, sets={setting: value}), Runtime(progress=False))
+    assert "theory_steps" not in run.output.summary.columns
+    assert f"has no theory overlay: {why}." in run.output.report
+
+
+def test_the_answer_is_a_finding_with_its_interval():
+    [st] = load_studies(EXAMPLES[0].with_name("order_divergence.toml"))
+    run = run_study(st, Options(quick=True), Runtime(progress=False))
+    assert run.output.answer.startswith("Half of the runs are unstable at") and "[" in run.output.answer
+    assert f"- {run.output.answer}" in run.output.report  # the first finding
+    assert "(95 % Wilson interval)" in run.output.report  # the heatmap's finding too
+
+
 GOOD = """
 [[study]]
 name = "t"

@@ -25,10 +25,16 @@ Two kinds of blocks (:func:`lrsweep.engine.layout.plan_chunk`):
   each step copies every lane's own sample into the tile's first row
   (``vgatherqpd``). Then the same lane loop runs.
 
-All blocks of a chunk are of one kind, and each kind is its own compiled
-function (:data:`run_chunk_shared_nb`, :data:`run_chunk_gathered_nb`, made
-from one source by :func:`_make_block` / :func:`_make_chunk`), so that a
-sweep compiles only the kind it runs; :func:`run_chunk_nb` picks one.
+All blocks of a chunk are of one kind. Each *variant* is its own compiled
+function, made from one source by :func:`_make_chunk` with four constant
+flags: the kind of block (shared or gathered) and the optimizer features
+the chunk needs (a schedule of per-step multipliers, batches of more than
+one sample, momentum). :func:`variant` makes a variant on first use and
+:func:`run_chunk_nb` picks it, so a sweep compiles only the variants it
+runs, and the plain per-sample, constant-lr variants compile to the same
+lane loops as before the optimizer axes (``benchmarks/test_optimizer_axes.py``
+measures old against new, interleaved). The block loop lives inside each
+variant: a closure that calls another compiled closure cannot be cached.
 
 What LLVM emits (checked with ``inspect_asm`` on a Sapphire-Rapids-class
 AVX-512 CPU, numba 0.68 / LLVM via llvmlite 0.50; on AVX-512 machines
@@ -72,6 +78,12 @@ The update is the seed's node graph, in the seed's operation order
 
     z1 = theta * x; z2 = y - z1; loss = z2 * z2
     dz2 = 2 * z2; dz1 = -dz2; dtheta = dz1 * x; theta = theta - lr * dtheta
+
+With the optimizer axes, ``lr`` is the base lr times the step's schedule
+multiplier; a batch sums the ``dtheta`` of its samples (from ``-0.0``) and
+divides by its size; momentum follows PyTorch's SGD (``v = beta * v + g``;
+the step is ``v``, or ``g + beta * v`` with Nesterov; a lane with
+``beta = 0`` steps with ``g`` itself, so its bits are plain SGD's).
 
 No fastmath: it would let LLVM drop the finiteness tests that detect
 divergence, and contraction to FMA would change the last bit.

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 AXIS_LABELS = {"n_samples": "dataset size n", "outlier_frac": "outlier fraction",
                "outlier_scale": "outlier scale", "outlier_kind": "outlier kind", "x_scale": "x scale",
                "noise": "noise", "order": "sample order", "theta0": "theta0", "lr": "learning rate lr",
-               "seed": "seed"}
+               "seed": "seed", "schedule": "lr schedule", "batch_size": "batch size B",
+               "momentum": "momentum beta", "nesterov": "Nesterov momentum"}
 
 
 def axis_label(column: str) -> str:

@@ -62,7 +62,7 @@ import numpy as np
 from .._validation import ParameterError
 from ..config import AXES, SETTINGS, SweepConfig
 from ..metrics import Status
-from .common import crossing, divergence_table, fmt, steps_to_tol, unstable_summary
+from .common import crossing, divergence_table, fmt, percent, steps_to_tol, unstable_summary
 from .spec import ANY, Options, Output, Study, StudyError, SweepSpec
 
 if TYPE_CHECKING:
@@ -343,6 +343,24 @@ def _theory_applies(config: SweepConfig) -> str | None:
         return "the sample order is not an epoch over the dataset (fixed or shuffle)"
     if len(axes["x_scale"]) != 1:
         return "x_scale takes several values"
+    optimizer = _optimizer_differs(config)
+    if optimizer is not None:
+        return optimizer
+    return None
+
+
+def _optimizer_differs(config: SweepConfig, batches: bool = True) -> str | None:
+    """Why the constant-lr, plain-SGD theory (per-sample unless not ``batches``) does not model ``config``.
+
+    None if it does.
+    """
+    axes = config.axes
+    if any(str(v) != "constant" for v in axes["schedule"]):
+        return "the learning rate follows a schedule"
+    if any(v != 0 for v in axes["momentum"]):
+        return "the runs use momentum"
+    if batches and any(v != 1 for v in axes["batch_size"]):
+        return "the steps use mini-batches"
     return None
 
 
@@ -395,7 +413,8 @@ def _analyse(d: _Declared, runs: dict[str, Results], opts: Options) -> Output:
               "the divergence bound.\n")
     first = next((t for t in findings if t.startswith("- ")), "")
     headline = f"{d.name}: " + (first[2:].split(";")[0] if first else f"{len(summary)} summary rows")
-    return Output(summary, figures, report, headline)
+    # The answer is the first finding: a number with its 95 % interval.
+    return Output(summary, figures, report, headline, answer=first[2:] if first else "")
 
 
 def _describe(name: str, config: SweepConfig, by: list[str]) -> str:
@@ -422,23 +441,31 @@ def _draw(f: Figure, res: Results, s: pd.DataFrame, steps_theory: pd.DataFrame |
     """One standard figure and the finding it supports (a report line)."""
     import pandas as pd
 
+    from ..plots.curves import axis_label
+
     cfg = res.config
     title_n = f"{cfg.n_trajectories:,} trajectories, {cfg.epochs} epochs"
     if f.kind == "heatmap":
-        panel = f.panel
-        data = s
-        if panel is None:
-            panel = "_panel"
-            data = s.assign(_panel=f"{f.rate} rate")
-        groups = [c for c in (f.x, f.y, panel) if c in data.columns]
-        cell = data.groupby(groups, observed=True)[["n", f"n_{f.rate}"]].sum().reset_index()
+        from ..intervals import wilson_interval
+
+        groups = [c for c in (f.x, f.y, f.panel) if c is not None and c in s.columns]
+        cell = s.groupby(groups, observed=True)[["n", f"n_{f.rate}"]].sum().reset_index()
         cell[f"{f.rate}_rate"] = cell[f"n_{f.rate}"] / cell["n"]
-        fig = plots.heatmaps(cell, x=f.x, y=f.y, value=f"{f.rate}_rate", panel=panel,
+        # Each cell with its 95 % Wilson interval: "0.00" of 400 runs only means below ~1 %.
+        cell[f"{f.rate}_lo"], cell[f"{f.rate}_hi"] = wilson_interval(
+            cell[f"n_{f.rate}"].to_numpy(), cell["n"].to_numpy())
+        fig = plots.heatmaps(cell, x=f.x, y=f.y, value=f"{f.rate}_rate", panel=f.panel,
+                             lo=f"{f.rate}_lo", hi=f"{f.rate}_hi", proportion=True,
+                             xlabel=axis_label(f.x), ylabel=axis_label(f.y),
+                             xfmt=".3g" if pd.api.types.is_numeric_dtype(cell[f.x]) else None,
                              label=f"fraction of runs {f.rate}",
-                             title=f"Fraction of runs {f.rate} over {f.x} and {f.y}: {title_n}")
+                             title=(f"Fraction of runs {f.rate} over {axis_label(f.x)} and "
+                                    f"{axis_label(f.y)}: {title_n}"))
         top = cell.loc[cell[f"{f.rate}_rate"].idxmax()]
-        return fig, (f"- The {f.rate} rate is highest, {top[f'{f.rate}_rate']:.1%} of {int(top['n'])} runs, "
-                     f"at {f.x} = {_show(top[f.x])}, {f.y} = {_show(top[f.y])}.")
+        where = ", ".join(f"{c} = {_show(top[c])}" for c in groups)
+        return fig, (f"- The {f.rate} rate is highest, "
+                     f"{percent(top[f'{f.rate}_rate'], top[f'{f.rate}_lo'], top[f'{f.rate}_hi'])} "
+                     f"of {int(top['n'])} runs (95 % Wilson interval), at {where}.")
     hue = f.hue
     data = s
     if hue is None:
@@ -465,18 +492,20 @@ def _draw(f: Figure, res: Results, s: pd.DataFrame, steps_theory: pd.DataFrame |
             predicted = data[[hue, "lr", "theory_probability"]].rename(
                 columns={"theory_probability": "probability"})
         thresholds = None
-        if len(cfg.axes["x_scale"]) == 1 and f.rate in ("unstable", "diverged"):
-            (x_scale,) = cfg.axes["x_scale"]
-            thresholds = {"mean-square (theory)": float(theory.ms_threshold(x_scale)),
-                          "almost-sure, n = inf (theory)": float(theory.as_threshold(x_scale))}
+        single = len(cfg.axes["x_scale"]) == 1 and len(cfg.axes["batch_size"]) == 1
+        if single and _optimizer_differs(cfg, batches=False) is None and f.rate in ("unstable", "diverged"):
+            # Fresh-sample thresholds of a constant lr without momentum, at the batch size that ran.
+            (x_scale,), (batch,) = cfg.axes["x_scale"], cfg.axes["batch_size"]
+            thresholds = {"mean-square (theory)": float(theory.batch_ms_threshold(batch, x_scale)),
+                          "almost-sure, n = inf (theory)": float(theory.batch_as_threshold(batch, x_scale))}
         fig = plots.divergence_curve(data, rate=f.rate, hue=hue, predicted=predicted, thresholds=thresholds,
                                      title=f"Fraction of runs {f.rate} versus lr: {title_n}")
     else:
         fig = plots.lines_with_bands(data, x=f.x, y=f"{f.rate}_rate", lo=f"{f.rate}_lo", hi=f"{f.rate}_hi",
-                                     hue=hue, xlabel=f.x, ylabel=f"fraction of runs {f.rate}",
+                                     hue=hue, xlabel=axis_label(f.x), ylabel=f"fraction of runs {f.rate}",
                                      logx=bool((data[f.x] > 0).all()) if pd.api.types.is_numeric_dtype(
                                          data[f.x]) else False,
-                                     title=f"Fraction of runs {f.rate} versus {f.x}: {title_n}")
+                                     title=f"Fraction of runs {f.rate} versus {axis_label(f.x)}: {title_n}")
     parts = []
     for level, g in data.groupby(hue, observed=True):
         g = g.sort_values(f.x)
