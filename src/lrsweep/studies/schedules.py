@@ -512,7 +512,7 @@ def _figures(
         hi="hi",
         theory=r.assign(theory=r["rescued_exact_rate"]),
         logy=False,
-        ylabel=f"fraction of runs ending within tol = {cfg.tol:g} of |e_0| (Wilson 95 %)",
+        ylabel=f"fraction with |e_T| <= {cfg.tol:g} |e_0|",
         panel_title="lr / (the dataset's critical lr) {}",
         title=(
             "Just above the edge a warmup only delays the growth (its runs fail once the budget is longer); "
@@ -520,7 +520,11 @@ def _figures(
         ),
     )
     ms = float(theory.ms_threshold(x_scale))
-    nt = noisy_tab.assign(panel=[f"lr = {lr:.3g} = {lr / ms:.2g} x 1/(3 s^2)" for lr in noisy_tab["lr"]])
+    rank = {sc: i for i, sc in enumerate(scheds)}
+    nt = noisy_tab.sort_values(["lr", "schedule"], key=lambda c: c.map(rank) if c.name == "schedule" else c)
+    nt = nt.assign(panel=[f"lr = {r.lr:.3g} = {r.lr / ms:.2g} x 1/(3 s^2)"
+                          + ("" if r.se_valid else "\n(tail index < 4: sample means fall short)")
+                          for r in nt.itertuples()])
     nt["lo"] = np.maximum(nt["e2_mean"] - 1.96 * nt["e2_mean_se"], nt["e2_mean"] * 0.05)
     nt["hi"] = nt["e2_mean"] + 1.96 * nt["e2_mean_se"]
     refs3 = (
