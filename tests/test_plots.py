@@ -69,6 +69,10 @@ def _examples() -> dict[str, tuple[tuple, dict]]:
                           "abs_error_median": np.tile(np.sqrt(nlr), 2),
                           "abs_error_median_lo": np.tile(np.sqrt(nlr) * 0.9, 2),
                           "abs_error_median_hi": np.tile(np.sqrt(nlr) * 1.1, 2)})
+    budget = pd.DataFrame({"budget": np.tile([1, 2, 5], 4), "panel": np.repeat(["a", "b"], 6),
+                           "schedule": np.tile(np.repeat(["constant", "cosine"], 3), 2),
+                           "y": np.geomspace(0.01, 10, 12), "lo": np.geomspace(0.005, 5, 12),
+                           "hi": np.geomspace(0.02, 20, 12), "cens": [False] * 11 + [True]})
     status = pd.DataFrame(orders)
     for i, key in enumerate(("noise_floor", "growing", "within")):
         status[f"{key}_rate"] = np.tile(np.clip(np.linspace(1 - 0.3 * i, 0.2 * i, 5), 0, 1), 2)
@@ -147,6 +151,13 @@ def _examples() -> dict[str, tuple[tuple, dict]]:
                                      "reference": {"within": "closed form"}, "title": "statuses",
                                      "thresholds": pd.DataFrame({"order": ["online"], "label": ["ms"],
                                                                  "lr": [1 / 3]})}),
+        "versus_budget": ((budget,), {"y": "y", "lo": "lo", "hi": "hi", "censored": "cens", "ncols": 1,
+                                      "sharey": False, "ymin": 1e-3, "ylabel": "error", "xlabel": "epochs",
+                                      "panel_title": "band {}", "title": "budget",
+                                      "theory": budget[["panel", "schedule", "budget"]].assign(
+                                          theory=budget["y"] * 1.1),
+                                      "references": pd.DataFrame({"panel": ["a", "b"], "label": ["floor"] * 2,
+                                                                  "value": [0.01, 0.02]})}),
     }
 
 

@@ -23,7 +23,8 @@ def rerun(name, out, **options):
     return run
 
 FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 3, "divergence": 1,
-           "convergence": 1, "dataset-size": 2, "heavy-tails": 1, "noise-floor": 2}
+           "convergence": 1, "dataset-size": 2, "heavy-tails": 1, "noise-floor": 2,
+           "schedules": 3}
 
 
 def test_every_study_has_a_figure_count():
@@ -190,6 +191,28 @@ def test_report_tables_come_from_the_csv(name, csv, pattern, columns, gallery):
                 (sel[col] - float(val)).abs() <= 5e-3 * abs(float(val))]
         assert len(sel) >= 1, row
         assert float(row[-1]) == pytest.approx(float(sel[columns[-1]].iloc[0]), rel=5e-3, abs=1e-9), row
+
+
+def test_schedules_report_tables_come_from_the_csv(gallery):
+    """The noisy table (largest budget) and the warmup table of the schedules report, row by row."""
+    out = gallery[0] / "schedules"
+    report = (out / "report.md").read_text()
+    noisy = pd.read_csv(out / "noisy.csv")
+    noisy = noisy[noisy["budget"] == noisy["budget"].max()]
+    rows = re.findall(r"^\| ([0-9.]+) \| ([a-z0-9:.+]+) \| ([0-9.e+-]+) \[([0-9.e+-]+), ([0-9.e+-]+)\] \|",
+                      report, flags=re.M)
+    assert len(rows) == len(noisy)
+    for lr, sched, med, lo, hi in rows:
+        r = noisy[((noisy["lr"] - float(lr)).abs() <= 5e-4 * float(lr)) & (noisy["schedule"] == sched)]
+        assert len(r) == 1, (lr, sched)
+        for v, col in ((med, "rms_median"), (lo, "rms_median_lo"), (hi, "rms_median_hi")):
+            assert float(v) == pytest.approx(float(r[col].iloc[0]), rel=5e-3), (lr, sched, col)
+    warm = pd.read_csv(out / "warmup.csv")
+    rows = re.findall(r"^\| ([a-z ]+) \| ([0-9]+) \| (-?[0-9.e+-]+) \[", report, flags=re.M)
+    assert len(rows) == len(warm)
+    for band, n, delta in rows:
+        r = warm[warm["band"] == band].iloc[0]
+        assert int(n) == r["n"] and float(delta) == pytest.approx(r["delta_w_median"], rel=5e-3)
 
 
 # ------------------------------------------------------- scale-out and resilience

@@ -280,10 +280,51 @@ def _check_noise_floor(run, options):
     assert f"x ~ N(0, {x_scale:g}^2), noise sd {noise:g}" in run.output.report
 
 
+def _check_schedules(run, options):
+    from lrsweep.schedules import multipliers
+
+    exact = [r for name, r in run.results.items() if name.startswith("exact_")]
+    noisy = [r for name, r in run.results.items() if name.startswith("noisy_")]
+    cfg, ncfg = exact[0].config, noisy[0].config
+    (n,), (x_scale,), (noise,), (theta0,) = (ncfg.axes[a]
+                                             for a in ("n_samples", "x_scale", "noise", "theta0"))
+    assert all(r.config.axes["noise"] == (0.0,) and r.config.axes["order"] == ("fixed",) for r in exact)
+    # The noisy theory at the values that ran: the floor, and the recursion against a plain loop.
+    table = run.output.tables["noisy"]
+    floor = theory.population_stationary_mse(table["lr"].to_numpy(), noise, x_scale)
+    np.testing.assert_allclose(table["floor_base"], floor, rtol=1e-12)
+    for r in table.itertuples():
+        m = multipliers(r.schedule, int(r.budget) * n, n)
+        e2 = (theta0 - ncfg.coef) ** 2
+        seq = []
+        for lr in r.lr * m:
+            e2 = (1 - 4 * lr * x_scale**2 + 12 * lr**2 * x_scale**4) * e2 + 4 * lr**2 * x_scale**2 * noise**2
+            seq.append(e2)
+        assert r.e2_exact == pytest.approx(np.mean(seq[-n:]), rel=1e-9)
+    assert set(table["lr"]) == set(ncfg.axes["lr"])
+    # The exact per-run growth: a few runs of each sweep against schedule_log_growth and the oracle.
+    for res in exact:
+        f = res.frame
+        (nx,) = res.config.axes["n_samples"]
+        for i in f.index[:: max(1, len(f) // 5)]:
+            row = f.loc[i]
+            x = _datasets_x(res.config, [row["seed"]], nx)[0]
+            m = multipliers(str(row["schedule"]), res.config.epochs * nx, nx)
+            g = float(theory.schedule_log_growth(x, float(row["lr"]), m))
+            e0 = abs(float(row["theta0"]) - row["theta_ref"])
+            if row["status"] != "diverged" and -20 < g < 600:
+                assert np.log(row["abs_error_final"] / e0) == pytest.approx(g, abs=1e-4)
+                _, th, _ = replay(res.config, row)
+                assert th[-1] == row["theta_final"]
+    report = run.output.report
+    assert f"x ~ N(0, {x_scale:g}^2), y = {ncfg.coef:g} x + noise (sd {noise:g})" in report
+    assert f"n = {cfg.axes['n_samples'][0]}" in report
+
+
 CHECKS = {"seed": _check_seed, "lr-tuning": _check_lr_tuning, "convergence": _check_convergence,
           "oscillation": _check_oscillation, "outliers": _check_outliers, "divergence": _check_divergence,
           "dataset-size": _check_dataset_size, "heavy-tails": _check_heavy_tails,
-          "noise-floor": _check_noise_floor}
+          "noise-floor": _check_noise_floor, "schedules": _check_schedules}
 
 
 def test_every_study_has_a_check():
@@ -296,6 +337,8 @@ def test_every_study_has_a_check():
     (["divergence", "--set", "noise=0.5"], "study 'divergence' cannot vary the axis 'noise'"),
     (["heavy-tails", "--set", "order=fixed"], "study 'heavy-tails' cannot vary the axis 'order'"),
     (["noise-floor", "--set", "noise=0"], "study 'noise-floor' needs noise > 0"),
+    (["schedules", "--set", "noise=0.5"], "study 'schedules' cannot vary the axis 'noise'"),
+    (["schedules", "--set", "schedule=cosine"], "study 'schedules' cannot vary the axis 'schedule'"),
     (["convergence", "--set", "epochs=1,2"], "--set epochs: a fixed setting takes one value, got 2"),
 ])
 def test_refusals_are_one_line_naming_the_axis(argv, fragment, tmp_path, capsys):

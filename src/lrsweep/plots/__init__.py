@@ -22,6 +22,7 @@ from .boundary import critical_lr_curve, diverging_windows
 from .curves import divergence_curve, lines_with_bands, oscillation_curve, speed_vs_stability, survival_loglog
 from .grids import heatmaps
 from .noise import mean_square_vs_median, status_rates
+from .schedules import versus_budget
 from .steps import steps_to_converge
 from .theme import theme
 from .trajectories import lr_comparison, rainbow_fan, seed_trajectory
@@ -42,4 +43,5 @@ __all__ = [
     "steps_to_converge",
     "survival_loglog",
     "theme",
+    "versus_budget",
 ]

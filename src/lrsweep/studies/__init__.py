@@ -33,6 +33,7 @@ from . import (
     noise_floor,
     oscillation,
     outliers,
+    schedules,
     seed,
 )
 from .execute import Run, Runtime, run_shard, run_study, write_study
@@ -47,5 +48,5 @@ __all__ = [
 STUDIES: dict[str, Study] = {
     m.STUDY.name: m.STUDY
     for m in (seed, lr_tuning, convergence, oscillation, outliers, divergence, dataset_size, heavy_tails,
-              noise_floor)
+              noise_floor, schedules)
 }
