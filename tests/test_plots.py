@@ -158,6 +158,34 @@ def _examples() -> dict[str, tuple[tuple, dict]]:
                                           theory=budget["y"] * 1.1),
                                       "references": pd.DataFrame({"panel": ["a", "b"], "label": ["floor"] * 2,
                                                                   "value": [0.01, 0.02]})}),
+        **_momentum_examples(),
+    }
+
+
+def _momentum_examples() -> dict[str, tuple[tuple, dict]]:
+    """Examples of the momentum figures: a rate over (lr, beta), critical lr versus beta."""
+    lrs, betas = np.geomspace(0.01, 2.0, 8), np.array([0.0, 0.5, 0.9])
+    cells = pd.DataFrame([{"method": m, "momentum": b, "lr": lr, "grew_rate": float(lr > (1 - b) * 1.2)}
+                          for m in ("heavy ball", "Nesterov") for b in betas for lr in lrs])
+    crit = pd.DataFrame({"method": np.repeat(["heavy ball", "Nesterov"], 3), "momentum": np.tile(betas, 2),
+                         "lr": [1.2, 0.6, np.nan, 1.2, 0.66, 0.34],
+                         "lr_lo": [1.1, 0.55, np.nan, 1.1, 0.6, 0.3],
+                         "lr_hi": [1.3, 0.65, np.nan, 1.3, 0.7, 0.4],
+                         "z": [0.1, -1.0, np.nan, 0.5, 2.5, -0.3]})
+    fine = np.linspace(0.0, 0.9, 10)
+    ms = (1 - fine**2) / (3 + fine)
+    curves = pd.concat([pd.DataFrame({"method": m, "curve": "mean-square", "momentum": fine, "lr": ms,
+                                      "lr_lo": ms, "lr_hi": ms}) for m in ("heavy ball", "Nesterov")]
+                       + [crit.assign(curve="almost-sure")[["method", "curve", "momentum", "lr", "lr_lo",
+                                                            "lr_hi"]]], ignore_index=True)
+    return {
+        "stability_region": ((cells,), {"rate": "grew", "panel": "method", "critical": crit.drop(columns="z"),
+                                        "curves": curves,
+                                        "rate_label": "fraction grew", "cmap": "rocket_r",
+                                        "title": "region"}),
+        "critical_lr_vs_momentum": ((crit,), {"curves": curves, "hue": "method", "deviation": "z",
+                                              "deviation_label": "z", "ylabel": "critical lr",
+                                              "title": "critical"}),
     }
 
 

@@ -24,7 +24,7 @@ def rerun(name, out, **options):
 
 FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 3, "divergence": 1,
            "convergence": 1, "dataset-size": 2, "heavy-tails": 1, "noise-floor": 2,
-           "schedules": 3}
+           "schedules": 3, "momentum": 2}
 
 
 def test_every_study_has_a_figure_count():
@@ -213,6 +213,28 @@ def test_schedules_report_tables_come_from_the_csv(gallery):
     for band, n, delta in rows:
         r = warm[warm["band"] == band].iloc[0]
         assert int(n) == r["n"] and float(delta) == pytest.approx(r["delta_w_median"], rel=5e-3)
+def test_momentum_report_tables_come_from_the_csv(gallery):
+    """Every row of the momentum report's two tables is a row of its CSVs (boundaries, agreement counts)."""
+    out = gallery[0] / "momentum"
+    report = (out / "report.md").read_text()
+    crit = pd.read_csv(out / "critical_lr.csv")
+    num = r"([0-9.]+|nan)"
+    rows = re.findall(rf"^\| (heavy ball|Nesterov) \| ([0-9.]+) \| {num} \| {num} \| \[{num}, {num}\] \| "
+                      rf"{num} \| \[{num}, {num}\] \|", report, flags=re.M)
+    assert len(rows) == len(crit)
+    for method, beta, ms, th, th_lo, th_hi, sim, lo, hi in rows:
+        r = crit[(crit["method"] == method) & ((crit["momentum"] - float(beta)).abs() < 1e-9)].iloc[0]
+        for text, col in ((ms, "ms_threshold"), (th, "as_theory"), (th_lo, "as_theory_lo"),
+                          (th_hi, "as_theory_hi"), (sim, "sim"), (lo, "sim_lo"), (hi, "sim_hi")):
+            assert float(text) == pytest.approx(r[col], rel=1e-3, nan_ok=True), (method, beta, col)
+    fixed = pd.read_csv(out / "fixed_order.csv")
+    rows = re.findall(r"^\| (heavy ball|Nesterov) \| ([0-9.]+) \| ([0-9,]+) \| ([0-9,]+) \| ([0-9,]+) \| "
+                      r"([0-9,]+) \|", report, flags=re.M)
+    assert len(rows) == len(fixed)
+    for method, beta, *counts in rows:
+        r = fixed[(fixed["method"] == method) & ((fixed["momentum"] - float(beta)).abs() < 1e-9)].iloc[0]
+        got = [int(c.replace(",", "")) for c in counts]
+        assert got == [r["n"], r["n_exact_unstable"], r["n_grew"], r["n_agree"]], (method, beta)
 
 
 # ------------------------------------------------------- scale-out and resilience

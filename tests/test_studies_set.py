@@ -319,12 +319,38 @@ def _check_schedules(run, options):
     report = run.output.report
     assert f"x ~ N(0, {x_scale:g}^2), y = {ncfg.coef:g} x + noise (sd {noise:g})" in report
     assert f"n = {cfg.axes['n_samples'][0]}" in report
+def _check_momentum(run, options):
+    on, fx = run.results["online"].config, run.results["fixed"].config
+    (x_scale,), (b,), (n,) = on.axes["x_scale"], on.axes["batch_size"], fx.axes["n_samples"]
+    s = run.output.summary
+    assert set(s["lr"]) == set(on.axes["lr"]) and set(s["momentum"]) == set(on.axes["momentum"])
+    assert set(s["nesterov"]) == set(on.axes["nesterov"])
+    for nest in set(on.axes["nesterov"]):
+        part = s[s["nesterov"] == nest]
+        beta, lr = part["momentum"].to_numpy(), part["lr"].to_numpy()
+        np.testing.assert_array_equal(part["ms_threshold"],
+                                      theory.momentum_ms_threshold(beta, b, bool(nest), x_scale))
+        np.testing.assert_array_equal(part["ms_log_radius"],
+                                      np.log(theory.momentum_ms_radius(lr, beta, b, bool(nest), x_scale)))
+    crit = run.output.tables["critical_lr"]
+    for r in crit.itertuples():
+        assert r.ms_threshold == float(theory.momentum_ms_threshold(r.momentum, b, bool(r.nesterov), x_scale))
+        if np.isfinite(r.as_theory):  # the Monte Carlo zero lies above the exact mean-square threshold
+            assert r.as_theory > r.ms_threshold
+    # The exact per-dataset verdict, recomputed from the datasets that ran (n, batch size, x_scale, seeds).
+    seeds = sorted(fx.axes["seed"])
+    x = _datasets_x(fx, seeds, n)
+    fixed = run.output.tables["fixed_order"]
+    for r in fixed.itertuples():
+        g = theory.momentum_epoch_growth(x, np.asarray(fx.axes["lr"]), r.momentum, b, bool(r.nesterov))
+        assert r.n_exact_unstable == int((np.asarray(g) > 0).sum())
+    assert f"x ~ N(0, {x_scale:g}^2), batch size {b}" in run.output.report
 
 
 CHECKS = {"seed": _check_seed, "lr-tuning": _check_lr_tuning, "convergence": _check_convergence,
           "oscillation": _check_oscillation, "outliers": _check_outliers, "divergence": _check_divergence,
           "dataset-size": _check_dataset_size, "heavy-tails": _check_heavy_tails,
-          "noise-floor": _check_noise_floor, "schedules": _check_schedules}
+          "noise-floor": _check_noise_floor, "schedules": _check_schedules, "momentum": _check_momentum}
 
 
 def test_every_study_has_a_check():

@@ -21,6 +21,7 @@ value, or a frame without a column the call needs, raises a
 from .boundary import critical_lr_curve, diverging_windows
 from .curves import divergence_curve, lines_with_bands, oscillation_curve, speed_vs_stability, survival_loglog
 from .grids import heatmaps
+from .momentum import critical_lr_vs_momentum, stability_region
 from .noise import mean_square_vs_median, status_rates
 from .schedules import versus_budget
 from .steps import steps_to_converge
@@ -29,6 +30,7 @@ from .trajectories import lr_comparison, rainbow_fan, seed_trajectory
 
 __all__ = [
     "critical_lr_curve",
+    "critical_lr_vs_momentum",
     "divergence_curve",
     "diverging_windows",
     "heatmaps",
@@ -39,6 +41,7 @@ __all__ = [
     "rainbow_fan",
     "seed_trajectory",
     "speed_vs_stability",
+    "stability_region",
     "status_rates",
     "steps_to_converge",
     "survival_loglog",

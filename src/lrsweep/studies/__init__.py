@@ -19,6 +19,7 @@ study                   where its sweeps, theory and figures are
 ``divergence``          :mod:`~lrsweep.studies.divergence` (``theory.divergence_probability``)
 ``dataset-size``        :mod:`~lrsweep.studies.dataset_size` (``theory.critical_lr``)
 ``heavy-tails``         :mod:`~lrsweep.studies.heavy_tails` (``theory.tail_index``, ``tail_index_dataset``)
+``momentum``            :mod:`~lrsweep.studies.momentum` (``theory.momentum_lyapunov_exponent``)
 ======================  ==========================================================
 """
 
@@ -30,6 +31,7 @@ from . import (
     divergence,
     heavy_tails,
     lr_tuning,
+    momentum,
     noise_floor,
     oscillation,
     outliers,
@@ -48,5 +50,5 @@ __all__ = [
 STUDIES: dict[str, Study] = {
     m.STUDY.name: m.STUDY
     for m in (seed, lr_tuning, convergence, oscillation, outliers, divergence, dataset_size, heavy_tails,
-              noise_floor, schedules)
+              noise_floor, schedules, momentum)
 }
