@@ -24,6 +24,7 @@ def rerun(name, out, **options):
 
 FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 3, "divergence": 1,
            "convergence": 1, "dataset-size": 2, "heavy-tails": 1, "noise-floor": 2}
+FIGURES["lr-finder"] = 3
 
 
 def test_every_study_has_a_figure_count():
@@ -190,6 +191,25 @@ def test_report_tables_come_from_the_csv(name, csv, pattern, columns, gallery):
                 (sel[col] - float(val)).abs() <= 5e-3 * abs(float(val))]
         assert len(sel) >= 1, row
         assert float(row[-1]) == pytest.approx(float(sel[columns[-1]].iloc[0]), rel=5e-3, abs=1e-9), row
+
+
+def test_lr_finder_report_table_comes_from_the_csv(gallery):
+    from lrsweep.studies.lr_finder import _base
+
+    out = gallery[0] / "lr-finder"
+    table = pd.read_csv(out / "summary.csv")
+    bt, bn, bb = _base(table)
+    num = r"([0-9.e+-]+)"
+    rows = re.findall(rf"^\| ([a-z-]+) \| (fixed|shuffle) \| [^|]+ \| {num} \[{num}, {num}\]",
+                      (out / "report.md").read_text(), flags=re.M)
+    assert rows
+    for rule, order, median, lo, hi in rows:
+        sel = table[(table["rule"] == rule) & (table["order"] == order) & (table["T"] == bt)
+                    & (table["n_samples"] == bn) & (table["batch_size"] == bb)]
+        assert len(sel) == 1, (rule, order)
+        for v, col in ((median, "ratio_critical_median"), (lo, "ratio_critical_median_lo"),
+                       (hi, "ratio_critical_median_hi")):
+            assert float(v) == pytest.approx(float(sel[col].iloc[0]), rel=5e-3), (rule, order, col)
 
 
 # ------------------------------------------------------- scale-out and resilience

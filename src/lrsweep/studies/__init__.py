@@ -19,6 +19,8 @@ study                   where its sweeps, theory and figures are
 ``divergence``          :mod:`~lrsweep.studies.divergence` (``theory.divergence_probability``)
 ``dataset-size``        :mod:`~lrsweep.studies.dataset_size` (``theory.critical_lr``)
 ``heavy-tails``         :mod:`~lrsweep.studies.heavy_tails` (``theory.tail_index``, ``tail_index_dataset``)
+``lr-finder``           :mod:`~lrsweep.studies.lr_finder` (``lrsweep.finder``; ``theory.batch_critical_lr``,
+                        ``best_constant_lr``)
 ======================  ==========================================================
 """
 
@@ -29,6 +31,7 @@ from . import (
     dataset_size,
     divergence,
     heavy_tails,
+    lr_finder,
     lr_tuning,
     noise_floor,
     oscillation,
@@ -47,5 +50,5 @@ __all__ = [
 STUDIES: dict[str, Study] = {
     m.STUDY.name: m.STUDY
     for m in (seed, lr_tuning, convergence, oscillation, outliers, divergence, dataset_size, heavy_tails,
-              noise_floor)
+              noise_floor, lr_finder)
 }
