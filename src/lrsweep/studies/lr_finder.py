@@ -402,8 +402,10 @@ def _report(summary: pd.DataFrame, refs: pd.DataFrame, runs: pd.DataFrame, figur
             order_dev.append(f"{rule} {fmt(a['ratio_critical_median'], 3)} vs "
                              f"{fmt(b['ratio_critical_median'], 3)}")
     n_frozen = int(summary["n_frozen"].sum())
+    recorded = sum(len(res.records) for res in results.values())
     n_runs = int(summary["runs"].sum())
     lengths = sorted({(_steps(res.config), len(res.config.axes["seed"])) for res in results.values()})
+    lengths = sorted(dict(lengths).items())  # one count per T
     tools = "; ".join(f"{tool}: {start:g} to {end:g}, smoothing {finder.DEFAULTS[tool]['smoothing']:g}, stop "
                       f"at {finder.DEFAULTS[tool]['threshold']:g} x the best"
                       for tool, (start, end) in RANGES.items())
@@ -428,7 +430,9 @@ def _report(summary: pd.DataFrame, refs: pd.DataFrame, runs: pd.DataFrame, figur
         "each arm varies one of run length, dataset size and batch size with the others at the baseline; "
         f"orders {', '.join(orders)}; {seed_text} (the same datasets for every tool and rule; "
         + ", ".join(f"T = {t}: {k:,}" for t, k in lengths) + " datasets; fewer for the longest runs to "
-        f"keep their records, 1,000 steps a run, in memory). {n_runs:,} scored (run, rule) pairs.\n",
+        f"keep their records, {lengths[-1][0]:,} steps a run, in memory: {recorded / 1e6:.1f} million "
+        "recorded steps in all, every step of every run, since the tools smooth every step's loss and "
+        f"record_every would change what they see). {n_runs:,} scored (run, rule) pairs.\n",
         "**Exact references, per dataset** (`references.csv`):\n",
         "- *First critical lr* `lr_c`: the smallest lr at which repeated epochs diverge "
         "(`theory.batch_critical_lr(x, B)`, the smallest root of S_B(lr) = sum over batches of "
