@@ -345,6 +345,10 @@ def _med(row: Any, key: str, digits: int = 3) -> str:
             f"{fmt(row[f'{key}_median_hi'], digits)}]")
 
 
+def _q(row: Any, key: str) -> str:
+    return f"{fmt(row[key], 3)} [{fmt(row[f'{key}_lo'], 3)}, {fmt(row[f'{key}_hi'], 3)}]"
+
+
 def _report(summary: pd.DataFrame, refs: pd.DataFrame, runs: pd.DataFrame, figures: dict,
             results: dict[str, Results], opts: Options, seed_text: str) -> Output:
     from .. import finder
@@ -358,14 +362,15 @@ def _report(summary: pd.DataFrame, refs: pd.DataFrame, runs: pd.DataFrame, figur
     base_rows = [r for r in (_cell(summary, rule, bt, bn, bb, o) for rule in rules for o in orders)
                  if r is not None]
     table = [
-        "| rule | order | no suggestion [95 %] | suggestion / critical lr: median [95 %] | quartiles | "
+        "| rule | order | no suggestion [95 %] | suggestion / critical lr: median [95 %] | "
+        "quartiles [95 %] | "
         "suggestion / best lr: median [95 %] | P(suggestion > critical lr) [95 %] | tool stopped before T "
         "[95 %] |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in base_rows:
         table.append(f"| {r['rule']} | {r['order']} | {_pct(r, 'fail')} | {_med(r, 'ratio_critical')} | "
-                     f"{fmt(r['ratio_critical_q25'], 3)} - {fmt(r['ratio_critical_q75'], 3)} | "
+                     f"{_q(r, 'ratio_critical_q25')} - {_q(r, 'ratio_critical_q75')} | "
                      f"{_med(r, 'ratio_best')} | {_pct(r, 'above_critical')} | {_pct(r, 'stopped')} |")
     ref = _cell(summary, rules[0], bt, bn, bb, order)
     at_base = [r for r in base_rows if r["order"] == order and np.isfinite(r["ratio_critical_median"])]
