@@ -191,6 +191,34 @@ def _momentum_examples() -> dict[str, tuple[tuple, dict]]:
 
 EXAMPLES = _examples()
 
+
+def _finder_examples() -> dict[str, tuple[tuple, dict]]:
+    """The lr-finder study's figures: estimates per design arm, range-test curves."""
+    arms = pd.DataFrame({"arm": np.repeat(["T", "n"], 4), "x": np.tile([100.0, 100.0, 300.0, 300.0], 2),
+                         "rule": "valley", "order": np.tile(["fixed", "shuffle"], 4), "tool": "fastai",
+                         "m": [0.1, 0.12, 0.2, 0.22, 0.1, 0.11, 0.3, 0.31], "lo": 0.05, "hi": 0.4,
+                         "q1": 0.03, "q3": 0.5})
+    lr = np.geomspace(1e-7, 1.0, 30)
+    return {
+        "estimates_by_arm": ((arms,), {"panel": "arm", "x": "x", "y": "m", "lo": "lo", "hi": "hi",
+                                       "hue": "rule", "style": "order", "row": "tool",
+                                       "spread": {"lo": "q1", "hi": "q3"},
+                                       "theory": pd.DataFrame({"arm": ["T", "T"], "x": [100.0, 300.0],
+                                                               "value": [0.3, 0.3], "label": "best"}),
+                                       "lines": {"critical": 1.0}, "panel_labels": {"T": "steps"},
+                                       "ylabel": "ratio", "log_y": True, "title": "ratios"}),
+        "range_test_curves": ((pd.DataFrame({"tool": "fastai", "lr": lr, "raw": 1 / (1 + lr) + lr ** 2,
+                                             "recorded": 1 / (1 + lr) + lr ** 2}),),
+                              {"points": pd.DataFrame({"tool": ["fastai"], "rule": ["valley"], "lr": [1e-3],
+                                                       "loss": [0.999]}),
+                               "marks": pd.DataFrame({"tool": ["fastai"], "label": ["critical"],
+                                                      "lr": [0.5]}),
+                               "panel": "tool", "title": "range test"}),
+    }
+
+
+EXAMPLES.update(_finder_examples())
+
 # The caller's settings, different from the theme in the keys it sets (and in a few read when artists are
 # created). Not here: rcParams matplotlib reads at draw or save time that the theme does not set
 # (savefig.*, text.hinting, axes.autolimit_mode, axes.formatter.*): they are the renderer's (plots._settle).

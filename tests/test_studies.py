@@ -24,7 +24,7 @@ def rerun(name, out, **options):
 
 FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 3, "divergence": 1,
            "convergence": 1, "dataset-size": 2, "heavy-tails": 1, "noise-floor": 2,
-           "schedules": 3, "momentum": 2}
+           "schedules": 3, "momentum": 2, "lr-finder": 3}
 
 
 def test_every_study_has_a_figure_count():
@@ -235,6 +235,23 @@ def test_momentum_report_tables_come_from_the_csv(gallery):
         r = fixed[(fixed["method"] == method) & ((fixed["momentum"] - float(beta)).abs() < 1e-9)].iloc[0]
         got = [int(c.replace(",", "")) for c in counts]
         assert got == [r["n"], r["n_exact_unstable"], r["n_grew"], r["n_agree"]], (method, beta)
+def test_lr_finder_report_table_comes_from_the_csv(gallery):
+    from lrsweep.studies.lr_finder import _base
+
+    out = gallery[0] / "lr-finder"
+    table = pd.read_csv(out / "summary.csv")
+    bt, bn, bb = _base(table)
+    num = r"([0-9.e+-]+)"
+    rows = re.findall(rf"^\| ([a-z-]+) \| (fixed|shuffle) \| [^|]+ \| {num} \[{num}, {num}\]",
+                      (out / "report.md").read_text(), flags=re.M)
+    assert rows
+    for rule, order, median, lo, hi in rows:
+        sel = table[(table["rule"] == rule) & (table["order"] == order) & (table["T"] == bt)
+                    & (table["n_samples"] == bn) & (table["batch_size"] == bb)]
+        assert len(sel) == 1, (rule, order)
+        for v, col in ((median, "ratio_critical_median"), (lo, "ratio_critical_median_lo"),
+                       (hi, "ratio_critical_median_hi")):
+            assert float(v) == pytest.approx(float(sel[col].iloc[0]), rel=5e-3), (rule, order, col)
 
 
 # ------------------------------------------------------- scale-out and resilience

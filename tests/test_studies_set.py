@@ -345,12 +345,41 @@ def _check_momentum(run, options):
         g = theory.momentum_epoch_growth(x, np.asarray(fx.axes["lr"]), r.momentum, b, bool(r.nesterov))
         assert r.n_exact_unstable == int((np.asarray(g) > 0).sum())
     assert f"x ~ N(0, {x_scale:g}^2), batch size {b}" in run.output.report
+def _check_lr_finder(run, options):
+    from lrsweep import finder
+    from lrsweep.studies.lr_finder import RANGES
+
+    s = run.output.summary
+    refs = run.output.tables["references"]
+    for name, res in run.results.items():
+        cfg = res.config
+        tool = name.split(" ")[0]
+        (n,), (b,), (lr0,) = cfg.axes["n_samples"], cfg.axes["batch_size"], cfg.axes["lr"]
+        t = int(np.count_nonzero(cfg.lr_multipliers))
+        assert lr0 == RANGES[tool][0]
+        np.testing.assert_allclose(lr0 * cfg.lr_multipliers[:t], finder.ramp(tool, *RANGES[tool], t),
+                                   rtol=1e-15)
+        seeds = sorted(cfg.axes["seed"])
+        x = _datasets_x(cfg, seeds, n)
+        r = refs[(refs["n_samples"] == n) & (refs["batch_size"] == b) & (refs["T"] == t)].sort_values("seed")
+        np.testing.assert_array_equal(r["seed"], seeds)
+        np.testing.assert_array_equal(r["lr_critical"], theory.batch_critical_lr(x, b))
+        np.testing.assert_array_equal(r["lr_best"], theory.best_constant_lr(x, t, b).lr)
+        cell = s[(s["tool"] == tool) & (s["n_samples"] == n) & (s["batch_size"] == b) & (s["T"] == t)]
+        assert len(cell) and set(cell["order"]) == set(cfg.axes["order"])
+        np.testing.assert_allclose(cell["lr_critical_median"], np.median(theory.batch_critical_lr(x, b)),
+                                   rtol=1e-15)
+        np.testing.assert_allclose(cell["lr_best_median"], np.median(theory.best_constant_lr(x, t, b).lr),
+                                   rtol=1e-15)
+    (x_scale,), (theta0,) = cfg.axes["x_scale"], cfg.axes["theta0"]
+    assert f"x ~ N(0, {x_scale:g}^2), theta0 = {theta0:g}" in run.output.report
 
 
 CHECKS = {"seed": _check_seed, "lr-tuning": _check_lr_tuning, "convergence": _check_convergence,
           "oscillation": _check_oscillation, "outliers": _check_outliers, "divergence": _check_divergence,
           "dataset-size": _check_dataset_size, "heavy-tails": _check_heavy_tails,
-          "noise-floor": _check_noise_floor, "schedules": _check_schedules, "momentum": _check_momentum}
+          "noise-floor": _check_noise_floor, "schedules": _check_schedules, "momentum": _check_momentum,
+          "lr-finder": _check_lr_finder}
 
 
 def test_every_study_has_a_check():

@@ -20,6 +20,7 @@ value, or a frame without a column the call needs, raises a
 
 from .boundary import critical_lr_curve, diverging_windows
 from .curves import divergence_curve, lines_with_bands, oscillation_curve, speed_vs_stability, survival_loglog
+from .finder import estimates_by_arm, range_test_curves
 from .grids import heatmaps
 from .momentum import critical_lr_vs_momentum, stability_region
 from .noise import mean_square_vs_median, status_rates
@@ -33,12 +34,14 @@ __all__ = [
     "critical_lr_vs_momentum",
     "divergence_curve",
     "diverging_windows",
+    "estimates_by_arm",
     "heatmaps",
     "lines_with_bands",
     "lr_comparison",
     "mean_square_vs_median",
     "oscillation_curve",
     "rainbow_fan",
+    "range_test_curves",
     "seed_trajectory",
     "speed_vs_stability",
     "stability_region",

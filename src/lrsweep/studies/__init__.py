@@ -19,7 +19,11 @@ study                   where its sweeps, theory and figures are
 ``divergence``          :mod:`~lrsweep.studies.divergence` (``theory.divergence_probability``)
 ``dataset-size``        :mod:`~lrsweep.studies.dataset_size` (``theory.critical_lr``)
 ``heavy-tails``         :mod:`~lrsweep.studies.heavy_tails` (``theory.tail_index``, ``tail_index_dataset``)
+``noise-floor``         :mod:`~lrsweep.studies.noise_floor` (``theory.population_stationary_mse``)
+``schedules``           :mod:`~lrsweep.studies.schedules` (``theory.schedule_log_growth``)
 ``momentum``            :mod:`~lrsweep.studies.momentum` (``theory.momentum_lyapunov_exponent``)
+``lr-finder``           :mod:`~lrsweep.studies.lr_finder` (``lrsweep.finder``; ``theory.batch_critical_lr``,
+                        ``best_constant_lr``)
 ======================  ==========================================================
 """
 
@@ -30,6 +34,7 @@ from . import (
     dataset_size,
     divergence,
     heavy_tails,
+    lr_finder,
     lr_tuning,
     momentum,
     noise_floor,
@@ -50,5 +55,5 @@ __all__ = [
 STUDIES: dict[str, Study] = {
     m.STUDY.name: m.STUDY
     for m in (seed, lr_tuning, convergence, oscillation, outliers, divergence, dataset_size, heavy_tails,
-              noise_floor, schedules, momentum)
+              noise_floor, schedules, momentum, lr_finder)
 }
