@@ -541,7 +541,7 @@ def _figures(
         hi="hi",
         theory=nt.rename(columns={"e2_exact": "theory"}),
         references=refs3,
-        ylabel="mean square error over the last epoch, E e^2 (log scale)",
+        ylabel="E e^2 over the last epoch (log scale)",
         panel_title="{}",
         title=(
             f"With noise (fresh samples, noise sd {noise:g}): the exact mean-square recursion; decaying "
