@@ -280,10 +280,37 @@ def _check_noise_floor(run, options):
     assert f"x ~ N(0, {x_scale:g}^2), noise sd {noise:g}" in run.output.report
 
 
+def _check_batch_size(run, options):
+    on, fx = run.results["online"].config, run.results["fixed"].config
+    s, per_b = run.output.summary, run.output.tables["per_batch_size"]
+    (x_scale,) = on.axes["x_scale"]
+    o, f = s[s["order"] == "online"], s[s["order"] == "fixed"]
+    L = np.asarray(theory.batch_population_log_multiplier(o["lr"].to_numpy(), o["batch_size"].to_numpy(),
+                                                          x_scale))
+    np.testing.assert_array_equal(o["theory_log_multiplier"], L)
+    steps = np.where(L < 0, np.log(on.tol) / np.where(L < 0, L, -1), np.nan)
+    np.testing.assert_allclose(o["theory_steps"], steps, rtol=1e-12)
+    assert set(o["lr"]) == set(on.axes["lr"]) and set(f["lr"]) == set(fx.axes["lr"])
+    assert set(o["batch_size"]) == set(per_b["batch_size"]) == set(on.axes["batch_size"])
+    for r in per_b.itertuples():
+        assert r.ms_threshold == theory.batch_ms_threshold(r.batch_size, x_scale)
+        assert r.as_threshold == theory.batch_as_threshold(r.batch_size, x_scale)
+    (n,) = fx.axes["n_samples"]
+    X = _datasets_x(fx, fx.axes["seed"], n)
+    for b, g in f.groupby("batch_size"):
+        S = np.asarray(theory.batch_log_multiplier(X, g["lr"].to_numpy(), int(b)))
+        np.testing.assert_array_equal(g["exact_rate"], (S > 0).mean(axis=0))
+        crit = per_b.loc[per_b["batch_size"] == b, "fixed_critical_lr_median"].iloc[0]
+        assert crit == np.median(theory.batch_critical_lr(X, int(b)))
+    assert f"x ~ N(0, {x_scale:g}^2)" in run.output.report
+    assert "{" not in run.output.report + run.output.answer
+
+
 CHECKS = {"seed": _check_seed, "lr-tuning": _check_lr_tuning, "convergence": _check_convergence,
           "oscillation": _check_oscillation, "outliers": _check_outliers, "divergence": _check_divergence,
           "dataset-size": _check_dataset_size, "heavy-tails": _check_heavy_tails,
           "noise-floor": _check_noise_floor}
+CHECKS["batch-size"] = _check_batch_size
 
 
 def test_every_study_has_a_check():

@@ -18,6 +18,7 @@ value, or a frame without a column the call needs, raises a
 :class:`~lrsweep._validation.ParameterError` naming the parameter.
 """
 
+from .batches import batch_thresholds, samples_and_steps, threshold_scaling
 from .boundary import critical_lr_curve, diverging_windows
 from .curves import divergence_curve, lines_with_bands, oscillation_curve, speed_vs_stability, survival_loglog
 from .grids import heatmaps
@@ -27,6 +28,7 @@ from .theme import theme
 from .trajectories import lr_comparison, rainbow_fan, seed_trajectory
 
 __all__ = [
+    "batch_thresholds",
     "critical_lr_curve",
     "divergence_curve",
     "diverging_windows",
@@ -36,10 +38,12 @@ __all__ = [
     "mean_square_vs_median",
     "oscillation_curve",
     "rainbow_fan",
+    "samples_and_steps",
     "seed_trajectory",
     "speed_vs_stability",
     "status_rates",
     "steps_to_converge",
     "survival_loglog",
     "theme",
+    "threshold_scaling",
 ]

@@ -19,12 +19,14 @@ study                   where its sweeps, theory and figures are
 ``divergence``          :mod:`~lrsweep.studies.divergence` (``theory.divergence_probability``)
 ``dataset-size``        :mod:`~lrsweep.studies.dataset_size` (``theory.critical_lr``)
 ``heavy-tails``         :mod:`~lrsweep.studies.heavy_tails` (``theory.tail_index``, ``tail_index_dataset``)
+``batch-size``          :mod:`~lrsweep.studies.batch_size` (``theory.batches``)
 ======================  ==========================================================
 """
 
 from __future__ import annotations
 
 from . import (
+    batch_size,
     convergence,
     dataset_size,
     divergence,
@@ -47,5 +49,5 @@ __all__ = [
 STUDIES: dict[str, Study] = {
     m.STUDY.name: m.STUDY
     for m in (seed, lr_tuning, convergence, oscillation, outliers, divergence, dataset_size, heavy_tails,
-              noise_floor)
+              noise_floor, batch_size)
 }
