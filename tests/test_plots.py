@@ -161,7 +161,8 @@ def _batch_examples() -> dict[str, tuple[tuple, dict]]:
                            "unstable_hi": min(1.0, r + 0.1)} for o in ("online", "fixed") for b in sizes
                           for lr, r in zip(lrs, (0.0, 0.1, 0.5, 1.0), strict=True)])
     growth = pd.DataFrame({"batch_size": np.repeat(sizes, 4), "lr": np.tile(lrs, 2),
-                           "log_growth_mean": np.tile([-0.5, -0.3, 0.0, 0.4], 2), "log_growth_mean_se": 0.02})
+                           "log_growth_mean": np.tile([-0.5, -0.3, 0.0, 0.4], 2), "log_growth_mean_se": 0.02,
+                           "source": np.tile(["long", "short"], 4)})
     theory = pd.DataFrame({"batch_size": np.repeat(sizes, 4), "lr": np.tile(lrs, 2),
                            "log_multiplier": np.tile([-0.5, -0.3, 0.0, 0.4], 2)})
     exact = pd.DataFrame({"batch_size": np.repeat(sizes, 4), "lr": np.tile(lrs, 2),
@@ -182,7 +183,8 @@ def _batch_examples() -> dict[str, tuple[tuple, dict]]:
                            "samples_median": [139.0, 135.0, 124.0, 29.0, 30.0, np.inf],
                            "samples_median_lo": [135.0, 128.0, 120.0, 28.0, 28.0, np.inf],
                            "samples_median_hi": [144.0, 140.0, 128.0, 31.0, np.inf, np.inf],
-                           "budget_samples": 512, "theory_samples": [131.0, 125.0, 112.0, 27.0, 27.5, 36.4]})
+                           "budget_samples": 512, "theory_samples": [131.0, 125.0, 112.0, 27.0, 27.5, 36.4],
+                           "unstable_rate": [0.0, 0.0, 0.0, 0.0, 0.1, 1.0]})
     return {
         "batch_thresholds": ((rates,), {"growth": growth, "theory": theory, "exact": exact,
                                         "thresholds": per_b[["batch_size", "ms_threshold", "as_threshold"]],

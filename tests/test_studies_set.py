@@ -290,7 +290,11 @@ def _check_batch_size(run, options):
     np.testing.assert_array_equal(o["theory_log_multiplier"], L)
     steps = np.where(L < 0, np.log(on.tol) / np.where(L < 0, L, -1), np.nan)
     np.testing.assert_allclose(o["theory_steps"], steps, rtol=1e-12)
-    assert set(o["lr"]) == set(on.axes["lr"]) and set(f["lr"]) == set(fx.axes["lr"])
+    short = run.output.tables["exponent_short"]
+    (s_scale,) = run.results["short"].config.axes["x_scale"]
+    np.testing.assert_array_equal(short["theory_log_multiplier"], theory.batch_population_log_multiplier(
+        short["lr"].to_numpy(), short["batch_size"].to_numpy(), s_scale))
+    assert set(o["lr"]) == set(on.axes["lr"]) == set(short["lr"]) and set(f["lr"]) == set(fx.axes["lr"])
     assert set(o["batch_size"]) == set(per_b["batch_size"]) == set(on.axes["batch_size"])
     for r in per_b.itertuples():
         assert r.ms_threshold == theory.batch_ms_threshold(r.batch_size, x_scale)

@@ -72,8 +72,9 @@ def batch_thresholds(summary: pd.DataFrame, *, growth: pd.DataFrame, theory: pd.
         ``order``, ``batch_size``, ``lr``, ``unstable_rate``, ``unstable_lo``,
         ``unstable_hi``: simulated fractions with Wilson intervals, one marker per order.
     growth : pandas.DataFrame
-        ``batch_size``, ``lr``, ``log_growth_mean``, ``log_growth_mean_se``: the simulated
-        mean of ``log|e_T/e_0| / T``, drawn with a 1.96 SE bar.
+        ``batch_size``, ``lr``, ``log_growth_mean``, ``log_growth_mean_se``, ``source``: the
+        simulated mean of ``log|e_T/e_0| / T``, drawn with a 1.96 SE bar, one marker per ``source``
+        (its legend entry).
     theory : pandas.DataFrame
         ``batch_size``, ``lr``, ``log_multiplier``: the population exponent, a line.
     exact : pandas.DataFrame
@@ -89,13 +90,15 @@ def batch_thresholds(summary: pd.DataFrame, *, growth: pd.DataFrame, theory: pd.
     owner = "batch_thresholds"
     _need_columns("summary", owner, summary, ["order", "batch_size", "lr", "unstable_rate", "unstable_lo",
                                               "unstable_hi"])
-    _need_columns("growth", owner, growth, ["batch_size", "lr", "log_growth_mean", "log_growth_mean_se"])
+    _need_columns("growth", owner, growth, ["batch_size", "lr", "log_growth_mean", "log_growth_mean_se",
+                                            "source"])
     _need_columns("theory", owner, theory, ["batch_size", "lr", "log_multiplier"])
     _need_columns("exact", owner, exact, ["batch_size", "lr", "exact_rate"])
     _need_columns("thresholds", owner, thresholds, ["batch_size", "ms_threshold", "as_threshold"])
     labels = dict(order_labels or {})
     sizes = sorted(summary["batch_size"].unique())
     orders = sorted(summary["order"].astype(str).unique())
+    sources = list(dict.fromkeys(growth["source"].astype(str)))
     with theme():
         colors = _palette(max(len(orders), 2))
         fig, axes = _subplots(2, len(sizes), figsize=(2.9 * len(sizes) + 1.0, 7.4), sharey="row",
@@ -122,11 +125,13 @@ def batch_thresholds(summary: pd.DataFrame, *, growth: pd.DataFrame, theory: pd.
             t = theory[theory["batch_size"] == b].sort_values("lr")
             bottom.plot(t["lr"], t["log_multiplier"], "--", color="0.15", lw=1.4,
                         label="population theory E log|1 - 2 lr c|")
-            gg = growth[growth["batch_size"] == b].sort_values("lr")
-            m = gg["log_growth_mean"].to_numpy(dtype=float)
-            bottom.errorbar(gg["lr"], m, yerr=1.96 * gg["log_growth_mean_se"].to_numpy(dtype=float), fmt="o",
-                            ms=3.5, color=colors[orders.index("online")] if "online" in orders else colors[0],
-                            lw=0.9, label="simulated mean of log|e_T / e_0| / T (fresh samples, 95 %)")
+            gc = colors[orders.index("online")] if "online" in orders else colors[0]
+            for k, src in enumerate(sources):
+                gg = growth[(growth["batch_size"] == b) & (growth["source"] == src)].sort_values("lr")
+                m = gg["log_growth_mean"].to_numpy(dtype=float)
+                bottom.errorbar(gg["lr"], m, yerr=1.96 * gg["log_growth_mean_se"].to_numpy(dtype=float),
+                                fmt="o^"[k % 2], ms=3.5 if k == 0 else 4.5, mfc=gc if k == 0 else "white",
+                                color=gc, lw=0.9, label=f"simulated mean of log|e_T / e_0| / T, {src} (95 %)")
             bottom.axhline(0.0, color=_GREY, lw=0.8)
             for ax in (top, bottom):
                 ax.set_xscale("log")
@@ -173,12 +178,13 @@ def threshold_scaling(per_batch: pd.DataFrame, *, linear: pd.DataFrame, title: s
                   ["batch_size", "ms_threshold", "as_threshold", "gd_threshold", "theory_best_lr",
                    *[c + s for c in sim for s in ("", "_lo", "_hi")]])
     _need_columns("linear", owner, linear, ["base_lr", "batch_size", "samples_median", "samples_median_lo",
-                                            "samples_median_hi", "budget_samples", "theory_samples"])
+                                            "samples_median_hi", "budget_samples", "theory_samples",
+                                            "unstable_rate"])
     with theme():
         fig, (left, right) = _subplots(1, 2, figsize=(14.5, 7.2))
         p = per_batch.sort_values("batch_size")
         b = p["batch_size"].to_numpy(dtype=float)
-        colors = _palette(4)
+        colors = _palette(5)
         lines = [("gd_threshold", "full-batch GD threshold 1/s^2", "-", "0.55"),
                  ("ms_threshold", "mean-square threshold", _MS_STYLE, colors[0]),
                  ("as_threshold", "almost-sure threshold", _AS_STYLE, colors[1]),
@@ -188,7 +194,7 @@ def threshold_scaling(per_batch: pd.DataFrame, *, linear: pd.DataFrame, title: s
             left.plot(b, v / b, ls=ls, color=c, lw=1.5, label=f"{label} / B")
         points = [("as_sim", "almost-sure, simulated root (fresh samples)", "o", colors[1]),
                   ("fixed_critical_lr_median", "median critical lr of fixed-order datasets (exact)", "s",
-                   colors[3]),
+                   colors[4]),
                   ("best_lr", "best lr on the grid, simulated (range: indistinguishable lrs)", "D",
                    colors[2])]
         for k, (col, label, mk, c) in enumerate(points):
@@ -218,6 +224,9 @@ def threshold_scaling(per_batch: pd.DataFrame, *, linear: pd.DataFrame, title: s
             draw_censored_medians(right, x, g["samples_median"], g["samples_median_lo"],
                                   g["samples_median_hi"],
                                   g["budget_samples"], color=c, ls="none", label=f"lr = B x {base:.3g}")
+            bad = g[g["unstable_rate"] > 0.5]  # most runs diverge: a cross at the budget, not a triangle
+            right.plot(bad["batch_size"], bad["budget_samples"] * 1.25, ls="none", marker="x", ms=7, mew=1.6,
+                       color=c)
         if len(linear):
             right.axhline(float(linear["budget_samples"].max()), color=_GREY, ls=":", lw=1.0)
             right.text(0.02, float(linear["budget_samples"].max()), "budget",
@@ -230,8 +239,10 @@ def threshold_scaling(per_batch: pd.DataFrame, *, linear: pd.DataFrame, title: s
         h, lab = right.get_legend_handles_labels()
         from matplotlib.lines import Line2D
 
-        h += [Line2D([], [], ls="--", color=_GREY), *censoring_handles()]
-        lab += ["population theory B log(tol) / L_B(B lr(1))", *[x.get_label() for x in censoring_handles()]]
+        h += [Line2D([], [], ls="--", color=_GREY), *censoring_handles(),
+              Line2D([], [], ls="none", marker="x", ms=7, mew=1.6, color=_GREY)]
+        lab += ["population theory B log(tol) / L_B(B lr(1))", *[x.get_label() for x in censoring_handles()],
+                "most runs unstable (diverge): never reach the tolerance"]
         right.legend(h, lab, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
         if title:
             fig.suptitle(title, fontsize=11)
@@ -276,9 +287,9 @@ def samples_and_steps(per_batch: pd.DataFrame, *, tol: float, title: str | None 
             _batch_axis(ax, b)
             ax.set_yscale("log")
             plain_log_ticks(ax.yaxis)
-            ax.set_ylabel(f"{what} to |e| <= {tol:g} |e_0| (log scale)")
+            ax.set_ylabel(f"{what} to tolerance (log scale)")
             ax.legend(fontsize=8, loc="upper center" if q == "steps" else "upper left")
-        axes[0].set_title("Steps fall with B, but slower than 1/B", fontsize=11)
+        axes[0].set_title(f"Steps to |e| <= {tol:g} |e_0| fall with B, but slower than 1/B", fontsize=11)
         axes[1].set_title("so samples rise with B", fontsize=11)
         if title:
             fig.suptitle(title, fontsize=11)

@@ -22,6 +22,7 @@ the batch's mean of ``x^2`` (:mod:`lrsweep.theory.batches`). Two sweeps:
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -54,6 +55,7 @@ FLOOR = 1e-8
 #: the largest float), so that log|e_T / e_0| of every run near the thresholds is measured exactly.
 THETA0 = 1e150
 FIXED_N = 256
+SHORT_N = 64
 
 
 def _lrs(units: tuple[float, ...], x_scale: float) -> list[float]:
@@ -70,11 +72,15 @@ def declare(opts: Options) -> dict[str, SweepSpec]:
     # Online: an epoch is 1024 fresh samples (1024 / B steps), two epochs: every B gets the same
     # budget of samples; a run converges (converged_step) when it reaches tol within the first.
     online = opts.config(**common, order="online", n_samples=256 if q else 1024,
-                         lr=_lrs(coarse + dense, x_scale), seed=range(120 if q else 3000))
+                         lr=_lrs(coarse + dense, x_scale), seed=range(80 if q else 3000))
     fixed_units = (*np.round(np.geomspace(0.4, 2.5, 6 if q else 24), 4), *(d for d in dense if d >= 0.7))
     fixed = opts.config(**common, order="fixed", n_samples=FIXED_N, lr=_lrs(fixed_units, x_scale),
-                        seed=range(40 if q else 1000))
-    return {"online": SweepSpec(online), "fixed": SweepSpec(fixed)}
+                        seed=range(30 if q else 1000))
+    # Short fresh-sample runs (2 epochs of 64 samples: 128/B steps) measure the exponent over the whole
+    # lr range: the long runs reach the bound or the floor away from the thresholds.
+    short = opts.config(**common, order="online", n_samples=SHORT_N, lr=online.axes["lr"],
+                        seed=range(40 if q else 3000))
+    return {"online": SweepSpec(online), "fixed": SweepSpec(fixed), "short": SweepSpec(short)}
 
 
 # ------------------------------------------------------------------ online: exponent, verdict, steps
@@ -90,39 +96,58 @@ def _log_growth(f: pd.DataFrame, steps: np.ndarray) -> tuple[np.ndarray, np.ndar
     return g, censored
 
 
-def _online_summary(res: Results) -> pd.DataFrame:
+@functools.lru_cache(maxsize=4096)
+def _population_L(lr: float, b: int, x_scale: float) -> float:
+    """``theory.batch_population_log_multiplier`` of one cell (a quadrature), kept for the other sweeps."""
     from .. import theory
-    from ..intervals import mean_and_se
+
+    return float(theory.batch_population_log_multiplier(lr, b, x_scale))
+
+
+def _exponent(res: Results) -> pd.DataFrame:
+    """Per (B, lr): the mean of ``log|e_T / e_0| / T`` over the uncensored runs with its standard error,
+    the censored runs, the population exponent ``L_B`` and the deviation in standard errors."""
+    import pandas as pd
+
+    from ..intervals import mean_and_se, wilson_interval
 
     cfg, f = res.config, res.frame
     by = ["batch_size", "lr"]
     (n,), (x_scale,) = cfg.axes["n_samples"], cfg.axes["x_scale"]
-    B = f["batch_size"].to_numpy()
-    per_epoch = -(-n // B)
-    T = cfg.epochs * per_epoch
+    T = cfg.epochs * -(-n // f["batch_size"].to_numpy())
     g, cens = _log_growth(f, T)
+    rows = []
+    for (b, lr), idx in f.groupby(by, observed=True, sort=True).indices.items():
+        gi, ci = g[idx], cens[idx]
+        m, se = mean_and_se(gi[~ci]) if (~ci).sum() >= 2 else (np.nan, np.nan)
+        rows.append((b, lr, len(idx), cfg.epochs * -(-n // int(b)), m, se, int(ci.sum())))
+    t = pd.DataFrame(rows, columns=[*by, "runs", "steps_per_run", "log_growth_mean", "log_growth_mean_se",
+                                    "n_growth_censored"])
+    t["growth_censored_rate"] = t["n_growth_censored"] / t["runs"]
+    t["growth_censored_lo"], t["growth_censored_hi"] = wilson_interval(t["n_growth_censored"].to_numpy(),
+                                                                       t["runs"].to_numpy())
+    L = np.array([_population_L(float(lr), int(b), float(x_scale)) for b, lr in zip(
+        t["batch_size"], t["lr"], strict=True)])
+    t["theory_log_multiplier"] = L
+    # Only cells without a censored run: a left-out run would bias the mean (it is the extreme one).
+    ok = (t["n_growth_censored"] == 0) & (t["log_growth_mean_se"] > 0)
+    t["z_log_growth"] = np.where(ok, (t["log_growth_mean"] - L) / t["log_growth_mean_se"], np.nan)
+    return t
+
+
+def _online_summary(res: Results) -> pd.DataFrame:
+    cfg, f = res.config, res.frame
+    by = ["batch_size", "lr"]
+    (n,) = cfg.axes["n_samples"]
+    T = cfg.epochs * -(-n // f["batch_size"].to_numpy())
+    g, _ = _log_growth(f, T)
     diverged = (f["status"] == "diverged").to_numpy()
     # Unstable: the error grew over the run (|e_T| > |e_0|) or left the bound.
     grew = diverged | (np.nan_to_num(g, nan=-np.inf) > 0)
     s = res.summary(by=by)
     add_rate(s, f, grew, by, "unstable")
-    add_rate(s, f, cens, by, "growth_censored")
-    rows = []
-    for (b, lr), idx in f.groupby(by, observed=True, sort=True).indices.items():
-        gi, ci = g[idx], cens[idx]
-        m, se = mean_and_se(gi[~ci]) if (~ci).sum() >= 2 else (np.nan, np.nan)
-        rows.append((b, lr, m, se, int(ci.sum())))
-    import pandas as pd
-
-    t = pd.DataFrame(rows, columns=["batch_size", "lr", "log_growth_mean", "log_growth_mean_se", "censored"])
-    s = s.merge(t, on=by, how="left")
-    bs, lrs = s["batch_size"].to_numpy(), s["lr"].to_numpy(dtype=float)
-    L = np.asarray(theory.batch_population_log_multiplier(lrs, bs, x_scale), dtype=float)
-    s["theory_log_multiplier"] = L
-    # Only cells without a censored run: a left-out run would bias the mean (it is the extreme one).
-    ok = (s["censored"] == 0) & (s["log_growth_mean_se"] > 0)
-    s["z_log_growth"] = np.where(ok, (s["log_growth_mean"] - L) / s["log_growth_mean_se"], np.nan)
-    s = s.drop(columns="censored")
+    s = s.merge(_exponent(res).drop(columns="runs"), on=by, how="left")
+    L = s["theory_log_multiplier"].to_numpy()
     steps = steps_median(f, by)
     s = s.merge(steps, on=by, how="left")
     for c in ("median", "median_lo", "median_hi"):
@@ -188,9 +213,8 @@ def _theory_best(b: int, x_scale: float) -> tuple[float, float]:
     """The lr minimising ``L_B`` (fewest population steps to any tolerance) and ``L_B`` there."""
     from scipy.optimize import minimize_scalar
 
-    from .. import theory
 
-    r = minimize_scalar(lambda v: float(theory.batch_population_log_multiplier(v, b, x_scale)),
+    r = minimize_scalar(lambda v: _population_L(float(v), b, float(x_scale)),
                         bounds=(0.01 / x_scale**2, 1.0 / x_scale**2), method="bounded",
                         options={"xatol": 1e-7 / x_scale**2})
     return float(r.x), float(r.fun)
@@ -289,6 +313,7 @@ def analyse(runs: dict[str, Results], opts: Options) -> Output:
     from .. import plots
 
     on_res, fx_res = runs["online"], runs["fixed"]
+    short = _exponent(runs["short"])
     cfg, fcfg = on_res.config, fx_res.config
     on = _online_summary(on_res)
     fixed_s, crit = _fixed(fx_res)
@@ -296,18 +321,18 @@ def analyse(runs: dict[str, Results], opts: Options) -> Output:
     lin = _linear(on, cfg)
     summary = pd.concat([on, fixed_s], ignore_index=True)
     (x_scale,) = cfg.axes["x_scale"]
-    figs = _figures(on, fixed_s, per_b, lin, cfg, fcfg, plots, opts.quick)
-    return _report(summary, on, fixed_s, per_b, lin, figs, cfg, fcfg, x_scale)
+    figs = _figures(on, fixed_s, per_b, lin, short, cfg, fcfg, plots, opts.quick)
+    return _report(summary, on, fixed_s, per_b, lin, short, figs, cfg, fcfg, runs["short"].config, x_scale)
 
 
-def _figures(on, fixed_s, per_b, lin, cfg, fcfg, plots, quick: bool) -> dict:
+def _figures(on, fixed_s, per_b, lin, short, cfg, fcfg, plots, quick: bool) -> dict:
     import pandas as pd
 
     from .. import theory
     (x_scale,), (n,) = cfg.axes["x_scale"], cfg.axes["n_samples"]
     (nf,) = fcfg.axes["n_samples"]
     near = 0.25 / x_scale**2  # far below every threshold nothing is unstable: the figure starts here
-    fine = np.geomspace(near, float(on["lr"].max()), 30 if quick else 100)
+    fine = np.geomspace(near, float(on["lr"].max()), 20 if quick else 100)
     curve = pd.concat([pd.DataFrame({"batch_size": b, "lr": fine,
                                      "log_multiplier": np.asarray(theory.batch_population_log_multiplier(
                                          fine, int(b), x_scale), dtype=float)})
@@ -317,13 +342,20 @@ def _figures(on, fixed_s, per_b, lin, cfg, fcfg, plots, quick: bool) -> dict:
     both = pd.concat([on.loc[on["lr"] >= near, cols], fixed_s.loc[fixed_s["lr"] >= near, cols]],
                      ignore_index=True)
     exact = fixed_s.loc[fixed_s["lr"] >= near, ["batch_size", "lr", "exact_rate"]]
-    dense = on[(on["lr"] >= near)]
+    # Cells with a run at the bound or the floor are left out of the exponent's panel (their mean is biased).
+    gcols = ["batch_size", "lr", "log_growth_mean", "log_growth_mean_se"]
+    (ns,) = {int(v) for v in short["steps_per_run"][short["batch_size"] == short["batch_size"].min()]}
+    growth = pd.concat([
+        on.loc[(on["lr"] >= near) & (on["n_growth_censored"] == 0), gcols].assign(
+            source=f"{cfg.epochs * n:,} samples per run"),
+        short.loc[(short["lr"] >= near) & (short["n_growth_censored"] == 0), gcols].assign(
+            source=f"{ns * int(short['batch_size'].min()):,} samples per run")], ignore_index=True)
     fig_t = plots.batch_thresholds(
-        both, growth=dense[["batch_size", "lr", "log_growth_mean", "log_growth_mean_se"]],
+        both, growth=growth,
         theory=curve[["batch_size", "lr", "log_multiplier"]],
         exact=exact, thresholds=thr,
-        order_labels={"online": f"fresh samples, {n:,} per epoch",
-                      "fixed": f"fixed order, datasets of n = {nf}"},
+        order_labels={"online": f"fresh samples, |e| grew over the run ({cfg.epochs * n:,} samples)",
+                      "fixed": f"fixed order, datasets of n = {nf}, |e| grew over the last epoch"},
         title=("The error's growth per step follows E log|1 - 2 lr c| (lines) for every B, and runs turn "
                "unstable at its root, the almost-sure threshold, not at the mean-square one;\nfixed-order "
                f"datasets follow their exact verdict S_B > 0 (x ~ N(0, {x_scale:g}^2), no noise; "
@@ -357,7 +389,7 @@ def _stream_moment(cfg: SweepConfig) -> tuple[float, float, int]:
     return float(x2.mean()), float(x2.std(ddof=1) / np.sqrt(x2.size)), int(x2.size)
 
 
-def _report(summary, on, fixed_s, per_b, lin, figs, cfg, fcfg, x_scale) -> Output:
+def _report(summary, on, fixed_s, per_b, lin, short, figs, cfg, fcfg, scfg, x_scale) -> Output:
     from .. import theory
 
     (n,), (nf,) = cfg.axes["n_samples"], fcfg.axes["n_samples"]
@@ -367,6 +399,8 @@ def _report(summary, on, fixed_s, per_b, lin, figs, cfg, fcfg, x_scale) -> Outpu
     # --- thresholds
     z = on["z_log_growth"].to_numpy(dtype=float)
     zc = z[np.isfinite(z)]
+    zs = short["z_log_growth"].to_numpy(dtype=float)
+    zs = zs[np.isfinite(zs)]
     n_cells = len(on)
     n_cens_cells = int((on["n_growth_censored"] > 0).sum())
     t1 = ["| B | mean-square B/(s^2(B+2)) | almost-sure (theory) | almost-sure, simulated root of the mean "
@@ -427,8 +461,11 @@ def _report(summary, on, fixed_s, per_b, lin, figs, cfg, fcfg, x_scale) -> Outpu
                         f"B = {v} for lr(1) = {k:.3g} (lr = {k * v / min(bs):.3g})" if v else
                         f"no B for lr(1) = {k:.3g}" for k, v in holds.items())
                     + ": linear scaling holds while B lr(1) stays well below the best lr "
-                    f"({fmt(first.theory_best_lr)} at B = 1, {fmt(last.theory_best_lr)} at B = {b_max}) and "
-                    "breaks as it approaches the thresholds (samples grow, then the runs diverge).")
+                    f"({fmt(first.theory_best_lr)} at B = 1, {fmt(last.theory_best_lr)} at B = {b_max}). "
+                    "Beyond, the samples first fall below those at B = 1 (without noise one step of B lr "
+                    "contracts more than B steps of lr: with v_i = 2 lr x_i^2 and V = sum v_i < 1, "
+                    "1 - V <= prod (1 - v_i)), bottom out near the best lr, then rise steeply, and the runs "
+                    "diverge once B lr(1) passes the almost-sure threshold.")
     body = [
         f"Setup: y = {cfg.coef:g} x, x ~ N(0, {x_scale:g}^2), no noise (the tolerance is reachable), plain "
         f"mini-batch SGD with a constant lr; batch sizes B = {', '.join(map(str, bs))}. A step uses the mean "
@@ -467,13 +504,19 @@ def _report(summary, on, fixed_s, per_b, lin, figs, cfg, fcfg, x_scale) -> Outpu
         "log(tol) / L_B(lr) steps (a law of large numbers, not exact per run); samples = steps x B.\n",
         "## Thresholds versus B\n",
         "| " + " | ".join(t1[0].strip("| ").split(" | ")) + " |", *t1[1:], "",
-        f"The simulated exponent agrees with L_B: over the {len(zc)} of {n_cells} (B, lr) cells where no run "
+        f"The simulated exponent agrees with L_B. Long runs ({cfg.epochs * n:,} samples each): over the "
+        f"{len(zc)} of {n_cells} (B, lr) cells where no run "
         "left the bound or reached the floor, the largest deviation is "
-        f"{fmt(np.max(np.abs(zc)) if len(zc) else np.nan, 3)} "
-        f"standard errors ({int((np.abs(zc) > 2).sum())} beyond 2, {int((np.abs(zc) > 3).sum())} beyond 3; "
-        "about "
-        f"{0.0455 * len(zc):.1f} and {0.0027 * len(zc):.1f} expected by chance, though the cells share their "
-        "streams). The simulated almost-sure threshold deviates from the theory's by at most "
+        f"{fmt(np.max(np.abs(zc)) if len(zc) else np.nan, 3)} standard errors "
+        f"({int((np.abs(zc) > 2).sum())} beyond 2 and {int((np.abs(zc) > 3).sum())} beyond 3, where about "
+        f"{0.0455 * len(zc):.1f} and {0.0027 * len(zc):.1f} would be for independent cells; these share "
+        "their streams, so their deviations move together, see below). Short runs "
+        f"({scfg.epochs * SHORT_N} samples each, {len(scfg.axes['seed']):,} seeds, sweep `short`, table "
+        f"exponent_short.csv), which stay within range over the whole lr grid: {len(zs)} of {len(short)} "
+        f"cells uncensored, largest deviation {fmt(np.max(np.abs(zs)) if len(zs) else np.nan, 3)} standard "
+        f"errors ({int((np.abs(zs) > 2).sum())} beyond 2, {int((np.abs(zs) > 3).sum())} beyond 3). "
+        "The simulated almost-sure "
+        "threshold deviates from the theory's by at most "
         f"{fmt(np.max(np.abs(zas_f)) if len(zas_f) else np.nan, 3)} standard errors over B. Half of the "
         "fresh-sample runs are unstable near it too (at finite T the median of log|e_T/e_0| differs "
         "from T L_B by the skewness of the factors, so this crossing sits slightly off the root). The "
@@ -528,22 +571,25 @@ def _report(summary, on, fixed_s, per_b, lin, figs, cfg, fcfg, x_scale) -> Outpu
         "not.",
     ]
     a = per_b
+    reach = [k * v / min(bs) for k, v in holds.items() if v and v > min(bs)]
+    lim = min(reach) if reach else float("nan")
     answer = (
         f"Neither threshold scales linearly in B: the almost-sure threshold (simulated "
         f"{fmt(first.as_sim)} [{fmt(first.as_sim_lo)}, {fmt(first.as_sim_hi)}] at B = "
         f"{int(first.batch_size)}, "
         f"{fmt(last.as_sim)} [{fmt(last.as_sim_lo)}, {fmt(last.as_sim_hi)}] at B = {b_max}; theory "
         f"{first.as_threshold:.4g} and {last.as_threshold:.4g}) saturates at the full-batch 1/s^2, and at "
-        "the "
-        f"best lr the median samples to reach {cfg.tol:g} |e_0| grow from {_med(first, 'samples')} at "
-        f"B = {int(first.batch_size)} to {_med(last, 'samples')} at B = {b_max}, so B lr(1) scaling holds "
-        "only for lr(1) far below the best lr."
+        f"the best lr the median samples to reach {cfg.tol:g} |e_0| grow from {_med(first, 'samples')} at "
+        f"B = {int(first.batch_size)} to {_med(last, 'samples')} at B = {b_max}; lr(B) = B lr(1) "
+        + (f"conserves the samples (population theory, within 10 %) only while B lr(1) <= {lim:.3g}, "
+           f"{lim / first.theory_best_lr:.2g} times the best lr of B = {int(first.batch_size)}."
+           if np.isfinite(lim) else "conserves the samples only far below the best lr.")
     )
     headline = ("batch-size: a.s. threshold " + ", ".join(
         f"B={r.batch_size}: {fmt(r.as_sim)} [{fmt(r.as_sim_lo)}, {fmt(r.as_sim_hi)}] vs {r.as_threshold:.4g}"
         for r in a.itertuples() if r.batch_size in (min(bs), b_max)))
     return Output(summary, figs, "\n".join(body) + "\n", headline,
-                  {"per_batch_size": per_b, "linear_scaling": lin}, answer=answer)
+                  {"per_batch_size": per_b, "linear_scaling": lin, "exponent_short": short}, answer=answer)
 
 
 STUDY = Study(
