@@ -185,7 +185,18 @@ def _batch_examples() -> dict[str, tuple[tuple, dict]]:
                            "samples_median_hi": [144.0, 140.0, 128.0, 31.0, np.inf, np.inf],
                            "budget_samples": 512, "theory_samples": [131.0, 125.0, 112.0, 27.0, 27.5, 36.4],
                            "unstable_rate": [0.0, 0.0, 0.0, 0.0, 0.1, 1.0]})
+    floor = pd.DataFrame({"batch_size": np.repeat(sizes, 3), "lr": np.tile([0.01, 0.03, 0.1], 2),
+                          "e2_mean": [0.01, 0.03, 0.12, 0.0025, 0.0075, 0.026], "e2_mean_se": 0.001,
+                          "se_valid": [True, True, False, True, True, True]})
     return {
+        "noise_floor_by_batch": ((floor,), {"theory": floor[["batch_size", "lr"]].assign(
+                                                variance=floor["e2_mean"]),
+                                            "rules": floor.iloc[[0, 4]].assign(
+                                                rule=["lr = B x 0.01", "lr = B x 0.01"],
+                                                theory_variance=[0.01, 0.0075])[
+                                                ["rule", "batch_size", "e2_mean", "e2_mean_se",
+                                                 "theory_variance"]],
+                                            "title": "floor"}),
         "batch_thresholds": ((rates,), {"growth": growth, "theory": theory, "exact": exact,
                                         "thresholds": per_b[["batch_size", "ms_threshold", "as_threshold"]],
                                         "order_labels": {"online": "fresh"}, "title": "thresholds"}),

@@ -24,7 +24,7 @@ def rerun(name, out, **options):
 
 FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 3, "divergence": 1,
            "convergence": 1, "dataset-size": 2, "heavy-tails": 1, "noise-floor": 2}
-FIGURES["batch-size"] = 3
+FIGURES["batch-size"] = 4
 
 
 def test_every_study_has_a_figure_count():

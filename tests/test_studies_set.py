@@ -295,6 +295,10 @@ def _check_batch_size(run, options):
     np.testing.assert_array_equal(short["theory_log_multiplier"], theory.batch_population_log_multiplier(
         short["lr"].to_numpy(), short["batch_size"].to_numpy(), s_scale))
     assert set(o["lr"]) == set(on.axes["lr"]) == set(short["lr"]) and set(f["lr"]) == set(fx.axes["lr"])
+    noisy, ncfg = run.output.tables["noise_floor"], run.results["noisy"].config
+    (noise,), (n_scale,) = ncfg.axes["noise"], ncfg.axes["x_scale"]
+    np.testing.assert_array_equal(noisy["theory_variance"], theory.population_stationary_mse(
+        noisy["lr"].to_numpy(), noise, n_scale, noisy["batch_size"].to_numpy()))
     assert set(o["batch_size"]) == set(per_b["batch_size"]) == set(on.axes["batch_size"])
     for r in per_b.itertuples():
         assert r.ms_threshold == theory.batch_ms_threshold(r.batch_size, x_scale)

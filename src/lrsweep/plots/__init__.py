@@ -18,7 +18,7 @@ value, or a frame without a column the call needs, raises a
 :class:`~lrsweep._validation.ParameterError` naming the parameter.
 """
 
-from .batches import batch_thresholds, samples_and_steps, threshold_scaling
+from .batches import batch_thresholds, noise_floor_by_batch, samples_and_steps, threshold_scaling
 from .boundary import critical_lr_curve, diverging_windows
 from .curves import divergence_curve, lines_with_bands, oscillation_curve, speed_vs_stability, survival_loglog
 from .grids import heatmaps
@@ -36,6 +36,7 @@ __all__ = [
     "lines_with_bands",
     "lr_comparison",
     "mean_square_vs_median",
+    "noise_floor_by_batch",
     "oscillation_curve",
     "rainbow_fan",
     "samples_and_steps",

@@ -56,6 +56,11 @@ FLOOR = 1e-8
 THETA0 = 1e150
 FIXED_N = 256
 SHORT_N = 64
+#: The noisy sweep: noise sd, samples per epoch and learning rates (units of 1/s^2: 2^-7 .. 2^-1, the
+#: linear-scaling lrs of LINEAR_BASES[0] and below the mean-square threshold of every B >= 2).
+NOISE = 1.0
+NOISY_N = 1024
+NOISY_LRS = tuple(2.0 ** k for k in range(-7, 0))
 
 
 def _lrs(units: tuple[float, ...], x_scale: float) -> list[float]:
@@ -80,7 +85,12 @@ def declare(opts: Options) -> dict[str, SweepSpec]:
     # lr range: the long runs reach the bound or the floor away from the thresholds.
     short = opts.config(**common, order="online", n_samples=SHORT_N, lr=online.axes["lr"],
                         seed=range(40 if q else 3000))
-    return {"online": SweepSpec(online), "fixed": SweepSpec(fixed), "short": SweepSpec(short)}
+    # With noise (sd NOISE): the stationary E e^2 per (B, lr) against theory.population_stationary_mse;
+    # 4 epochs of 1,024 fresh samples from the default theta0, the last one measured.
+    noisy = opts.config(noise=NOISE, batch_size=list(BATCHES), order="online", n_samples=NOISY_N, epochs=4,
+                        lr=_lrs(NOISY_LRS, x_scale), seed=range(30 if q else 1000))
+    return {"online": SweepSpec(online), "fixed": SweepSpec(fixed), "short": SweepSpec(short),
+            "noisy": SweepSpec(noisy)}
 
 
 # ------------------------------------------------------------------ online: exponent, verdict, steps
@@ -274,6 +284,9 @@ def _per_batch(on: pd.DataFrame, fixed_s: pd.DataFrame, crit: pd.DataFrame, cfg:
         rows.append(row)
     t = pd.DataFrame(rows).merge(crit, on="batch_size", how="left")
     t["theory_best_samples"] = t["theory_best_steps"] * t["batch_size"]
+    # The simulated median over the population prediction at the same lr, with the median's interval.
+    for k in ("", "_lo", "_hi"):
+        t[f"steps_over_theory{k}"] = t[f"steps_median{k}"] / t["theory_steps_at_best"]
     return t
 
 
@@ -306,6 +319,59 @@ def _linear(on: pd.DataFrame, cfg: SweepConfig) -> pd.DataFrame:
     return t
 
 
+# ------------------------------------------------------------------ noise: the stationary error
+def _e4_finite(lr: np.ndarray, b: np.ndarray, x_scale: float) -> np.ndarray:
+    """Whether ``E(1 - u Y)^4 < 1`` (``u = 2 lr s^2``, ``Y = chi2_B / B``): the stationary e^2 then has a
+    finite variance (tail index above 4), so its sample mean has a valid standard error."""
+    u = 2.0 * np.asarray(lr, dtype=float) * x_scale**2
+    b = np.asarray(b, dtype=float)
+    m2 = 1 + 2 / b
+    m3 = m2 * (1 + 4 / b)
+    m4 = m3 * (1 + 6 / b)
+    return 1 - 4 * u + 6 * u**2 * m2 - 4 * u**3 * m3 + u**4 * m4 < 1
+
+
+def _noisy(res: Results) -> pd.DataFrame:
+    """Per (B, lr): the mean over runs of the last epoch's mean e^2 with its standard error, against
+    ``theory.population_stationary_mse``; ``se_valid`` where e^2 has a finite variance and e_0 is
+    forgotten."""
+    import pandas as pd
+
+    from .. import theory
+    from ..intervals import mean_and_se, wilson_interval
+
+    cfg, f = res.config, res.frame
+    (x_scale,), (noise,), (n,), (theta0,) = (cfg.axes[a] for a in ("x_scale", "noise", "n_samples", "theta0"))
+    rows = []
+    for (b, lr), g in f.groupby(["batch_size", "lr"], observed=True, sort=True):
+        rms = g["rms_error_last_epoch"].to_numpy(dtype=float)
+        kept = np.isfinite(rms)
+        m, se = mean_and_se(rms[kept] ** 2)
+        rows.append({"batch_size": int(b), "lr": float(lr), "runs": len(g),
+                     "n_left_bound": int((~kept).sum()),
+                     "e2_mean": m, "e2_mean_se": se})
+    t = pd.DataFrame(rows)
+    t["left_bound_rate"] = t["n_left_bound"] / t["runs"]
+    t["left_bound_lo"], t["left_bound_hi"] = wilson_interval(t["n_left_bound"].to_numpy(),
+                                                             t["runs"].to_numpy())
+    b, lr = t["batch_size"].to_numpy(), t["lr"].to_numpy()
+    t["theory_variance"] = np.asarray(theory.population_stationary_mse(lr, noise, x_scale, b), dtype=float)
+    # What is left of e_0 at the start of the last epoch, squared, against the floor (mean-square decay).
+    u = 2.0 * lr * x_scale**2
+    rho = 1 - 2 * u + u**2 * (1 + 2 / b)
+    burn = (cfg.epochs - 1) * -(-n // b)
+    with np.errstate(divide="ignore", over="ignore"):
+        left = (theta0 - cfg.coef) ** 2 * rho**burn
+    t["e0_left"] = left
+    # Stationary: a finite floor, e_0 forgotten, no run at the bound; then the SE is valid where e^2 has
+    # a finite variance.
+    t["stationary"] = (np.isfinite(t["theory_variance"]) & (left < 1e-3 * t["theory_variance"])
+                       & (t["n_left_bound"] == 0))
+    t["se_valid"] = t["stationary"] & _e4_finite(lr, b, x_scale)
+    t["z_e2"] = np.where(t["se_valid"], (t["e2_mean"] - t["theory_variance"]) / t["e2_mean_se"], np.nan)
+    return t
+
+
 # ------------------------------------------------------------------ analysis and report
 def analyse(runs: dict[str, Results], opts: Options) -> Output:
     import pandas as pd
@@ -314,6 +380,7 @@ def analyse(runs: dict[str, Results], opts: Options) -> Output:
 
     on_res, fx_res = runs["online"], runs["fixed"]
     short = _exponent(runs["short"])
+    noisy = _noisy(runs["noisy"])
     cfg, fcfg = on_res.config, fx_res.config
     on = _online_summary(on_res)
     fixed_s, crit = _fixed(fx_res)
@@ -322,7 +389,9 @@ def analyse(runs: dict[str, Results], opts: Options) -> Output:
     summary = pd.concat([on, fixed_s], ignore_index=True)
     (x_scale,) = cfg.axes["x_scale"]
     figs = _figures(on, fixed_s, per_b, lin, short, cfg, fcfg, plots, opts.quick)
-    return _report(summary, on, fixed_s, per_b, lin, short, figs, cfg, fcfg, runs["short"].config, x_scale)
+    figs["noise_floor"] = _noise_figure(noisy, runs["noisy"].config, plots)
+    return _report(summary, on, fixed_s, per_b, lin, short, noisy, figs, cfg, fcfg, runs["short"].config,
+                   runs["noisy"].config, x_scale)
 
 
 def _figures(on, fixed_s, per_b, lin, short, cfg, fcfg, plots, quick: bool) -> dict:
@@ -389,7 +458,84 @@ def _stream_moment(cfg: SweepConfig) -> tuple[float, float, int]:
     return float(x2.mean()), float(x2.std(ddof=1) / np.sqrt(x2.size)), int(x2.size)
 
 
-def _report(summary, on, fixed_s, per_b, lin, short, figs, cfg, fcfg, scfg, x_scale) -> Output:
+def _noise_rules(noisy: pd.DataFrame, x_scale: float) -> pd.DataFrame:
+    """Cells along lr(B) = B lr(1) (lr(1) the smallest lr) and at one constant lr (the largest that every
+    B ran), labelled by ``rule``."""
+    import pandas as pd
+
+    b1 = int(noisy["batch_size"].min())
+    lrs = np.sort(noisy["lr"].unique())
+    parts = []
+    base = lrs[0]
+    lin = [noisy[(noisy["batch_size"] == b) & np.isclose(noisy["lr"], base * b / b1, rtol=1e-9)]
+           for b in sorted(noisy["batch_size"].unique())]
+    lin = [x for x in lin if len(x)]
+    if len(lin) > 1:
+        parts.append(pd.concat(lin).assign(rule=f"lr = B x {base:.3g} (linear scaling)"))
+    fixed = min(lrs[-1], 0.125 / x_scale**2)
+    const = noisy[np.isclose(noisy["lr"], lrs[np.argmin(np.abs(lrs - fixed))], rtol=1e-9)]
+    parts.append(const.assign(rule=f"lr = {float(const['lr'].iloc[0]):.3g} at every B"))
+    return pd.concat(parts, ignore_index=True)[["rule", "batch_size", "lr", "e2_mean", "e2_mean_se",
+                                                 "theory_variance"]]
+
+
+def _noise_figure(noisy: pd.DataFrame, ncfg: SweepConfig, plots) -> object:
+    import pandas as pd
+
+    from .. import theory
+
+    (x_scale,), (noise,), (n,) = ncfg.axes["x_scale"], ncfg.axes["noise"], ncfg.axes["n_samples"]
+    lrs = np.geomspace(noisy["lr"].min(), noisy["lr"].max(), 60)
+    curve = pd.concat([pd.DataFrame({"batch_size": b, "lr": lrs, "variance": np.asarray(
+        theory.population_stationary_mse(lrs, noise, x_scale, int(b)), dtype=float)})
+        for b in sorted(noisy["batch_size"].unique())], ignore_index=True)
+    return plots.noise_floor_by_batch(
+        noisy.loc[noisy["stationary"], ["batch_size", "lr", "e2_mean", "e2_mean_se", "se_valid"]],
+        theory=curve,
+        rules=_noise_rules(noisy, x_scale),
+        title=(f"With noise (sd {noise:g}) the stationary E e^2 follows the closed form for every B (lines); "
+               "at a fixed lr it falls like 1/B,\nunder lr(B) = B lr(1) it stays put while B lr(1) is small "
+               f"(fresh samples, {len(ncfg.axes['seed']):,} runs of {ncfg.epochs} x {n:,} samples per point, "
+               "95 % bars)"))
+
+
+def _noise_text(noisy: pd.DataFrame, ncfg: SweepConfig, x_scale: float) -> list[str]:
+    (noise,), (n,), (theta0,) = ncfg.axes["noise"], ncfg.axes["n_samples"], ncfg.axes["theta0"]
+    seeds = ncfg.axes["seed"]
+    z = noisy["z_e2"].to_numpy(dtype=float)
+    zv = z[np.isfinite(z)]
+    rules = _noise_rules(noisy, x_scale)
+    lines = []
+    for rule, g in rules.groupby("rule", sort=False):
+        g = g.sort_values("batch_size")
+        lines.append(f"{rule}: " + ", ".join(
+            f"B = {r.batch_size}: {fmt(r.e2_mean, 3)} +- {fmt(r.e2_mean_se, 2)} (theory "
+            f"{fmt(r.theory_variance, 3)})"
+            for r in g.itertuples()))
+    return [
+        f"Sweep `noisy`: y = {ncfg.coef:g} x + noise of sd {noise:g}, fresh samples, {ncfg.epochs} epochs of "
+        f"{n:,} samples from theta0 = {theta0:g}, {len(seeds):,} runs (seeds {seeds[0]}-{seeds[-1]}) per "
+        "(B, lr). The error no longer converges but settles at a stationary spread: with c the batch's mean "
+        "of x^2, e <- (1 - 2 lr c) e + 2 lr mean(x r), whose second moment has the fixed point "
+        "v = lr sigma^2 / (B - lr s^2 (B + 2)) below the mean-square threshold "
+        "(`theory.population_stationary_mse`; population theory, exact in expectation). The simulated "
+        "E e^2 is the mean over runs of each run's mean e^2 over its last epoch, with its standard error; "
+        "it is compared where e^2 has a finite variance (E(1 - 2 lr c)^4 < 1), e_0 is forgotten (its "
+        "mean-square remainder below 1e-3 v at the start of the last epoch) and no run left the bound "
+        f"(`se_valid` in noise_floor.csv). Cells without a finite floor, where e_0 is not yet forgotten or "
+        "a run left the bound are not stationary and left out of the figure: "
+        f"{int((~noisy['stationary']).sum())} "
+        f"of {len(noisy)}.\n",
+        f"Over those {len(zv)} of {len(noisy)} cells the largest deviation is "
+        f"{fmt(np.max(np.abs(zv)) if len(zv) else np.nan, 3)} standard errors ({int((np.abs(zv) > 2).sum())} "
+        "beyond 2; the cells share their streams). At a fixed lr the floor falls like 1/B (the batch "
+        "averages the gradient noise); under lr(B) = B lr(1) it is lr(1) sigma^2 / (1 - lr(1) s^2 (B + 2)): "
+        "conserved while lr(1) s^2 (B + 2) is small, rising as B lr(1) nears the threshold. Simulated:\n",
+        *[f"- {x}" for x in lines], "",
+    ]
+
+
+def _report(summary, on, fixed_s, per_b, lin, short, noisy, figs, cfg, fcfg, scfg, ncfg, x_scale) -> Output:
     from .. import theory
 
     (n,), (nf,) = cfg.axes["n_samples"], fcfg.axes["n_samples"]
@@ -557,8 +703,16 @@ def _report(summary, on, fixed_s, per_b, lin, short, figs, cfg, fcfg, scfg, x_sc
         f"samples rise from {_med(first, 'samples')} to {_med(last, 'samples')}: past the smallest B every "
         "doubling of the batch buys fewer than half the steps. Population theory: "
         f"{fmt(first.theory_best_steps, 3)} and {fmt(last.theory_best_steps, 3)} steps at its own best lr. "
-        "The medians sit a few steps above log(tol)/L_B: converged_step is the last time |e| is above the "
-        "tolerance, a random walk's exit time, whose median exceeds the drift's prediction.\n",
+        "At the simulated best lr the median over the population prediction log(tol)/L_B is "
+        + ", ".join(f"{r.steps_over_theory:.3g} [{r.steps_over_theory_lo:.3g}, {r.steps_over_theory_hi:.3g}]"
+                    f" (B = {r.batch_size})" for r in per_b.itertuples())
+        + " (`steps_over_theory` in per_batch_size.csv). The prediction is a law of large numbers, not "
+        "exact per run, and it lies below the interval wherever the interval excludes 1: converged_step is "
+        "the last step |e| is above the tolerance, an integer exit time of the random walk log|e_k|, which "
+        "overshoots the level it crosses (Wald), so its median exceeds the drift's k L_B = log(tol) by a "
+        "fraction of a step to a step.\n",
+        "## With noise: the stationary error\n",
+        *_noise_text(noisy, ncfg, x_scale),
         "## Censored\n",
         f"- Steps: a run that did not reach the tolerance within its first epoch counts as beyond the budget "
         f"({cfg.epochs} epochs of {n:,} samples); cells where at least half did are drawn as open triangles "
@@ -589,7 +743,8 @@ def _report(summary, on, fixed_s, per_b, lin, short, figs, cfg, fcfg, scfg, x_sc
         f"B={r.batch_size}: {fmt(r.as_sim)} [{fmt(r.as_sim_lo)}, {fmt(r.as_sim_hi)}] vs {r.as_threshold:.4g}"
         for r in a.itertuples() if r.batch_size in (min(bs), b_max)))
     return Output(summary, figs, "\n".join(body) + "\n", headline,
-                  {"per_batch_size": per_b, "linear_scaling": lin, "exponent_short": short}, answer=answer)
+                  {"per_batch_size": per_b, "linear_scaling": lin, "exponent_short": short,
+                   "noise_floor": noisy}, answer=answer)
 
 
 STUDY = Study(
@@ -613,5 +768,5 @@ STUDY = Study(
         **{a: "the population theory is for Gaussian samples without outliers" for a in (
             "outlier_kind", "outlier_frac", "outlier_scale")},
     },
-    figures=("thresholds", "linear_scaling", "samples_vs_steps"),
+    figures=("thresholds", "linear_scaling", "samples_vs_steps", "noise_floor"),
 )
