@@ -18,6 +18,10 @@ the batch's mean of ``x^2`` (:mod:`lrsweep.theory.batches`). Two sweeps:
   verdict of every run against the exact per-dataset verdict ``S_B(lr) > 0``
   (:func:`~lrsweep.theory.batch_log_multiplier`) and the median of the
   datasets' critical lr (:func:`~lrsweep.theory.batch_critical_lr`) per B.
+* ``short`` (fresh samples, 128 per run): the exponent over the whole lr
+  grid, where the long runs would reach the bound or the rounding floor.
+* ``noisy`` (fresh samples with noise): the stationary ``E e^2`` per (B, lr)
+  against :func:`~lrsweep.theory.population_stationary_mse`.
 """
 
 from __future__ import annotations
@@ -571,9 +575,8 @@ def _report(summary, on, fixed_s, per_b, lin, short, noisy, figs, cfg, fcfg, scf
     m2, m2_se, m2_n = _stream_moment(cfg)
     # --- best lr, samples and steps
     t2 = ["| B | best lr, simulated (fewest median steps) | lrs within its interval | best lr, theory "
-          "(argmin L_B) | best lr / B | median steps to tol [95 %] | population steps log(tol)/L_B at that "
-          "lr "
-          "| median samples = steps x B [95 %] | population samples at the theory's best lr |",
+          "(argmin L_B) | best lr / B | median steps to tol [95 %] | population steps log(tol)/L_B "
+          "at that lr | median samples = steps x B [95 %] | population samples at the theory's best lr |",
           "|---|---|---|---|---|---|---|---|---|"]
     for r in per_b.itertuples():
         rr = per_b.loc[r.Index]
@@ -619,11 +622,11 @@ def _report(summary, on, fixed_s, per_b, lin, short, noisy, figs, cfg, fcfg, scf
         "(`lrsweep.theory.batches`).\n",
         f"- **Fresh samples** (sweep `online`): {len(seeds):,} streams (seeds {seeds[0]}-{seeds[-1]}) per "
         f"(B, lr), shared across B and lr; an epoch is {n:,} samples = {n:,}/B steps, {cfg.epochs} epochs, "
-        "so "
-        f"every B gets the same {cfg.epochs * n:,} samples and {cfg.epochs * n // b_max}-{cfg.epochs * n:,} "
+        f"so every B gets the same {cfg.epochs * n:,} samples and "
+        f"{cfg.epochs * n // b_max}-{cfg.epochs * n:,} "
         f"steps. Runs start at theta0 = {theta0:g} (bound: a quarter of the largest float; no rounding "
-        "floor) "
-        "so that log|e_T/e_0| is measured over the whole run; the error dynamics are linear, so e_0 changes "
+        "floor) so that log|e_T/e_0| is measured over the whole run; the error dynamics are linear, so e_0 "
+        "changes "
         "nothing else.",
         f"- **Fixed order** (sweep `fixed`): {len(fseeds):,} datasets of n = {nf} (seeds "
         f"{fseeds[0]}-{fseeds[-1]}), consecutive batches, {fcfg.epochs} epochs, the same datasets at every B "
@@ -718,8 +721,8 @@ def _report(summary, on, fixed_s, per_b, lin, short, noisy, figs, cfg, fcfg, scf
         f"({cfg.epochs} epochs of {n:,} samples); cells where at least half did are drawn as open triangles "
         f"and have an infinite median ({int(on['steps_censored'].sum())} of {n_cells} cells).",
         f"- Log growth: {n_cens_cells} of {n_cells} online cells have runs that left the bound or came "
-        "within "
-        f"{FLOOR:g} |theta_ref| of float64's rounding floor (`n_growth_censored`); their mean is left out of "
+        f"within {FLOOR:g} |theta_ref| of float64's rounding floor (`n_growth_censored`); their mean is "
+        "left out of "
         "the comparison (far below or far above the thresholds, where the verdict is not in doubt).",
         "- The unstable verdict is never censored: a run that left the bound grew, one at the floor did "
         "not.",
