@@ -219,6 +219,66 @@ def _finder_examples() -> dict[str, tuple[tuple, dict]]:
 
 EXAMPLES.update(_finder_examples())
 
+
+def _batch_examples() -> dict[str, tuple[tuple, dict]]:
+    """Examples of the batch-size figures (plots.batches)."""
+    lrs = np.array([0.3, 0.6, 1.0, 1.5])
+    sizes = (1, 4)
+    rates = pd.DataFrame([{"order": o, "batch_size": b, "lr": lr, "unstable_rate": r, "unstable_lo": r / 2,
+                           "unstable_hi": min(1.0, r + 0.1)} for o in ("online", "fixed") for b in sizes
+                          for lr, r in zip(lrs, (0.0, 0.1, 0.5, 1.0), strict=True)])
+    growth = pd.DataFrame({"batch_size": np.repeat(sizes, 4), "lr": np.tile(lrs, 2),
+                           "log_growth_mean": np.tile([-0.5, -0.3, 0.0, 0.4], 2), "log_growth_mean_se": 0.02,
+                           "source": np.tile(["long", "short"], 4)})
+    theory = pd.DataFrame({"batch_size": np.repeat(sizes, 4), "lr": np.tile(lrs, 2),
+                           "log_multiplier": np.tile([-0.5, -0.3, 0.0, 0.4], 2)})
+    exact = pd.DataFrame({"batch_size": np.repeat(sizes, 4), "lr": np.tile(lrs, 2),
+                          "exact_rate": np.tile([0.0, 0.1, 0.5, 1.0], 2)})
+    per_b = pd.DataFrame({"batch_size": [1, 2, 4], "ms_threshold": [1 / 3, 0.5, 2 / 3],
+                          "as_threshold": [1.21, 1.34, 1.33], "gd_threshold": 1.0,
+                          "theory_best_lr": [0.29, 0.37, 0.43], "as_sim": [1.2, 1.35, 1.33],
+                          "as_sim_lo": [1.18, 1.33, 1.31], "as_sim_hi": [1.22, 1.37, 1.35],
+                          "fixed_critical_lr_median": [1.2, 1.3, 1.3],
+                          "fixed_critical_lr_median_lo": [1.1, 1.2, 1.2],
+                          "fixed_critical_lr_median_hi": [1.3, 1.4, 1.4], "best_lr": [0.25, 0.35, 0.5],
+                          "best_lr_lo": [0.25, 0.25, 0.35], "best_lr_hi": [0.35, 0.5, 0.5],
+                          "steps_median": [20.0, 14.0, 10.0], "steps_median_lo": [18.0, 13.0, 9.0],
+                          "steps_median_hi": [21.0, 15.0, np.inf], "samples_median": [20.0, 28.0, 40.0],
+                          "samples_median_lo": [18.0, 26.0, 36.0], "samples_median_hi": [21.0, 30.0, np.inf],
+                          "theory_best_steps": [18.8, 12.4, 8.9], "theory_best_samples": [18.8, 24.8, 35.5]})
+    linear = pd.DataFrame({"base_lr": np.repeat([0.03, 0.125], 3), "batch_size": np.tile([1, 2, 4], 2),
+                           "samples_median": [139.0, 135.0, 124.0, 29.0, 30.0, np.inf],
+                           "samples_median_lo": [135.0, 128.0, 120.0, 28.0, 28.0, np.inf],
+                           "samples_median_hi": [144.0, 140.0, 128.0, 31.0, np.inf, np.inf],
+                           "budget_samples": 512, "theory_samples": [131.0, 125.0, 112.0, 27.0, 27.5, 36.4],
+                           "unstable_rate": [0.0, 0.0, 0.0, 0.0, 0.1, 1.0]})
+    floor = pd.DataFrame({"batch_size": np.repeat(sizes, 3), "lr": np.tile([0.01, 0.03, 0.1], 2),
+                          "e2_mean": [0.01, 0.03, 0.12, 0.0025, 0.0075, 0.026], "e2_mean_se": 0.001,
+                          "se_valid": [True, True, False, True, True, True]})
+    return {
+        "noise_floor_by_batch": ((floor,), {"theory": floor[["batch_size", "lr"]].assign(
+                                                variance=floor["e2_mean"]),
+                                            "rules": floor.iloc[[0, 4]].assign(
+                                                rule=["lr = B x 0.01", "lr = B x 0.01"],
+                                                theory_variance=[0.01, 0.0075])[
+                                                ["rule", "batch_size", "e2_mean", "e2_mean_se",
+                                                 "theory_variance"]],
+                                            "title": "floor"}),
+        "batch_thresholds": ((rates,), {"growth": growth, "theory": theory, "exact": exact,
+                                        "thresholds": per_b[["batch_size", "ms_threshold", "as_threshold"]],
+                                        "order_labels": {"online": "fresh"}, "title": "thresholds"}),
+        "threshold_scaling": ((per_b.drop(columns=[c for c in per_b if c.startswith(("steps", "samples",
+                                                                                      "theory_best_s"))]),),
+                              {"linear": linear, "title": "scaling"}),
+        "samples_and_steps": ((per_b[["batch_size", "steps_median", "steps_median_lo", "steps_median_hi",
+                                      "samples_median", "samples_median_lo", "samples_median_hi",
+                                      "theory_best_steps", "theory_best_samples"]],),
+                              {"tol": 1e-4, "title": "samples"}),
+    }
+
+
+EXAMPLES.update(_batch_examples())
+
 # The caller's settings, different from the theme in the keys it sets (and in a few read when artists are
 # created). Not here: rcParams matplotlib reads at draw or save time that the theme does not set
 # (savefig.*, text.hinting, axes.autolimit_mode, axes.formatter.*): they are the renderer's (plots._settle).

@@ -24,7 +24,7 @@ def rerun(name, out, **options):
 
 FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 3, "divergence": 1,
            "convergence": 1, "dataset-size": 2, "heavy-tails": 1, "noise-floor": 2,
-           "schedules": 3, "momentum": 2, "lr-finder": 3}
+           "batch-size": 4, "schedules": 3, "momentum": 2, "lr-finder": 3}
 
 
 def test_every_study_has_a_figure_count():
@@ -177,6 +177,8 @@ def test_rerun_of_a_study_resumes_from_its_chunks(tmp_path):
          ("n_samples", "critical_lr_median")),
         ("lr-tuning", "seed_data_runs.csv", r"^\| ([0-9.]+) \| [a-z]+ \| (-?[0-9]+) \|",
          ("lr", "converged_step")),
+        ("batch-size", "per_batch_size.csv", r"^\| ([0-9]+) \| [0-9.]+ \| [0-9.]+ \| ([0-9.]+) \[",
+         ("batch_size", "as_sim")),
     ],
 )
 def test_report_tables_come_from_the_csv(name, csv, pattern, columns, gallery):

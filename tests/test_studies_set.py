@@ -373,13 +373,45 @@ def _check_lr_finder(run, options):
                                    rtol=1e-15)
     (x_scale,), (theta0,) = cfg.axes["x_scale"], cfg.axes["theta0"]
     assert f"x ~ N(0, {x_scale:g}^2), theta0 = {theta0:g}" in run.output.report
+def _check_batch_size(run, options):
+    on, fx = run.results["online"].config, run.results["fixed"].config
+    s, per_b = run.output.summary, run.output.tables["per_batch_size"]
+    (x_scale,) = on.axes["x_scale"]
+    o, f = s[s["order"] == "online"], s[s["order"] == "fixed"]
+    L = np.asarray(theory.batch_population_log_multiplier(o["lr"].to_numpy(), o["batch_size"].to_numpy(),
+                                                          x_scale))
+    np.testing.assert_array_equal(o["theory_log_multiplier"], L)
+    steps = np.where(L < 0, np.log(on.tol) / np.where(L < 0, L, -1), np.nan)
+    np.testing.assert_allclose(o["theory_steps"], steps, rtol=1e-12)
+    short = run.output.tables["exponent_short"]
+    (s_scale,) = run.results["short"].config.axes["x_scale"]
+    np.testing.assert_array_equal(short["theory_log_multiplier"], theory.batch_population_log_multiplier(
+        short["lr"].to_numpy(), short["batch_size"].to_numpy(), s_scale))
+    assert set(o["lr"]) == set(on.axes["lr"]) == set(short["lr"]) and set(f["lr"]) == set(fx.axes["lr"])
+    noisy, ncfg = run.output.tables["noise_floor"], run.results["noisy"].config
+    (noise,), (n_scale,) = ncfg.axes["noise"], ncfg.axes["x_scale"]
+    np.testing.assert_array_equal(noisy["theory_variance"], theory.population_stationary_mse(
+        noisy["lr"].to_numpy(), noise, n_scale, noisy["batch_size"].to_numpy()))
+    assert set(o["batch_size"]) == set(per_b["batch_size"]) == set(on.axes["batch_size"])
+    for r in per_b.itertuples():
+        assert r.ms_threshold == theory.batch_ms_threshold(r.batch_size, x_scale)
+        assert r.as_threshold == theory.batch_as_threshold(r.batch_size, x_scale)
+    (n,) = fx.axes["n_samples"]
+    X = _datasets_x(fx, fx.axes["seed"], n)
+    for b, g in f.groupby("batch_size"):
+        S = np.asarray(theory.batch_log_multiplier(X, g["lr"].to_numpy(), int(b)))
+        np.testing.assert_array_equal(g["exact_rate"], (S > 0).mean(axis=0))
+        crit = per_b.loc[per_b["batch_size"] == b, "fixed_critical_lr_median"].iloc[0]
+        assert crit == np.median(theory.batch_critical_lr(X, int(b)))
+    assert f"x ~ N(0, {x_scale:g}^2)" in run.output.report
+    assert "{" not in run.output.report + run.output.answer
 
 
 CHECKS = {"seed": _check_seed, "lr-tuning": _check_lr_tuning, "convergence": _check_convergence,
           "oscillation": _check_oscillation, "outliers": _check_outliers, "divergence": _check_divergence,
           "dataset-size": _check_dataset_size, "heavy-tails": _check_heavy_tails,
           "noise-floor": _check_noise_floor, "schedules": _check_schedules, "momentum": _check_momentum,
-          "lr-finder": _check_lr_finder}
+          "lr-finder": _check_lr_finder, "batch-size": _check_batch_size}
 
 
 def test_every_study_has_a_check():

@@ -18,6 +18,7 @@ value, or a frame without a column the call needs, raises a
 :class:`~lrsweep._validation.ParameterError` naming the parameter.
 """
 
+from .batches import batch_thresholds, noise_floor_by_batch, samples_and_steps, threshold_scaling
 from .boundary import critical_lr_curve, diverging_windows
 from .curves import divergence_curve, lines_with_bands, oscillation_curve, speed_vs_stability, survival_loglog
 from .finder import estimates_by_arm, range_test_curves
@@ -30,6 +31,7 @@ from .theme import theme
 from .trajectories import lr_comparison, rainbow_fan, seed_trajectory
 
 __all__ = [
+    "batch_thresholds",
     "critical_lr_curve",
     "critical_lr_vs_momentum",
     "divergence_curve",
@@ -39,9 +41,11 @@ __all__ = [
     "lines_with_bands",
     "lr_comparison",
     "mean_square_vs_median",
+    "noise_floor_by_batch",
     "oscillation_curve",
     "rainbow_fan",
     "range_test_curves",
+    "samples_and_steps",
     "seed_trajectory",
     "speed_vs_stability",
     "stability_region",
@@ -49,5 +53,6 @@ __all__ = [
     "steps_to_converge",
     "survival_loglog",
     "theme",
+    "threshold_scaling",
     "versus_budget",
 ]

@@ -20,6 +20,7 @@ study                   where its sweeps, theory and figures are
 ``dataset-size``        :mod:`~lrsweep.studies.dataset_size` (``theory.critical_lr``)
 ``heavy-tails``         :mod:`~lrsweep.studies.heavy_tails` (``theory.tail_index``, ``tail_index_dataset``)
 ``noise-floor``         :mod:`~lrsweep.studies.noise_floor` (``theory.population_stationary_mse``)
+``batch-size``          :mod:`~lrsweep.studies.batch_size` (``theory.batches``)
 ``schedules``           :mod:`~lrsweep.studies.schedules` (``theory.schedule_log_growth``)
 ``momentum``            :mod:`~lrsweep.studies.momentum` (``theory.momentum_lyapunov_exponent``)
 ``lr-finder``           :mod:`~lrsweep.studies.lr_finder` (``lrsweep.finder``; ``theory.batch_critical_lr``,
@@ -30,6 +31,7 @@ study                   where its sweeps, theory and figures are
 from __future__ import annotations
 
 from . import (
+    batch_size,
     convergence,
     dataset_size,
     divergence,
@@ -55,5 +57,5 @@ __all__ = [
 STUDIES: dict[str, Study] = {
     m.STUDY.name: m.STUDY
     for m in (seed, lr_tuning, convergence, oscillation, outliers, divergence, dataset_size, heavy_tails,
-              noise_floor, schedules, momentum, lr_finder)
+              noise_floor, batch_size, schedules, momentum, lr_finder)
 }
