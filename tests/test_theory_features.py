@@ -1,4 +1,4 @@
-"""Tests of lrsweep.theory.features, features_population and features_lyapunov (d features, a bias).
+"""Tests of lrsweep.theory.features, features_population, features_ms and features_lyapunov (d features).
 
 Every prediction is checked against a simulation written here from the
 update rule (``w <- w + (2 lr / B) sum_batch x (y - w.x - b)``, ``b <- b + (2
@@ -364,6 +364,45 @@ def test_ms_threshold_with_unequal_scales():
         assert rho[i, i, 0] < 1 < rho[i, i, 1]
 
 
+# --------------------------------------------------------------------------- population: Monte Carlo
+
+
+@pytest.mark.parametrize("d", [3, 10])
+def test_lyapunov_estimate_against_the_quadrature(d):
+    lr = T.isotropic_as_threshold(d) * np.array([0.4, 1.0, 1.5])
+    est = T.feature_lyapunov_exponent(lr, np.ones(d), n_steps=3000, n_chains=48, rng=70 + d)
+    exact = T.isotropic_log_multiplier(lr, d)
+    # within 4 standard errors (the O(1/n_steps) bias of the burn-in is ~1e-4 of it)
+    assert np.all(np.abs(est.exponent - exact) < 4 * est.standard_error)
+    assert np.all(est.standard_error < 0.01 * np.abs(exact).max())
+
+
+def test_lyapunov_estimate_of_batches_at_one_feature():
+    lr = np.array([0.3, 1.0, 1.6])
+    est = T.feature_lyapunov_exponent(lr, [1.0], batch_size=2, n_steps=3000, n_chains=48, rng=71)
+    exact = T.batch_population_log_multiplier(lr, 2)
+    assert np.all(np.abs(est.exponent - exact) < 4 * est.standard_error)
+
+
+def test_as_threshold_estimate():
+    est = T.feature_as_threshold(np.ones(5), n_steps=2000, n_chains=32, rng=72)
+    assert abs(est.exponent - T.isotropic_as_threshold(5)) < 4 * est.standard_error
+    assert est.standard_error < 0.01 * est.exponent
+    # with a bias and unequal scales: above the (exact) mean-square threshold
+    scales = T.condition_scales(3, 10.0)
+    biased = T.feature_as_threshold(scales, fit_intercept=True, n_steps=1000, n_chains=16, rng=73)
+    assert biased.exponent > T.feature_ms_threshold(scales, fit_intercept=True)
+
+
+def test_lyapunov_estimate_is_reproducible_and_uses_no_global_state():
+    a = T.feature_lyapunov_exponent([0.1, 0.2], [1.0, 2.0], fit_intercept=True, n_steps=50, n_chains=4, rng=5)
+    np.random.seed(0)  # noqa: NPY002 - the legacy global state must not matter
+    b = T.feature_lyapunov_exponent([0.1, 0.2], [1.0, 2.0], fit_intercept=True, n_steps=50, n_chains=4,
+                                    rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(a.exponent, b.exponent)
+    np.testing.assert_array_equal(a.standard_error, b.standard_error)
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -392,6 +431,9 @@ def test_ms_threshold_with_unequal_scales():
         (lambda: T.condition_scales(3, 0.5),
          "The 'condition_number' parameter of condition_scales must be a scalar or an array of floats in the "
          "range [1, inf). Got 0.5 instead."),
+        (lambda: T.feature_lyapunov_exponent(0.1, [1.0], rng=None),
+         "The 'rng' parameter of feature_lyapunov_exponent must be an int seed >= 0 or a "
+         "numpy.random.Generator. Got None instead."),
         (lambda: T.isotropic_ms_threshold([1, 2], [1, 2, 3]),
          "The 'batch_size' parameter of isotropic_ms_threshold must be a scalar or an array of integers in "
          "the range [1, 2**53] broadcastable against 'n_features' of shape (2,). Got an array of shape (3,) "

@@ -85,6 +85,10 @@ def valid_call(name: str) -> dict:
         "condition_scales": {"n_features": 3, "condition_number": 10.0, "x_scale": 1.0},
         "feature_ms_threshold": {"scales": [1.0, 2.0], "batch_size": 2, "fit_intercept": True},
         "feature_ms_radius": {"lr": 0.1, "scales": [1.0, 2.0], "batch_size": 2, "fit_intercept": True},
+        "feature_lyapunov_exponent": {"lr": 0.1, "scales": [1.0, 2.0], "batch_size": 2, "fit_intercept": True,
+                                      "n_steps": 10, "n_chains": 2, "rng": 0},
+        "feature_as_threshold": {"scales": [1.0, 2.0], "batch_size": 1, "fit_intercept": True,
+                                 "n_steps": 20, "n_chains": 2, "rng": 0},
     }
     return dict(table[name])
 

@@ -51,11 +51,16 @@ One job per module; each module's docstring carries its part of the theory.
   dataset (fixed order, any ``B``): the epoch product ``M = prod (I - 2 lr
   C_k)``, its log spectral radius (the growth of ``log ||e||`` per epoch) and
   the first critical learning rate (a scan).
-* :mod:`~lrsweep.theory.features_population` - ``d`` features, fresh Gaussian
-  samples: the almost-sure exponent and threshold for isotropic features
-  (quadrature), the exact mean-square threshold for any diagonal
-  covariance, ``B`` and bias (a ``p x p`` Perron root, closed form when
-  isotropic).
+* :mod:`~lrsweep.theory.features_population` - ``d`` features, fresh
+  isotropic Gaussian samples: the almost-sure exponent ``lambda = (1/2) E
+  log|1 - 4u(1 - u)c|`` (quadrature) and its root, the almost-sure threshold.
+* :mod:`~lrsweep.theory.features_ms` - ``d`` features, fresh Gaussian samples:
+  the exact mean-square threshold for any diagonal covariance, ``B`` and
+  bias (a ``p x p`` Perron root; closed forms when isotropic).
+* :mod:`~lrsweep.theory.features_lyapunov` - ``d`` features with a bias,
+  unequal scales or batches: the almost-sure exponent and threshold by
+  Monte Carlo (products of random matrices, re-orthonormalised), with
+  standard errors.
 * :mod:`~lrsweep.theory.noise` - with noise: the stationary mean-square error
   for batch size ``B`` and momentum ``beta``, per dataset (its moments or its
   samples) and for the population; the bounded support of shuffled epochs.
@@ -74,7 +79,8 @@ Imports go one way: ``_common`` imports nothing of the package; ``dataset``,
 ``_poles`` and ``batches``; ``momentum`` imports ``_common``, ``batches`` and
 ``population``; ``noise`` imports ``_common``, ``momentum`` and
 ``population``; ``features`` imports ``_common`` and ``batches``;
-``features_population`` only ``_common``.
+``features_population`` and ``features_ms`` only ``_common``;
+``features_lyapunov`` imports ``_common``, ``features_ms`` and ``momentum``.
 
 Optimizer conventions (batches, schedules, momentum, noise): step ``t``
 uses ``lr_t = lr * m_t``; a batch of ``B_k`` samples uses the mean of their
@@ -121,14 +127,9 @@ from .dataset import (
     predicted_steps_to_tol,
 )
 from .features import EpochProduct, feature_critical_lr, feature_epoch_growth, feature_epoch_product
-from .features_population import (
-    condition_scales,
-    feature_ms_radius,
-    feature_ms_threshold,
-    isotropic_as_threshold,
-    isotropic_log_multiplier,
-    isotropic_ms_threshold,
-)
+from .features_lyapunov import feature_as_threshold, feature_lyapunov_exponent
+from .features_ms import condition_scales, feature_ms_radius, feature_ms_threshold, isotropic_ms_threshold
+from .features_population import isotropic_as_threshold, isotropic_log_multiplier
 from .momentum import (
     LyapunovEstimate,
     momentum_epoch_growth,
@@ -169,9 +170,11 @@ __all__ = [
     "divergence_probability",
     "diverging_intervals",
     "epoch_log_multiplier",
+    "feature_as_threshold",
     "feature_critical_lr",
     "feature_epoch_growth",
     "feature_epoch_product",
+    "feature_lyapunov_exponent",
     "feature_ms_radius",
     "feature_ms_threshold",
     "gd_threshold",
