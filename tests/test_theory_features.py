@@ -83,6 +83,25 @@ def test_epoch_product_is_the_simulated_epoch_map(d, batch_size, fit_intercept):
                                    atol=1e-13 * np.abs(sim).max())
 
 
+def test_the_error_of_sgd_with_targets_and_a_bias_follows_the_epoch_product():
+    # y = X a + b (noise-free, b != 0), SGD on (w, b) from 0: e = (w - a, b_hat - b) obeys e_q = M^q e_0
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((9, 3))
+    a, b_true, lr, q = np.array([5.0, -2.0, 0.5]), 1.5, 0.08, 6
+    y = x @ a + b_true
+    w, b = np.zeros(3), 0.0
+    for _ in range(q):
+        for s in range(0, 9, 2):
+            xb, yb = x[s:s + 2], y[s:s + 2]
+            r = yb - xb @ w - b
+            w, b = w + (2.0 * lr / len(xb)) * (xb.T @ r), b + (2.0 * lr / len(xb)) * r.sum()
+    prod = T.feature_epoch_product(x, lr, batch_size=2, fit_intercept=True)
+    m = np.exp(prod.log_scale) * prod.matrix
+    want = np.linalg.matrix_power(m, q) @ np.append(-a, -b_true)
+    # rounding of 30 steps on numbers of size |a| = 5: 1e-12 absolute
+    np.testing.assert_allclose(np.append(w - a, b - b_true), want, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize(("d", "batch_size", "fit_intercept"), [(2, 1, False), (2, 1, True), (3, 3, False),
                                                                 (5, 1, True), (5, 2, False)])
 def test_log_error_grows_by_log_rho_per_epoch(d, batch_size, fit_intercept):
@@ -337,6 +356,43 @@ def test_ms_radius_and_threshold_against_the_exact_second_moment_recursion(scale
             assert tr > tr0
         else:
             assert rho_full == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize(("scales", "batch_size", "fit_intercept"), [([1.0, 1.0, 1.0], 1, True),
+                                                                     ([0.7, 1.0, 1.4], 2, False)])
+def test_mean_square_error_by_monte_carlo_on_both_sides_of_the_threshold(scales, batch_size, fit_intercept):
+    # fresh-sample SGD from e_0 = sqrt(v) * random signs, v the Perron vector of the p x p diagonal map K:
+    # E e_0 e_0^T = diag(v), so E ||e_t||^2 = rho^t exactly (rho = feature_ms_radius). A few steps only:
+    # above the threshold E ||e_t||^2 is carried by rarer and rarer draws as t grows (the error converges
+    # almost surely while its mean square diverges) and a sample mean of a long run says nothing about it
+    scales = np.array(scales)
+    rng = np.random.default_rng(90 + batch_size)
+    p = scales.size + fit_intercept
+    lr_ms = T.feature_ms_threshold(scales, batch_size, fit_intercept)
+    m = np.append(np.square(scales), 1.0) if fit_intercept else np.square(scales)
+    g = np.append(np.ones(scales.size), 0.0) if fit_intercept else np.ones(scales.size)
+    n_chains, steps = 100_000, 4
+    for lr in (0.8 * lr_ms, 1.2 * lr_ms):
+        c = 4.0 * lr * lr / batch_size
+        k = np.diag(np.square(1.0 - 2.0 * lr * m) + c * (2.0 * g - 1.0) * m * m) + c * np.outer(m, m)
+        lam, vec = np.linalg.eig(k)
+        v = np.abs(vec[:, np.argmax(lam.real)].real)
+        v /= v.sum()
+        rho = float(T.feature_ms_radius(lr, scales, batch_size, fit_intercept))
+        assert rho == pytest.approx(lam.real.max(), rel=1e-13)
+        e = np.sqrt(v) * rng.choice([-1.0, 1.0], size=(n_chains, p))
+        for _ in range(steps):
+            z = rng.standard_normal((n_chains, batch_size, scales.size)) * scales
+            if fit_intercept:
+                z = np.concatenate([z, np.ones((n_chains, batch_size, 1))], axis=2)
+            e = e - (2.0 * lr / batch_size) * np.einsum("cbp,cb->cp", z, np.einsum("cbp,cp->cb", z, e))
+        sq = np.square(e).sum(axis=1)
+        se = sq.std() / math.sqrt(n_chains)
+        # a sample mean of a skewed, finite-variance sample: within 5 standard errors (within 1.9 for
+        # six other seeds), and on the side of 1 that the threshold says by more than 3 (4.7 to 12 above
+        # and 88 to 230 below the threshold for those seeds)
+        assert abs(sq.mean() - rho**steps) < 5 * se
+        assert (sq.mean() - 1.0) * (1 if lr > lr_ms else -1) > 3 * se
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 7])
