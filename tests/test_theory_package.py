@@ -24,6 +24,10 @@ PUBLIC = [
     "momentum_lyapunov_exponent", "momentum_ms_radius", "momentum_ms_threshold",
     "population_stationary_mse", "schedule_log_growth", "stationary_mse", "dataset_stationary_mse",
     "shuffle_error_bound",
+    # d features and a bias (issue 15, point 4)
+    "EpochProduct", "feature_critical_lr", "feature_epoch_growth", "feature_epoch_product",
+    "feature_as_threshold", "feature_lyapunov_exponent", "condition_scales", "feature_ms_radius",
+    "feature_ms_threshold", "isotropic_as_threshold", "isotropic_log_multiplier", "isotropic_ms_threshold",
 ]
 #: Which modules of the package each module may import (one direction, no cycles).
 ALLOWED = {
@@ -39,6 +43,10 @@ ALLOWED = {
     "schedules": {"_common", "_poles", "batches"},
     "momentum": {"_common", "batches", "population"},
     "noise": {"_common", "momentum", "population"},
+    "features": {"_common", "batches"},
+    "features_population": {"_common"},
+    "features_ms": {"_common"},
+    "features_lyapunov": {"_common", "features_ms", "momentum"},
 }
 MODULES = sorted(m.name for m in pkgutil.iter_modules(T.__path__))
 

@@ -22,6 +22,8 @@ from lrsweep._validation import ParameterError, ParameterTypeError
 FUNCTIONS = [name for name in T.__all__ if inspect.isfunction(getattr(T, name))]
 
 X = [1.0, -0.5, 2.0]
+#: One dataset of 3 samples with 2 features (the ``x`` of :mod:`lrsweep.theory.features`).
+XD = [[1.0, 0.5], [-0.5, 1.0], [2.0, 0.0]]
 
 
 def valid_call(name: str) -> dict:
@@ -74,6 +76,19 @@ def valid_call(name: str) -> dict:
                            "momentum": 0.5, "nesterov": False},
         "population_stationary_mse": {"lr": 0.1, "noise": 0.5, "x_scale": 1.0, "batch_size": 2,
                                       "momentum": 0.5, "nesterov": True},
+        "feature_epoch_product": {"x": XD, "lr": [0.0, 0.1], "batch_size": 2, "fit_intercept": True},
+        "feature_epoch_growth": {"x": XD, "lr": [0.0, 0.1], "batch_size": 2, "fit_intercept": True},
+        "feature_critical_lr": {"x": XD, "batch_size": 1, "fit_intercept": True, "points_per_octave": 8},
+        "isotropic_log_multiplier": {"lr": 0.1, "n_features": 2, "x_scale": 1.0},
+        "isotropic_as_threshold": {"n_features": 1, "x_scale": 1.0},
+        "isotropic_ms_threshold": {"n_features": 2, "batch_size": 2, "fit_intercept": True, "x_scale": 1.0},
+        "condition_scales": {"n_features": 3, "condition_number": 10.0, "x_scale": 1.0},
+        "feature_ms_threshold": {"scales": [1.0, 2.0], "batch_size": 2, "fit_intercept": True},
+        "feature_ms_radius": {"lr": 0.1, "scales": [1.0, 2.0], "batch_size": 2, "fit_intercept": True},
+        "feature_lyapunov_exponent": {"lr": 0.1, "scales": [1.0, 2.0], "batch_size": 2, "fit_intercept": True,
+                                      "n_steps": 10, "n_chains": 2, "rng": 0},
+        "feature_as_threshold": {"scales": [1.0, 2.0], "batch_size": 1, "fit_intercept": True,
+                                 "n_steps": 20, "n_chains": 2, "rng": 0},
     }
     return dict(table[name])
 
@@ -90,8 +105,8 @@ CASES = [(func, param) for func in FUNCTIONS for param in getattr(T, func).__lrs
 
 def test_every_public_function_is_decorated():
     assert [n for n in T.__all__ if inspect.isclass(getattr(T, n))] == [
-        "BestConstantLR", "DivergenceProbability", "LyapunovEstimate"]
-    assert len(FUNCTIONS) == len(T.__all__) - 3
+        "BestConstantLR", "DivergenceProbability", "EpochProduct", "LyapunovEstimate"]
+    assert len(FUNCTIONS) == len(T.__all__) - 4
     for name in FUNCTIONS:
         func = getattr(T, name)
         assert hasattr(func, "__lrsweep_constraints__"), f"{name} is not decorated with validate_params"
@@ -139,9 +154,25 @@ X_ONLY = [
     ("no samples", np.empty((3, 0)), ParameterError, "an array of shape (3, 0)"),
     ("scalar", 1.0, ParameterError, "an array of shape ()"),
 ]
+#: The ``x`` of :mod:`lrsweep.theory.features` is (n, d) or (n_datasets, n, d): 4-D is too many.
+X_FEATURES_ONLY = [("4-D", np.ones((2, 2, 2, 2)), ParameterError, "an array of shape (2, 2, 2, 2)"),
+                   *X_ONLY[1:]]
+
+
+def _hostile(name: str, param: str) -> list:
+    """The hostile values of ``param``; those of the features' ``x`` as columns ``(n, 1)``."""
+    if param != "x":
+        return HOSTILE_ARRAYS
+    if not name.startswith("feature_"):
+        return HOSTILE_ARRAYS + X_ONLY
+    column = [(label, np.asarray(v)[:, None] if isinstance(v, np.ndarray | list) and label != "ragged" else v,
+               error, shown) for label, v, error, shown in HOSTILE_ARRAYS]
+    return column + X_FEATURES_ONLY
+
+
 ARRAY_CASES = [(f, p, *h) for f in FUNCTIONS for p in ("x", "lr")
                if p in inspect.signature(getattr(T, f)).parameters
-               for h in HOSTILE_ARRAYS + (X_ONLY if p == "x" else [])]
+               for h in _hostile(f, p)]
 
 
 @pytest.mark.parametrize(("name", "param", "label", "value", "error", "shown"), ARRAY_CASES,

@@ -47,6 +47,20 @@ One job per module; each module's docstring carries its part of the theory.
   radius of a dataset's epoch product, the mean-square region (3 x 3
   second-moment recursion) and a Monte Carlo estimate of the almost-sure
   (Lyapunov) exponent for fresh samples.
+* :mod:`~lrsweep.theory.features` - ``d`` features and a learned bias, one
+  dataset (fixed order, any ``B``): the epoch product ``M = prod (I - 2 lr
+  C_k)``, its log spectral radius (the growth of ``log ||e||`` per epoch) and
+  the first critical learning rate (a scan).
+* :mod:`~lrsweep.theory.features_population` - ``d`` features, fresh
+  isotropic Gaussian samples: the almost-sure exponent ``lambda = (1/2) E
+  log|1 - 4u(1 - u)c|`` (quadrature) and its root, the almost-sure threshold.
+* :mod:`~lrsweep.theory.features_ms` - ``d`` features, fresh Gaussian samples:
+  the exact mean-square threshold for any diagonal covariance, ``B`` and
+  bias (a ``p x p`` Perron root; closed forms when isotropic).
+* :mod:`~lrsweep.theory.features_lyapunov` - ``d`` features with a bias,
+  unequal scales or batches: the almost-sure exponent and threshold by
+  Monte Carlo (products of random matrices, re-orthonormalised), with
+  standard errors.
 * :mod:`~lrsweep.theory.noise` - with noise: the stationary mean-square error
   for batch size ``B`` and momentum ``beta``, per dataset (its moments or its
   samples) and for the population; the bounded support of shuffled epochs.
@@ -64,7 +78,9 @@ Imports go one way: ``_common`` imports nothing of the package; ``dataset``,
 ``_poles``, ``population`` and ``roots``; ``schedules`` imports ``_common``,
 ``_poles`` and ``batches``; ``momentum`` imports ``_common``, ``batches`` and
 ``population``; ``noise`` imports ``_common``, ``momentum`` and
-``population``.
+``population``; ``features`` imports ``_common`` and ``batches``;
+``features_population`` and ``features_ms`` only ``_common``;
+``features_lyapunov`` imports ``_common``, ``features_ms`` and ``momentum``.
 
 Optimizer conventions (batches, schedules, momentum, noise): step ``t``
 uses ``lr_t = lr * m_t``; a batch of ``B_k`` samples uses the mean of their
@@ -110,6 +126,10 @@ from .dataset import (
     predicted_error,
     predicted_steps_to_tol,
 )
+from .features import EpochProduct, feature_critical_lr, feature_epoch_growth, feature_epoch_product
+from .features_lyapunov import feature_as_threshold, feature_lyapunov_exponent
+from .features_ms import condition_scales, feature_ms_radius, feature_ms_threshold, isotropic_ms_threshold
+from .features_population import isotropic_as_threshold, isotropic_log_multiplier
 from .momentum import (
     LyapunovEstimate,
     momentum_epoch_growth,
@@ -134,6 +154,7 @@ from .tails import tail_index, tail_index_dataset
 __all__ = [
     "BestConstantLR",
     "DivergenceProbability",
+    "EpochProduct",
     "LyapunovEstimate",
     "amplify_count",
     "as_threshold",
@@ -143,12 +164,23 @@ __all__ = [
     "batch_ms_threshold",
     "batch_population_log_multiplier",
     "best_constant_lr",
+    "condition_scales",
     "critical_lr",
     "dataset_stationary_mse",
     "divergence_probability",
     "diverging_intervals",
     "epoch_log_multiplier",
+    "feature_as_threshold",
+    "feature_critical_lr",
+    "feature_epoch_growth",
+    "feature_epoch_product",
+    "feature_lyapunov_exponent",
+    "feature_ms_radius",
+    "feature_ms_threshold",
     "gd_threshold",
+    "isotropic_as_threshold",
+    "isotropic_log_multiplier",
+    "isotropic_ms_threshold",
     "mean_threshold",
     "momentum_epoch_growth",
     "momentum_lyapunov_exponent",

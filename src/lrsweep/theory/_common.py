@@ -77,6 +77,8 @@ class _IntArray(Array):
 #: ``batch_size`` of the population functions: whole numbers >= 1 (``2**53``: exact in float64),
 #: broadcast against the other arguments.
 BATCH_SIZES = _IntArray(1, 2**53, "both", ndim=None, nonempty=False)
+#: ``n_features`` d of the population functions of d features: whole numbers in ``[1, 2**20]``, broadcast.
+N_FEATURES = _IntArray(1, 2**20, "both", ndim=None, nonempty=False)
 
 
 def _scalar_or_array(arr: NDArray[Any]) -> Any:

@@ -249,6 +249,11 @@ def batch_critical_lr(x: ArrayLike, batch_size: int = 1) -> Any:
         gives the GD threshold ``1/mean(x^2)`` (to rounding). ``inf`` for a
         dataset of zeros.
     """
+    return _batch_critical_lr(x, batch_size)
+
+
+def _batch_critical_lr(x: NDArray[np.float64], batch_size: int) -> Any:
+    """:func:`batch_critical_lr` of validated arrays (also used by :mod:`~lrsweep.theory.features`)."""
     flat = x.reshape(-1, x.shape[-1])
     f = Features(flat, batch_size)
     out = np.array([_critical_table(f.pole_table(i)) for i in range(flat.shape[0])])
