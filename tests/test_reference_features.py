@@ -205,6 +205,7 @@ def test_momentum_acts_per_coordinate():
     (dict(order=[0, 5]), "order"),
     (dict(lr_multipliers=[1.0]), "lr_multipliers"),
     (dict(x=[[1.0, np.nan], [1.0, 2.0]]), "x"),
+    (dict(x=np.zeros((0, 2))), "x"),
     (dict(fit_intercept=1), "fit_intercept"),
 ])
 def test_errors_name_the_parameter(kw, name):

@@ -138,6 +138,8 @@ def _rows(owner: str, x, y, order, n: int | None, epochs: int):
     """Rows of x (each a list of d floats, with a trailing 1.0 for a bias), ys, the epoch length, the run."""
     arr = np.asarray(x, dtype=np.float64)
     arr = arr[:, None] if arr.ndim == 1 else arr
+    if arr.shape[0] == 0:
+        raise ParameterError(message("x", owner, "an array of at least one sample", Described("no samples")))
     _, ys, n, seq = _samples(owner, arr[:, 0], y, order, n, epochs)
     return [[float(v) for v in row] for row in arr], ys, n, seq
 
