@@ -27,6 +27,8 @@ LAYERS = [
     {"intervals", "schedules", "finder"},
     {"config"},
     {"grid", "reference", "selection"},
+    # The d-feature oracle reuses reference's nodes and batch conventions, so that they cannot drift apart.
+    {"reference_features"},
     {"data"},
     {"theory"},
     {"engine"},

@@ -24,6 +24,7 @@ from lrsweep import (
     planner,
     plots,
     reference,
+    reference_features,
     results,
     runner,
     theory,
@@ -40,6 +41,17 @@ VALID = {
                             outlier_scale=3.0, outlier_kind="leverage", coef=2.0, intercept=0.0,
                             kind="gaussian", online_epochs=2),
     data.sample_order: dict(order="shuffle", n_samples=5, epochs=2, seed=3),
+    data.make_features_dataset: dict(seed=1, n_samples=10, n_features=2, x_scale=1.0, condition=1.0,
+                                     feature_scales=[1.0, 2.0], coefficients=[1.0, -1.0], coef=2.0,
+                                     intercept=0.5, fit_intercept=True, noise=0.1, outlier_frac=0.1,
+                                     outlier_scale=3.0, outlier_kind="response", kind="gaussian",
+                                     online_epochs=2),
+    reference_features.run_trajectory_features: dict(x=[[1.0, 0.5], [2.0, -1.0]], y=[5.0, 10.0], lr=0.01,
+                                                     theta0=[-1.0, 0.0], b0=0.5, fit_intercept=True,
+                                                     epochs=2),
+    reference_features.trajectory_metrics_features: dict(x=[[1.0, 0.5], [2.0, -1.0]], y=[5.0, 10.0], lr=0.01,
+                                                         theta0=-1.0, w_ref=[5.0, 0.0], b_ref=0.0, b0=0.5,
+                                                         fit_intercept=True, epochs=2, n=2),
     results.load: dict(path="unused.parquet"),
     intervals.wilson_interval: dict(k=[1, 2], n=[4, 4], z=1.96),
     intervals.median_interval: dict(values=[1.0, 2.0, 3.0], level=0.9),
@@ -102,6 +114,7 @@ def _public_functions():
                        (checkpoint, ("load_results", "merge", "find_checkpoints")),
                        (planner, ("plan_memory",)), (distributed, ("local_cluster", "connect")),
                        (reference, ("run_trajectory", "trajectory_metrics")),
+                       (reference_features, ("run_trajectory_features", "trajectory_metrics_features")),
                        (intervals, ("median_interval", "mean_and_se", "hill"))):
         for n in names:
             obj = getattr(mod, n)

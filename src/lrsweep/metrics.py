@@ -16,6 +16,49 @@ The trajectory is then frozen at ``theta_{k-1}``
 below describe the accepted steps ``1 .. diverged_step - 1``.
 
 Every column is finite except where its entry says otherwise.
+
+In d dimensions (y = w . x + b, issue 15)
+-----------------------------------------
+theta is the parameter vector ``(w_0 .. w_{d-1})``, followed by ``b`` when a
+bias is learned; ``theta_ref = (w_ref[, b_ref])`` (least squares, or the
+population fit online: :func:`lrsweep.data.make_features_dataset`) and
+``e_k = theta_k - theta_ref``, coordinate by coordinate. Every definition
+above holds with these replacements, and with one feature and no bias each
+reduces to the one above *bit for bit* (the oracle
+:func:`lrsweep.reference_features.trajectory_metrics_features` is tested
+equal to :func:`lrsweep.reference.trajectory_metrics`):
+
+- ``|e_k|`` becomes the Euclidean norm ``||e_k||``, computed as ``sqrt(q)``
+  with ``q = e_0^2 + e_1^2 + ...`` summed left to right when ``q`` is a
+  normal float (``NORM_TINY <= q <= float64 max``), else (q zero, subnormal or
+  inf: rare) as ``m sqrt(sum_j (e_j / m)^2)`` with ``m = max_j |e_j|`` (NaN if
+  some e_j is NaN, inf if some is inf). Both forms give ``|e_0|`` exactly for
+  one coordinate. ``max_abs_error``, ``converged_step`` (``||e_k|| <= tol
+  ||e_0||``), the status rules (``||e_K|| > ||e_{K-E}||`` for growing) and
+  ``rms_error_last_epoch`` (``sqrt(sum ||e_k||^2 / E)``, each term the norm
+  times itself) use it.
+- ``scale = max(||e_0||, ||theta_ref||)`` (1 if both are 0), so ``bound =
+  min(diverge_factor * scale, MAX_BOUND)``, the sign floor ``sign_floor *
+  scale`` and the tolerance ``tol * ||e_0||`` are relative to the same
+  quantities as in one dimension; divergence is ``||e_k|| > bound`` or a
+  non-finite norm.
+- A *sign change* (overshoot) at step k is ``e_k . e_{k-1} < 0`` (the error
+  turned by more than 90 degrees), counted while ``||e_{k-1}||`` and
+  ``||e_k||`` are above the floor. The dot product is summed left to right;
+  when it is 0 or NaN (orthogonal, or products that under/overflowed) it is
+  recomputed with each error divided by its largest ``|e_j|``, so that in one
+  dimension the test is exactly the sign comparison above.
+- ``max_jump`` is the largest ``||theta_k - theta_{k-1}||`` (same norm),
+  ``growth_rate`` is measured on ``log ||e||`` (noise-free fixed order: it
+  tends to ``log rho(M)`` for the epoch product ``M = prod_i (I - 2 lr x_i
+  x_i^T)``, x extended by a 1 when a bias is learned).
+- Losses are unchanged (the batch's mean of ``(y - w . x - b)^2``).
+- Final weights: the oracle returns the vector ``w_final`` and ``b_final``;
+  the results table is to keep them tidily as a long frame ``(trajectory_id,
+  coordinate, value, reference)`` with one row per coordinate named ``w_0 ..
+  w_{d-1}``, then ``b`` (a sweep may mix d from 1 to 64, which wide columns
+  would pad with NaN), while ``theta_final`` keeps its meaning for d = 1
+  without a bias.
 """
 
 from __future__ import annotations
@@ -23,7 +66,11 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = ["CENSORED", "DERIVED", "DERIVED_FIELDS", "FLOAT_FIELDS", "INT_FIELDS", "METRICS", "METRIC_COLUMNS",
-           "Status"]
+           "NORM_TINY", "Status"]
+
+#: Smallest normal float64, 2**-1022: an error norm's sum of squares q at or above it (and finite) is
+#: taken as ``sqrt(q)``, below it (or infinite) by the scaled form (module docstring, "In d dimensions").
+NORM_TINY = 2.0**-1022
 
 
 class Status(IntEnum):
