@@ -390,6 +390,12 @@ def _make_chunk(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
             E = (n + bs - 1) // bs if BATCH else n  # steps per epoch
             K = epochs * E
             last_start = K - E  # updates done when the last epoch starts
+            # The block's own views: a lane loop indexed ``v[j]`` (j from 0) loads contiguously;
+            # ``l_doff[s0 + j]`` made LLVM add negative-index code to the staging loops (gathered
+            # blocks 1.1x slower when tiled, 1.7x with a shuffled order: same-process A/B).
+            bv_doff = l_doff[s0:s0 + L]
+            bv_ioff = l_ioff[s0:s0 + L]
+            bv_rec = rec_row[s0:s0 + L]
             implicit = l_ioff[s0] < 0
             doff0 = l_doff[s0]
             ioff0 = l_ioff[s0]
@@ -433,7 +439,7 @@ def _make_chunk(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
             if GATHER:
                 for r in range(rows):
                     for j in range(L):
-                        p = np.uint64(l_doff[s0 + j] + r)  # unsigned: no negative-index wraparound code
+                        p = np.uint64(bv_doff[j] + r)  # unsigned: no negative-index wraparound code
                         tile[r * B + j] = x[p]
                         tile[ty + r * B + j] = y[p]
                     for j in range(L, Lp):
@@ -441,7 +447,7 @@ def _make_chunk(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
                         tile[ty + r * B + j] = 0.0
             n_rec = 0
             for j in range(L):
-                if rec_row[s0 + j] >= 0:
+                if bv_rec[j] >= 0:
                     n_rec += 1
             # Two phases: before the last epoch (the lighter lane loop) and the last
             # epoch (plus its loss, zigzag and sign statistics).
@@ -474,13 +480,13 @@ def _make_chunk(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
                                     row = i * B
                                 elif implicit:
                                     for j in range(L):
-                                        p = np.uint64(l_doff[s0 + j] + i)
+                                        p = np.uint64(bv_doff[j] + i)
                                         tile[j] = x[p]
                                         tile[ty + j] = y[p]
                                 else:
                                     for j in range(L):
-                                        p = np.uint64(l_doff[s0 + j]
-                                                      + np.int64(idx[np.uint64(l_ioff[s0 + j] + pos)]))
+                                        p = np.uint64(bv_doff[j]
+                                                      + np.int64(idx[np.uint64(bv_ioff[j] + pos)]))
                                         tile[j] = x[p]
                                         tile[ty + j] = y[p]
                             elif implicit:
@@ -529,13 +535,13 @@ def _make_chunk(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
                                 row = i * B
                             elif implicit:
                                 for j in range(L):
-                                    p = np.uint64(l_doff[s0 + j] + i)
+                                    p = np.uint64(bv_doff[j] + i)
                                     tile[j] = x[p]
                                     tile[ty + j] = y[p]
                             else:
                                 for j in range(L):
-                                    p = np.uint64(l_doff[s0 + j]
-                                                  + np.int64(idx[np.uint64(l_ioff[s0 + j] + k)]))
+                                    p = np.uint64(bv_doff[j]
+                                                  + np.int64(idx[np.uint64(bv_ioff[j] + k)]))
                                     tile[j] = x[p]
                                     tile[ty + j] = y[p]
                         elif implicit:
@@ -550,7 +556,7 @@ def _make_chunk(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
                             i = 0
                         if rec:  # the loss of this step, from theta before it (same operations)
                             for j in range(L):
-                                if rec_row[s0 + j] >= 0:
+                                if bv_rec[j] >= 0:
                                     xj = tile[row + j] if GATHER else xi
                                     yj = tile[ty + row + j] if GATHER else yi
                                     z2 = yj - f[_TH + j] * xj
@@ -579,7 +585,7 @@ def _make_chunk(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
                     if rec:
                         slot = step // rec_every - 1
                         for j in range(L):
-                            r = rec_row[s0 + j]
+                            r = bv_rec[j]
                             if r >= 0 and f[_DIV + j] < 0.0:
                                 rec_theta[r, slot] = f[_TH + j]
                                 rec_loss[r, slot] = f[_LREC + j]
