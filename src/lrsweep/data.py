@@ -492,8 +492,10 @@ def features_dataset_for(config: SweepConfig, key: tuple, order: str) -> Feature
         return FeaturesDataset(x[:, None], y, np.array([ds.theta_ref]), 0.0, ds.outliers,
                                np.array([float(config.coef)]), float(config.intercept), np.ones(1), False)
     seed, n, x_scale, noise, kind_out, frac, scale, d, condition, bias = key
+    d = int(d)
     return make_features_dataset(
-        seed, n, d, x_scale=x_scale, condition=condition, coefficients=config.feature_coefficients(d),
-        intercept=config.intercept, fit_intercept=bias, noise=noise, outlier_frac=frac,
-        outlier_scale=scale, outlier_kind=kind_out, kind=config.data,
+        int(seed), int(n), d, x_scale=float(x_scale), condition=float(condition),
+        coefficients=config.feature_coefficients(d), intercept=config.intercept, fit_intercept=bool(bias),
+        noise=float(noise), outlier_frac=float(frac), outlier_scale=float(scale), outlier_kind=str(kind_out),
+        kind=config.data,
         online_epochs=config.epochs if order == "online" else None)
