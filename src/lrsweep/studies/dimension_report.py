@@ -139,8 +139,9 @@ def _kappa_text(per_d) -> str:
            f"{fmt(r['best_lr_scaled'], 3)}")
     if len(iso):
         i = iso.iloc[0]
-        txt += (f", against {_steps(i)} isotropic ({r['steps_median'] / i['steps_median']:.3g} times "
-                "more)")
+        both = np.isfinite(r["steps_median"]) and np.isfinite(i["steps_median"]) and i["steps_median"] > 0
+        ratio = f" ({r['steps_median'] / i['steps_median']:.3g} times more)" if both else ""
+        txt += f", against {_steps(i)} isotropic{ratio}"
     return txt + (": the slowest direction contracts at about 2 lr s_min^2 per step, a fraction "
                   "s_min^2 / E||x||^2 of what the scaling allows.")
 
