@@ -23,7 +23,7 @@ SRC = Path(lrsweep.__file__).parent
 
 #: Top-level modules and packages of lrsweep, bottom layer first.
 LAYERS = [
-    {"_validation", "metrics", "files"},
+    {"_validation", "metrics", "files", "provenance"},
     {"intervals", "schedules", "finder"},
     {"config"},
     {"grid", "reference", "selection"},
@@ -32,6 +32,8 @@ LAYERS = [
     {"data"},
     {"theory"},
     {"engine"},
+    # The final-weights frame of d-feature sweeps (issue 15): results, checkpoints and loads share it.
+    {"weights"},
     {"results", "planner", "plots"},
     {"checkpoint", "distributed"},
     {"runner"},
@@ -46,7 +48,8 @@ MAX_LINES = 600
 LONG_MODULES = {
     # numba's cache checks only the timestamp of the file that defines a cached function: lane
     # helpers inlined from another module could change without invalidating the compiled kernel.
-    "lrsweep.engine.kernel": 800,
+    # The d-feature variant (issue 15) is there for the same reason: it shares the lane helpers.
+    "lrsweep.engine.kernel": 1200,
 }
 
 

@@ -279,6 +279,56 @@ def _batch_examples() -> dict[str, tuple[tuple, dict]]:
 
 EXAMPLES.update(_batch_examples())
 
+
+def _dimension_examples() -> dict[str, tuple[tuple, dict]]:
+    """Examples of the d-feature figures (plots.dimension)."""
+    rows = []
+    for kappa, dims in ((1.0, (1, 10, 64)), (100.0, (10,))):
+        for bias in (False, True):
+            for d in dims:
+                a = 1.0 / d
+                rows.append({"n_features": d, "condition": kappa, "fit_intercept": bias,
+                             "second_moment": float(d),
+                             "ms_threshold": 0.9 * a, "as_threshold": a, "as_threshold_se": 0.01 * a * bias,
+                             "as_sim": a, "as_sim_lo": 0.95 * a, "as_sim_hi": 1.05 * a, "as_sim_scaled": 1.0,
+                             "as_threshold_scaled": 1.0, "ms_threshold_scaled": 0.9,
+                             "best_lr_scaled": 0.5, "best_lr_scaled_lo": 0.42, "best_lr_scaled_hi": 0.6,
+                             "steps_median": 20.0 * d, "steps_median_lo": 18.0 * d,
+                             "steps_median_hi": np.inf if d == 64 else 22.0 * d, "budget": 2000,
+                             "theory_best_lr_scaled": np.nan if bias else 0.5,
+                             "theory_best_steps": np.nan if bias else 19.0 * d})
+    per_d = pd.DataFrame(rows)
+    cs = np.array([0.5, 0.9, 1.3])
+    growth = pd.DataFrame([{"n_features": d, "fit_intercept": b, "c": c, "log_growth_mean": (c - 1) / d,
+                            "log_growth_mean_se": 0.01 / d}
+                           for d in (1, 10) for b in (False, True) for c in cs])
+    theory = growth.rename(columns={"log_growth_mean": "log_multiplier",
+                                    "log_growth_mean_se": "log_multiplier_se"})
+    orders = pd.DataFrame([{"n_features": d, "order": o, "c": c, "unstable_rate": r, "unstable_lo": r / 2,
+                            "unstable_hi": min(1.0, r + 0.1), "exact_rate": r if o == "fixed" else np.nan}
+                           for d in (1, 10) for o in ("fixed", "shuffle") for c, r in zip(cs, (0.0, 0.4, 1.0),
+                                                                                          strict=True)])
+    critical = pd.DataFrame({"n_features": [1, 10], "critical_c_median": [1.2, 0.9],
+                             "critical_c_median_lo": [1.1, 0.85], "critical_c_median_hi": [1.3, 0.95]})
+    marks = pd.DataFrame({"n_features": [1, 10], "ms_c": [1 / 3, 10 / 12], "as_c": [1.21, 0.9]})
+    return {
+        "thresholds_vs_dimension": ((per_d[["n_features", "condition", "fit_intercept", "ms_threshold",
+                                            "as_threshold", "as_threshold_se", "as_sim", "as_sim_lo",
+                                            "as_sim_hi", "second_moment"]],), {"scaled": False,
+                                                                               "title": "thresholds"}),
+        "steps_vs_dimension": ((per_d[["n_features", "condition", "fit_intercept", "best_lr_scaled",
+                                       "best_lr_scaled_lo", "best_lr_scaled_hi", "steps_median",
+                                       "steps_median_lo", "steps_median_hi", "budget",
+                                       "theory_best_lr_scaled", "theory_best_steps", "as_sim_scaled",
+                                       "as_threshold_scaled", "ms_threshold_scaled"]],),
+                               {"title": "steps"}),
+        "exponent_by_dimension": ((growth,), {"theory": theory, "title": "exponent"}),
+        "orders_vs_lr": ((orders,), {"critical": critical, "marks": marks, "title": "orders"}),
+    }
+
+
+EXAMPLES.update(_dimension_examples())
+
 # The caller's settings, different from the theme in the keys it sets (and in a few read when artists are
 # created). Not here: rcParams matplotlib reads at draw or save time that the theme does not set
 # (savefig.*, text.hinting, axes.autolimit_mode, axes.formatter.*): they are the renderer's (plots._settle).

@@ -24,7 +24,8 @@ def rerun(name, out, **options):
 
 FIGURES = {"seed": 2, "lr-tuning": 2, "oscillation": 1, "outliers": 3, "divergence": 1,
            "convergence": 1, "dataset-size": 2, "heavy-tails": 1, "noise-floor": 2,
-           "batch-size": 4, "schedules": 3, "momentum": 2, "lr-finder": 3}
+           "batch-size": 4, "schedules": 3, "momentum": 2, "lr-finder": 3,
+           "dimension": 4}
 
 
 def test_every_study_has_a_figure_count():
@@ -179,6 +180,9 @@ def test_rerun_of_a_study_resumes_from_its_chunks(tmp_path):
          ("lr", "converged_step")),
         ("batch-size", "per_batch_size.csv", r"^\| ([0-9]+) \| [0-9.]+ \| [0-9.]+ \| ([0-9.]+) \[",
          ("batch_size", "as_sim")),
+        ("dimension", "per_dimension.csv",
+         r"^\| ([0-9]+) \| no \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \+- [0-9.e-]+ \([A-Za-z ]+\) \| ([0-9.]+) \[",
+         ("n_features", "as_sim")),
     ],
 )
 def test_report_tables_come_from_the_csv(name, csv, pattern, columns, gallery):

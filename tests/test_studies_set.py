@@ -22,7 +22,8 @@ from lrsweep.studies.common import replay
 #: A value other than every study's default, for each axis.
 VALUES = {"lr": "0.3", "seed": "3:15", "n_samples": "50", "x_scale": "2.0", "noise": "0.5",
           "outlier_kind": "response", "outlier_frac": "0.05", "outlier_scale": "3.0", "order": "shuffle",
-          "theta0": "2.0", "schedule": "cosine", "batch_size": "4", "nesterov": "true", "momentum": "0.5"}
+          "theta0": "2.0", "schedule": "cosine", "batch_size": "4", "nesterov": "true", "momentum": "0.5",
+          "n_features": "5", "condition": "10.0", "fit_intercept": "true"}
 #: Few seeds: these runs check where the theory is evaluated, not its agreement with simulation.
 FEW = "seed=0:12"
 
@@ -407,11 +408,51 @@ def _check_batch_size(run, options):
     assert "{" not in run.output.report + run.output.answer
 
 
+def _check_dimension(run, options):
+    from lrsweep.studies.dimension_runs import features_x
+
+    s, per_d = run.output.summary, run.output.tables["per_dimension"]
+    cfgs = {k: r.config for k, r in run.results.items()}
+    (x_scale,) = next(iter(cfgs.values())).axes["x_scale"]
+    for k, cfg in cfgs.items():
+        if not (k.startswith("online_") or k == "kappa"):
+            continue
+        (d,), (kappa,) = cfg.axes["n_features"], cfg.axes["condition"]
+        sc = np.asarray(theory.condition_scales(d, kappa, x_scale)).reshape(-1)
+        t = s[(s["n_features"] == d) & (s["condition"] == kappa)]
+        assert set(t["lr"]) == set(cfg.axes["lr"])
+        np.testing.assert_allclose(t["c"], t["lr"] * np.sum(sc**2), rtol=1e-12)
+        for bias in (False, True):
+            row = per_d[(per_d["n_features"] == d) & (per_d["condition"] == kappa)
+                        & (per_d["fit_intercept"] == bias)]
+            assert row["ms_threshold"].iloc[0] == theory.feature_ms_threshold(sc, fit_intercept=bias)
+            if kappa == 1.0 and not bias:
+                assert row["as_threshold"].iloc[0] == theory.isotropic_as_threshold(d, x_scale)
+                g = t[~t["fit_intercept"]]
+                np.testing.assert_array_equal(g["theory_log_multiplier"], np.asarray(
+                    theory.isotropic_log_multiplier(g["lr"].to_numpy(), d, x_scale)).reshape(-1))
+    orders, crit = run.output.tables["orders"], run.output.tables["critical_lr"]
+    for k, cfg in cfgs.items():
+        if not k.startswith("order_"):
+            continue
+        (d,) = cfg.axes["n_features"]
+        X = features_x(cfg, cfg.axes["seed"])
+        fx = orders[(orders["n_features"] == d) & (orders["order"] == "fixed")].sort_values("lr")
+        G = np.asarray(theory.feature_epoch_growth(X, fx["lr"].to_numpy())).reshape(len(X), -1)
+        np.testing.assert_array_equal(fx["exact_rate"], (G > 0).mean(axis=0))
+        c = crit[crit["n_features"] == d].iloc[0]
+        n_crit = int(c["datasets"])
+        assert c["critical_lr_median"] == np.median(theory.feature_critical_lr(X[:n_crit]))
+    assert f"x ~ N(0, {x_scale:g}^2 I)" in run.output.report
+    assert "{" not in run.output.report + run.output.answer
+
+
 CHECKS = {"seed": _check_seed, "lr-tuning": _check_lr_tuning, "convergence": _check_convergence,
           "oscillation": _check_oscillation, "outliers": _check_outliers, "divergence": _check_divergence,
           "dataset-size": _check_dataset_size, "heavy-tails": _check_heavy_tails,
           "noise-floor": _check_noise_floor, "schedules": _check_schedules, "momentum": _check_momentum,
-          "lr-finder": _check_lr_finder, "batch-size": _check_batch_size}
+          "lr-finder": _check_lr_finder, "batch-size": _check_batch_size,
+          "dimension": _check_dimension}
 
 
 def test_every_study_has_a_check():

@@ -32,8 +32,8 @@ from ._validation import (
 )
 from .schedules import ScheduleConstraint
 
-__all__ = ["AXES", "DATA_AXES", "LANE_AXES", "OPTIMIZER_AXES", "ORDERS", "OUTLIER_KINDS", "SETTINGS",
-           "SweepConfig"]
+__all__ = ["AXES", "DATA_AXES", "FEATURE_AXES", "LANE_AXES", "OPTIMIZER_AXES", "ORDERS", "OUTLIER_KINDS",
+           "SETTINGS", "SweepConfig"]
 
 ORDERS = ("fixed", "shuffle", "replacement", "online")
 OUTLIER_KINDS = ("leverage", "response")
@@ -59,6 +59,12 @@ MAX_SAMPLES = 2**31 - 1
 MAX_STEPS = 2**53
 #: Most trajectories in a grid (ids are int64, and products with steps must not overflow).
 MAX_TRAJECTORIES = 2**62
+#: Most features a sweep may have: the kernel keeps d (+ 1 for a bias) coordinates per lane in a
+#: scratch buffer of ``(d + 1) * BLOCK_LANES`` float64 per field (issue 15 asks for 1..64).
+MAX_FEATURES = 64
+#: Largest condition number kappa (feature SDs spread by sqrt(kappa) = 1e8: beyond that float64's
+#: 16 digits cannot tell the features apart in a least-squares fit).
+MAX_CONDITION = 1e16
 
 #: Sweepable parameters in canonical grid order, outermost first. Trajectory
 #: ids enumerate the grid in this order (C order), so the learning rates of
@@ -71,6 +77,9 @@ AXES: dict[str, tuple[Constraint, Any]] = {
     "outlier_kind": (OneOf(OUTLIER_KINDS), "leverage"),
     "outlier_frac": (Interval("float", 0, 1), 0.0),
     "outlier_scale": (Interval("float", 0, MAX_SCALE), 10.0),
+    "n_features": (Interval("int", 1, MAX_FEATURES), 1),
+    "condition": (Interval("float", 1, MAX_CONDITION), 1.0),
+    "fit_intercept": (Boolean(), False),
     "order": (OneOf(ORDERS), "fixed"),
     "schedule": (ScheduleConstraint(), "constant"),
     "batch_size": (Interval("int", 1, MAX_SAMPLES), 1),
@@ -80,7 +89,11 @@ AXES: dict[str, tuple[Constraint, Any]] = {
     "lr": (Interval("float", 0, INF, "left"), 0.01),
 }
 #: Axes that decide the dataset (its *data key*).
-DATA_AXES = ("seed", "n_samples", "x_scale", "noise", "outlier_kind", "outlier_frac", "outlier_scale")
+DATA_AXES = ("seed", "n_samples", "x_scale", "noise", "outlier_kind", "outlier_frac", "outlier_scale",
+             "n_features", "condition", "fit_intercept")
+#: The data axes of the d-feature model (issue 15): at their defaults (one feature, isotropic, no
+#: bias) a dataset and every trajectory on it are the one-feature model's, bit for bit.
+FEATURE_AXES = ("n_features", "condition", "fit_intercept")
 #: Axes that only change the optimiser per lane: trajectories differing only in
 #: these share a dataset, a sample order, a schedule and a batch size, and run
 #: as lanes of one kernel block.
@@ -194,6 +207,23 @@ class SweepConfig:
         ``v <- beta v + g``, then ``theta <- theta - lr_t v`` (heavy ball) or
         ``theta <- theta - lr_t (g + beta v)`` (Nesterov), ``v_0 = 0``.
         0 (default) is plain SGD.
+    n_features : int or sequence of int
+        d, the number of features, in ``[1, 64]``: the model is ``y = w . x (+ b)``
+        (:func:`lrsweep.make_features_dataset` is the data recipe). 1 (default)
+        is the seed's one-weight model, bit for bit.
+    condition : float or sequence of float
+        kappa in ``[1, 1e16]``: feature j has standard deviation ``x_scale *
+        kappa ** (j / (2 (d - 1)))`` (eigenvalues of the population covariance
+        spread geometrically from ``x_scale^2`` to ``kappa x_scale^2``); 1
+        (default) is isotropic; no effect with one feature.
+    fit_intercept : bool or sequence of bool
+        Learn a bias ``b`` (a weight on a constant input 1.0, started at 0.0);
+        the reference ``(w_ref, b_ref)`` is then the least-squares fit with an
+        intercept. False (default): no bias, ``b_ref = 0``.
+    coefficients : 1-D array, optional
+        The true weights ``a_j`` (``|a_j| <= 1e30``), one per feature of the
+        largest ``n_features``; a dataset of ``d`` features uses the first
+        ``d``. Default: every ``a_j = coef``.
     lr_multipliers : 1-D array, optional
         The per-step multipliers of ``schedule="custom"`` (finite, ``>= 0``,
         at least as many as the longest run has steps); only with it.
@@ -238,6 +268,10 @@ class SweepConfig:
     momentum: Any = AXES["momentum"][1]
     lr_multipliers: Any = field(default=None, repr=False)
     memory_limit: int | None = None
+    n_features: Any = AXES["n_features"][1]
+    condition: Any = AXES["condition"][1]
+    fit_intercept: Any = AXES["fit_intercept"][1]
+    coefficients: Any = field(default=None, repr=False)
     _axes: dict = field(init=False, repr=False, compare=False)
     _cache: dict = field(init=False, repr=False, compare=False, default_factory=dict)  # derived values
 
@@ -251,6 +285,7 @@ class SweepConfig:
             set_(self, name, constraint.check(name, owner, getattr(self, name)))
         set_(self, "data", self._check_data(self.data, axes))
         set_(self, "lr_multipliers", self._check_multipliers(self.lr_multipliers, axes))
+        set_(self, "coefficients", self._check_features(self.coefficients, axes))
         if self.user_data is not None:
             axes["n_samples"] = (len(self.data[0]),)
         # Store axes as given (scalars stay scalars for repr), tuples internally.
@@ -293,6 +328,37 @@ class SweepConfig:
         arr.setflags(write=False)
         return arr
 
+    # -------------------------------------------------------------- features
+    def _check_features(self, value: Any, axes: dict) -> np.ndarray | None:
+        """The coefficients (None or one per feature of the largest d) and the feature scales' range."""
+        d_max = max(axes["n_features"])
+        if d_max > 1 and max(axes["condition"]) > 1.0:
+            top = max(axes["x_scale"]) * math.sqrt(max(axes["condition"]))
+            if top > MAX_SCALE:
+                got = Described(f"a feature standard deviation of {top!r} (x_scale * sqrt(condition))")
+                raise ParameterError(_msg("condition", f"such that x_scale * sqrt(condition) is at most "
+                                          f"{MAX_SCALE:g}", got))
+        if value is None:
+            return None
+        what = f"None or a 1-D array of one coefficient per feature ({d_max})"
+        arr = Array(-MAX_SCALE, MAX_SCALE, "both", ndim=(1,), what=what).check(
+            "coefficients", "SweepConfig", value).copy()
+        if arr.shape != (d_max,):
+            raise ParameterError(_msg("coefficients", what, Described(f"{arr.size} coefficients")))
+        arr.setflags(write=False)
+        return arr
+
+    def feature_coefficients(self, n_features: int) -> np.ndarray:
+        """The true weights of a dataset of ``n_features`` features (``coefficients`` or every ``coef``)."""
+        if self.coefficients is None:
+            return np.full(n_features, float(self.coef))
+        return np.array(self.coefficients[:n_features], dtype=np.float64)
+
+    @property
+    def has_features(self) -> bool:
+        """Whether some trajectory has more than one coordinate (``n_features > 1`` or a bias)."""
+        return max(self._axes["n_features"]) > 1 or True in self._axes["fit_intercept"]
+
     # ------------------------------------------------------------------ data
     @staticmethod
     def _check_data(data: Any, axes: dict) -> Any:
@@ -313,7 +379,8 @@ class SweepConfig:
         if x.size > MAX_SAMPLES:
             got = Described(f"{x.size} samples")
             raise ParameterError(_msg("data", f"at most {MAX_SAMPLES} samples", got))
-        for name in ("n_samples", "noise", "x_scale", "outlier_frac"):
+        for name in ("n_samples", "noise", "x_scale", "outlier_frac", "n_features", "condition",
+                     "fit_intercept"):
             if axes[name] != (AXES[name][1],):
                 raise ParameterError(
                     _msg(name, "left at its default when data=(x, y) is given", axes[name])
@@ -380,6 +447,8 @@ class SweepConfig:
         d: dict[str, Any] = {}
         for name in AXES:
             vals = list(self._axes[name])
+            if name in FEATURE_AXES and vals == [AXES[name][1]]:
+                continue  # the one-feature model: its configs (and grid hashes) stay as before issue 15
             d[name] = vals
         if self.user_data is not None:
             d.pop("n_samples")
@@ -390,6 +459,8 @@ class SweepConfig:
             d[name] = getattr(self, name)
         d["lr_multipliers"] = None if self.lr_multipliers is None else self.lr_multipliers.tolist()
         d["memory_limit"] = self.memory_limit
+        if self.coefficients is not None:
+            d["coefficients"] = self.coefficients.tolist()
         return d
 
     @classmethod

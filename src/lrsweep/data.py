@@ -97,7 +97,7 @@ from ._validation import (
     message,
     validate_params,
 )
-from .config import AXES, DATA_KINDS, MAX_SCALE, ORDERS, SETTINGS, SweepConfig
+from .config import AXES, DATA_KINDS, MAX_CONDITION, MAX_SCALE, ORDERS, SETTINGS, SweepConfig
 
 __all__ = ["Dataset", "FeaturesDataset", "make_dataset", "make_features_dataset", "sample_order"]
 
@@ -226,10 +226,18 @@ def user_dataset(x: np.ndarray, y: np.ndarray) -> Dataset:
 
 
 def dataset_for(config: SweepConfig, key: tuple, order: str) -> Dataset:
-    """The dataset of one data key of ``config`` (``key`` in ``DATA_AXES`` order)."""
+    """The dataset of one data key of ``config`` (``key`` in ``DATA_AXES`` order).
+
+    One feature without a bias only (the feature axes at their defaults, or a
+    key of the seven one-feature data axes); :func:`features_dataset_for`
+    gives every key.
+    """
     if config.user_data is not None:
         return user_dataset(*config.user_data)
-    seed, n, x_scale, noise, kind_out, frac, scale = key
+    seed, n, x_scale, noise, kind_out, frac, scale, *feat = key
+    if feat and (feat[0] != 1 or feat[2]):
+        raise ValueError(f"dataset_for: a key of {feat[0]} features (fit_intercept={feat[2]}) needs "
+                         "features_dataset_for")
     return _generate(seed, n, x_scale, noise, kind_out, frac, scale, config.coef,
                      config.intercept, config.data,
                      config.epochs if order == "online" else None)
@@ -264,9 +272,6 @@ def sample_order(order: str, n_samples: int, epochs: int, seed: int) -> np.ndarr
 #: Most features of :func:`make_features_dataset` (the issue asks for 1..64; the kernel's vector
 #: state is per lane, so its own limit may be lower).
 MAX_FEATURES = 1024
-#: Largest condition number kappa (feature SDs spread by sqrt(kappa) = 1e8: beyond that float64's
-#: 16 digits cannot tell the features apart in a least-squares fit).
-MAX_CONDITION = 1e16
 
 
 @dataclass(frozen=True, eq=False)
@@ -471,3 +476,26 @@ def make_features_dataset(
     for arr in (x, y, w_ref, out, a, scales):
         arr.setflags(write=False)
     return FeaturesDataset(x, y, w_ref, b_ref, out, a, float(intercept), scales, bool(fit_intercept))
+
+
+def features_dataset_for(config: SweepConfig, key: tuple, order: str) -> FeaturesDataset:
+    """The d-feature dataset of one data key of ``config`` (``key`` in ``DATA_AXES`` order).
+
+    :func:`make_features_dataset` with the key's axes and the config's
+    ``coefficients`` (the first d), ``coef``, ``intercept`` and ``data``; for
+    the one-feature keys its bits are :func:`dataset_for`'s. User data is one
+    feature without a bias (``SweepConfig`` refuses the feature axes with it).
+    """
+    if config.user_data is not None:
+        x, y = config.user_data
+        ds = user_dataset(x, y)
+        return FeaturesDataset(x[:, None], y, np.array([ds.theta_ref]), 0.0, ds.outliers,
+                               np.array([float(config.coef)]), float(config.intercept), np.ones(1), False)
+    seed, n, x_scale, noise, kind_out, frac, scale, d, condition, bias = key
+    d = int(d)
+    return make_features_dataset(
+        int(seed), int(n), d, x_scale=float(x_scale), condition=float(condition),
+        coefficients=config.feature_coefficients(d), intercept=config.intercept, fit_intercept=bool(bias),
+        noise=float(noise), outlier_frac=float(frac), outlier_scale=float(scale), outlier_kind=str(kind_out),
+        kind=config.data,
+        online_epochs=config.epochs if order == "online" else None)

@@ -140,7 +140,8 @@ def default_chunk_size(config: SweepConfig, *, data_budget: int = 64 * 2**20) ->
     n_max = max(config.axes["n_samples"])
     online = "online" in config.axes["order"]
     m = n_max * (config.epochs if online else 1)
-    per_group = 16 * m + 4 * config.epochs * n_max  # x, y and a sample-order stream
+    p = max(config.axes["n_features"]) + (True in config.axes["fit_intercept"])  # coordinates per row
+    per_group = 8 * (p + 1) * m + 4 * config.epochs * n_max  # x, y and a sample-order stream
     if lpg > CHUNK_TRAJECTORIES:
         return min(CHUNK_TRAJECTORIES, config.n_trajectories)
     groups = max(1, min(CHUNK_TRAJECTORIES // lpg, data_budget // max(per_group, 1)))

@@ -144,3 +144,14 @@ def hill(values: np.ndarray, k: int) -> tuple[float, float]:
         return math.nan, math.nan
     alpha = float(1.0 / np.mean(np.log(v[:k] / v[k])))
     return alpha, alpha / math.sqrt(k)
+
+
+def median_intervals_by_group(values: np.ndarray, group: np.ndarray, n_groups: int
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """95 % order-statistic intervals of the median of ``values`` per group (NaN values left out)."""
+    keep = ~np.isnan(values)
+    v, gr = values[keep], group[keep]
+    order = np.lexsort((v, gr))  # by group, then by value
+    sizes = np.bincount(gr, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return group_median_intervals(v[order], starts, sizes)

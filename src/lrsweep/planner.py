@@ -27,9 +27,16 @@ from .config import SweepConfig
 
 __all__ = ["MemoryPlan", "available_memory", "peak_rss", "plan_memory"]
 
-#: Bytes per row of the collected table: trajectory_id and 14 axis columns
-#: (three of them 1-byte categoricals, one bool), 19 metric columns (status 1 byte).
-TABLE_ROW_BYTES = 8 * 11 + 4 + 8 * 18 + 1 + 8  # 245 (227 before the four optimizer axes)
+#: Bytes per row of the collected table: trajectory_id and 17 axis columns
+#: (three of them 1-byte categoricals, two bools), 19 metric columns (status 1 byte).
+TABLE_ROW_BYTES = 8 * 13 + 4 + 1 + 8 * 18 + 1 + 8  # 262 (245 before the d-feature axes, 227 before
+#: the four optimizer axes)
+#: Per coordinate of a d-feature sweep's final weights (value and reference, float64), held with
+#: the table (``Results.weight_arrays``) and once more per chunk in flight.
+WEIGHT_BYTES = 16
+#: Per feature of a sample of a d-feature dataset in a chunk: its row in the engine's array, the
+#: NumPy recipe's normal draws and scaled copy.
+FEATURE_SAMPLE_BYTES = 8 + 24
 #: Kernel and bookkeeping arrays per trajectory of a chunk: lr, theta0, momentum,
 #: Nesterov, the last epoch's lr, recording row, noise floor, 7 float and 8 int
 #: outputs, axis values and their
@@ -156,7 +163,14 @@ def _group_bytes(config: SweepConfig) -> int:
     m = n_max * (config.epochs if online else 1)
     stored_order = any(o in ("shuffle", "replacement") for o in config.axes["order"])
     order = ORDER_STEP_BYTES * config.epochs * n_max if stored_order else 0
-    return DATA_SAMPLE_BYTES * m + order + GROUP_BYTES
+    p = _coordinates(config)
+    features = FEATURE_SAMPLE_BYTES * p * m if p > 1 else 0
+    return DATA_SAMPLE_BYTES * m + features + order + GROUP_BYTES
+
+
+def _coordinates(config: SweepConfig) -> int:
+    """The most coordinates of a trajectory: d (+ 1 with a bias)."""
+    return max(config.axes["n_features"]) + (True in config.axes["fit_intercept"])
 
 
 def chunk_bytes(config: SweepConfig, chunk_size: int, n_recorded: int = 0, n_slots: int = 0) -> int:
@@ -166,8 +180,9 @@ def chunk_bytes(config: SweepConfig, chunk_size: int, n_recorded: int = 0, n_slo
     """
     lpg = _grid.lanes_per_group(config)
     groups = min(chunk_size, math.ceil(chunk_size / lpg) + 1)
+    weights = WEIGHT_BYTES * 2 * _coordinates(config) * chunk_size if config.has_features else 0
     return (CHUNK_TRAJ_BYTES * chunk_size + _group_bytes(config) * groups
-            + 16 * n_recorded * n_slots)
+            + 16 * n_recorded * n_slots + weights)
 
 
 @validate_params({
@@ -224,7 +239,8 @@ def plan_memory(
     if budget is None:
         budget = config.memory_limit or int(DEFAULT_FRACTION * available_memory())
     T = config.n_trajectories
-    rows = TABLE_ROW_BYTES * T if collect else 0
+    row = TABLE_ROW_BYTES + (WEIGHT_BYTES * _coordinates(config) if config.has_features else 0)
+    rows = row * T if collect else 0
     rec_table = RECORD_POINT_BYTES * n_recorded * n_slots if collect else 0
     table = rows + rec_table
     base = _baseline()
@@ -241,7 +257,7 @@ def plan_memory(
         axes = ", ".join(f"{k}: {len(v)} values" for k, v in biggest if len(v) > 1) or "none"
         raise ParameterError(
             f"The grid of {owner} has {T:,} trajectories; its table would take about "
-            f"{_human(rows)} ({TABLE_ROW_BYTES} bytes each) on top of {_human(base)} for the "
+            f"{_human(rows)} ({row} bytes each) on top of {_human(base)} for the "
             f"libraries, more than the memory budget of {_human(budget)}. Write it to disk in "
             f"bounded memory with sweep_shard(config, (0, 1), out=DIR) (or a study's --shard), "
             f"use fewer values on the largest axes ({axes}), or raise SweepConfig.memory_limit."

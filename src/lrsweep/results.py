@@ -30,8 +30,10 @@ from ._validation import (
 )
 from .config import AXES, ORDERS, OUTLIER_KINDS, SweepConfig
 from .grid import axis_values
-from .intervals import group_median_intervals, wilson_interval  # wilson_interval re-exported (lrsweep.)
+from .intervals import median_intervals_by_group as _median_intervals
+from .intervals import wilson_interval  # re-exported (lrsweep.)
 from .metrics import CENSORED, DERIVED_FIELDS, FLOAT_FIELDS, INT_FIELDS, METRIC_COLUMNS, Status
+from .provenance import versions  # re-exported: studies name them in reports
 
 if TYPE_CHECKING:
     from .engine.layout import ChunkResult
@@ -180,6 +182,7 @@ class Assembler:
         self._cols.update({name: np.empty(n, dtype=np.int64) for name in INT_FIELDS if name != "status"})
         self._status = np.empty(n, dtype=np.int8)
         self._records: dict[int, pd.DataFrame] = {}
+        self._weights: dict[int, np.ndarray] = {}  # chunk index -> (value, reference), d-feature sweeps
 
     def add(self, result: ChunkResult) -> None:
         """Copy one finished chunk's arrays into place."""
@@ -195,6 +198,8 @@ class Assembler:
                 self._cols[name][sl] = out_i[r]
         for name in DERIVED_FIELDS:
             self._cols[name][sl] = derived[name]
+        if result.weights is not None:
+            self._weights[chunk.index] = result.weights
         if self.recorded and len(chunk_rec):
             slots = th.shape[1]
             steps = np.arange(1, slots + 1, dtype=np.int64) * self.record_every
@@ -206,8 +211,15 @@ class Assembler:
                 "loss": lo[rows, cs],
             })
 
+    def weights(self) -> np.ndarray | None:
+        """Every chunk's ``(value, reference)`` weights in trajectory order (None for one feature)."""
+        if not self.config.has_features:
+            return None
+        parts, self._weights = [self._weights[k] for k in sorted(self._weights)], {}
+        return np.concatenate(parts, axis=1) if parts else np.zeros((2, 0))
+
     def finish(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-        """The frame (and records, or None); the assembler must not be reused."""
+        """The frame (and records, or None); the assembler must not be reused (:meth:`weights` first)."""
         ids = np.arange(self.config.n_trajectories, dtype=np.int64)
         cols = _axis_columns(self.config, ids)
         metrics: dict[str, Any] = dict(self._cols)
@@ -246,12 +258,22 @@ class Results:
         The configuration that produced it.
     meta : dict
         Run facts that do not define the results (elapsed seconds, versions).
+    weight_arrays : ndarray of float64, shape (2, coordinates), or None
+        Final coordinates and references behind :attr:`weights` (None for one feature).
     """
 
     frame: pd.DataFrame
     records: pd.DataFrame | None
     config: SweepConfig
     meta: dict = field(default_factory=dict)
+    weight_arrays: np.ndarray | None = None
+
+    @property
+    def weights(self) -> pd.DataFrame:
+        """Final weights, one row per coordinate ``w_0 .. w_{d-1}[, b]``: :mod:`lrsweep.weights`."""
+        from .weights import weights_frame
+
+        return weights_frame(self.config, self.frame, self.weight_arrays)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -266,7 +288,8 @@ class Results:
             return NotImplemented
         if self.config != other.config or not self.frame.equals(other.frame):
             return False
-        if (self.records is None) != (other.records is None):
+        if (self.records is None) != (other.records is None) or not _same(self.weight_arrays,
+                                                                           other.weight_arrays):
             return False
         return self.records is None or self.records.equals(other.records)
 
@@ -423,10 +446,11 @@ class Results:
             "has_records": self.records is not None,
         }
         from .files import atomic_write
+        from .weights import encode_weights, weights_path
 
         # Only regular files are replaced: pyarrow deletes a target it fails to write, and a
         # device or directory named by mistake must never be removed.
-        for target in (path, _records_path(path)):
+        for target in (path, _records_path(path), weights_path(path)):
             if target.exists() and not target.is_file():
                 raise ParameterError(message("path", "Results.to_parquet", "a path to a regular file",
                                              str(target)))
@@ -437,6 +461,10 @@ class Results:
             buf = sink.getvalue()
             meta["records_sha256"] = hashlib.sha256(buf).hexdigest()
             atomic_write(_records_path(path), buf)
+        if self.weight_arrays is not None:
+            buf = encode_weights(self.weight_arrays)
+            meta["weights_sha256"] = hashlib.sha256(buf).hexdigest()
+            atomic_write(weights_path(path), buf)
         table = pa.Table.from_pandas(self.frame, preserve_index=False)
         schema_meta = dict(table.schema.metadata or {})
         schema_meta[b"lrsweep"] = json.dumps(meta).encode()
@@ -446,32 +474,14 @@ class Results:
         return path
 
 
-def _median_intervals(values: np.ndarray, group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """95 % order-statistic intervals of the median of ``values`` per group (NaN values left out)."""
-    keep = ~np.isnan(values)
-    v, gr = values[keep], group[keep]
-    order = np.lexsort((v, gr))  # by group, then by value
-    sizes = np.bincount(gr, minlength=n_groups)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    return group_median_intervals(v[order], starts, sizes)
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Both None, or equal bit for bit."""
+    return (a is None and b is None) or (a is not None and b is not None and a.shape == b.shape
+                                         and np.array_equal(a.view(np.int64), b.view(np.int64)))
 
 
 def _records_path(path: Path) -> Path:
     return path.with_name(path.stem + ".records.parquet")
-
-
-def versions() -> dict[str, str]:
-    """Versions of lrsweep and the packages that shape its results."""
-    import importlib.metadata as md
-    import platform
-
-    out = {"python": platform.python_version()}
-    for pkg in ("lrsweep", "numpy", "numba", "llvmlite", "pandas", "pyarrow"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:  # pragma: no cover - source checkout
-            out[pkg] = "unknown"
-    return out
 
 
 #: Every field of a results file's ``lrsweep`` metadata: what it must be, and its type.
@@ -520,6 +530,8 @@ def load(path: str | os.PathLike) -> Results:
         table, records that are missing or not this table's.
     """
     import hashlib
+
+    from .weights import load_weights
 
     path = Path(path)
     one = "a single lrsweep results file"
@@ -579,4 +591,6 @@ def load(path: str | os.PathLike) -> Results:
         if dict(records.dtypes) != dtypes or list(records.columns) != list(RECORD_COLUMNS):
             raise _refuse(path, fits, f"its records file {rpath.name!r} has columns {dict(records.dtypes)}")
     return Results(frame=frame, records=records, config=config,
-                   meta={**meta["meta"], "versions": meta["versions"]})
+                   meta={**meta["meta"], "versions": meta["versions"]}, weight_arrays=load_weights(
+        path, meta, config, lambda detail: _refuse(path, fits, detail)))
+

@@ -73,6 +73,13 @@ def _plan(config, record, record_every, chunk_size, *, out=None, collect=True, c
     from .planner import plan_memory
 
     rec_ids = select_ids(config, record, owner)
+    if config.has_features and rec_ids.size:
+        vals = _grid.axis_values(config, rec_ids)
+        many = (vals["n_features"] > 1) | vals["fit_intercept"].astype(bool)
+        if many.any():  # the records frame holds one theta per step
+            raise ParameterError(message("record", owner, "a selection of trajectories with one feature and "
+                                         "no bias (records hold one theta per step; use Results.weights "
+                                         "for the final vector)", int(rec_ids[many][0])))
     k_max = config.epochs * max(config.axes["n_samples"])
     n_slots = k_max // record_every if rec_ids.size else 0
     if rec_ids.size * n_slots > MAX_RECORD_POINTS:
@@ -214,11 +221,12 @@ def sweep(
         if bar is not None:
             bar.close()
     elapsed = time.perf_counter() - t0
+    weights = assembler.weights()
     frame, records = assembler.finish()
     meta = {"elapsed_s": elapsed, "chunks": len(plan), "chunks_computed": computed, "chunks_loaded": loaded,
             "chunks_rejected": 0 if store is None else len(store.rejected), "chunk_size": mplan.chunk_size,
             "memory_plan": mplan.describe(), "backend": "local" if client is None else "dask"}
-    return Results(frame=frame, records=records, config=config, meta=meta)
+    return Results(frame=frame, records=records, config=config, meta=meta, weight_arrays=weights)
 
 
 #: Chunks alive at once in a local run: the one whose kernel runs and the next

@@ -189,6 +189,7 @@ def load_results(directory: str | os.PathLike):
             f"The checkpoint in {str(directory)!r} {' and '.join(parts)}; run the remaining shards "
             f"(or sweep(config, out=...), which recomputes them) first."
         )
+    weights = assembler.weights()
     frame, records = assembler.finish()
     problem = frame_problem(frame, store.config)
     if problem:  # cannot happen for verified chunks; checked as load() checks a file
@@ -196,7 +197,7 @@ def load_results(directory: str | os.PathLike):
                              f"{problem}.")
     meta = {"chunks": len(plan), "chunks_computed": 0, "chunks_loaded": len(plan), "chunks_rejected": 0,
             "chunk_size": store.ident["chunk_size"], "checkpoint": str(directory)}
-    return Results(frame=frame, records=records, config=store.config, meta=meta)
+    return Results(frame=frame, records=records, config=store.config, meta=meta, weight_arrays=weights)
 
 
 @validate_params({"sources": ListOf(PathLike(), what="a non-empty list of paths"), "into": PathLike()})

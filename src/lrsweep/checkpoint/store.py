@@ -40,8 +40,9 @@ RECORD_IDS = "record_ids.npy"
 #: Parquet schema-metadata key of a chunk file's identity.
 IDENTITY_KEY = b"lrsweep_chunk"
 #: The files of a chunk, in the order they are written (the metrics file commits the chunk).
-KINDS = ("sums", "records", "metrics")
-_SUFFIX = {"sums": ".sums.json", "records": ".records.parquet", "metrics": ".parquet"}
+KINDS = ("sums", "records", "weights", "metrics")
+_SUFFIX = {"sums": ".sums.json", "records": ".records.parquet", "weights": ".weights.parquet",
+           "metrics": ".parquet"}
 
 
 def _schemas() -> dict[str, Any]:
@@ -50,7 +51,8 @@ def _schemas() -> dict[str, Any]:
     metrics = [(n, pa.float64()) for n in FLOAT_FIELDS] + [(n, pa.int64()) for n in INT_FIELDS]
     metrics += [(n, pa.float64()) for n in DERIVED_FIELDS]
     records = [("trajectory_id", pa.int64()), ("theta", pa.float64()), ("loss", pa.float64())]
-    return {"metrics": pa.schema(metrics), "records": pa.schema(records)}
+    weights = [("value", pa.float64()), ("reference", pa.float64())]
+    return {"metrics": pa.schema(metrics), "records": pa.schema(records), "weights": pa.schema(weights)}
 
 
 def _sha256(data) -> str:
@@ -213,7 +215,14 @@ class ChunkStore:
         return self.dir / (f"chunk-{index:06d}" + _SUFFIX[kind])
 
     def _kinds(self) -> tuple[str, ...]:
-        return ("records", "metrics") if self.recorded else ("metrics",)
+        """The Parquet files of a chunk in writing order: records if recorded, weights with d features."""
+        return (*(("records",) if self.recorded else ()), *(("weights",) if self.config.has_features else ()),
+                "metrics")
+
+    def _weight_rows(self, chunk: Chunk) -> int:
+        from ..weights import coordinates
+
+        return int(coordinates(self.config, chunk.start, chunk.stop).sum())
 
     def _identity(self, chunk: Chunk, kind: str, rows: int, **extra: int) -> dict:
         return {"format": FORMAT, "kind": kind, "key": self.key, "index": chunk.index, "start": chunk.start,
@@ -249,6 +258,10 @@ class ChunkStore:
                    "theta": result.rec_theta.ravel(), "loss": result.rec_loss.ravel()}
             tables["records"] = (pa.table(rec, schema=schemas["records"]),
                                  self._identity(chunk, "records", n_rec * slots, slots=slots, recorded=n_rec))
+        if self.config.has_features:
+            w = {"value": result.weights[0], "reference": result.weights[1]}
+            tables["weights"] = (pa.table(w, schema=schemas["weights"]),
+                                 self._identity(chunk, "weights", result.weights.shape[1]))
         out = {}
         for kind in self._kinds():
             table, ident = tables[kind]
@@ -313,6 +326,13 @@ class ChunkStore:
                 expected = self._identity(chunk, "records", n_rec * slots, slots=slots, recorded=n_rec)
                 if ident != expected or meta.num_rows != n_rec * slots:
                     return "corrupt", None
+            if self.config.has_features:
+                files["weights"] = self._path(chunk.index, "weights").read_bytes()
+                meta = pq.read_metadata(pa.BufferReader(files["weights"]))
+                rows = self._weight_rows(chunk)
+                if json.loads(meta.metadata[IDENTITY_KEY]) != self._identity(chunk, "weights", rows) or (
+                        meta.num_rows != rows):
+                    return "corrupt", None
             files = {kind: files[kind] for kind in self._kinds()}  # in writing order
             sums = json.loads(self._path(chunk.index, "sums").read_bytes())
             if sums != self._sums(chunk, files):
@@ -352,7 +372,13 @@ class ChunkStore:
             rec_loss = rt.column("loss").to_numpy().reshape(len(chunk_rec), slots)
         else:
             rec_theta = rec_loss = np.zeros((0, 0))
-        return ChunkResult(chunk, out_f, out_i, derived, chunk_rec, rec_theta, rec_loss)
+        weights = None
+        if self.config.has_features:
+            wt = pq.read_table(pa.BufferReader(files["weights"]))
+            if not wt.schema.remove_metadata().equals(schemas["weights"]):
+                raise ValueError(f"chunk {chunk.index}: unexpected weights schema")
+            weights = np.stack([wt.column("value").to_numpy(), wt.column("reference").to_numpy()])
+        return ChunkResult(chunk, out_f, out_i, derived, chunk_rec, rec_theta, rec_loss, weights)
 
     def load(self, chunk: Chunk) -> ChunkResult | None:
         """The chunk's result if its files are complete and verified, else ``None``."""

@@ -79,6 +79,24 @@ class ChunkCall:
         lr_last = lr * g_last_max[lg] if has_sched else lr
         self.noise_rms, floor2 = noise_floor(lr_last, stats[2], stats[3], stats[4], config.noise_factor,
                                              g_bs[lg], beta, nest)
+        self.feat = None
+        self.weights_ref = None
+        if config.has_features:
+            l_p = data.g_p[lg]
+            self.l_p = l_p
+            l_woff = np.zeros(T, dtype=np.int64)
+            np.cumsum(l_p[:-1], out=l_woff[1:])
+            self.l_woff = l_woff
+            big = l_p > 1
+            floor2[big] = -1.0  # no closed-form noise floor in d dimensions (lrsweep.metrics)
+            self.noise_rms[big] = np.nan
+            if data.has_features:
+                l_roff = data.g_roff[lg]
+                self.out_w = np.empty(int(l_p.sum()))
+                self.feat = (data.xf, data.g_xoff[lg], data.refv, l_roff, l_p[plan.b_start],
+                             data.g_d[lg][plan.b_start], self.out_w, l_woff)
+                coord = np.arange(len(self.out_w), dtype=np.int64) - np.repeat(l_woff, l_p)
+                self.weights_ref = data.refv[np.repeat(l_roff, l_p) + coord]
         self.args = (
             data.x, data.y, data.g_doff[lg], data.g_ioff[lg], data.g_ref[lg], floor2, beta, nest, data.idx,
             sched, config.epochs, plan.b_start, plan.b_len, data.g_m[first], data.g_n[first],
@@ -94,7 +112,7 @@ class ChunkCall:
     PIECES_PER_THREAD = 4
 
     def _kernel(self, lo: int, hi: int) -> None:
-        kernel.run_chunk_nb(*self.args, lo, hi, self.features)
+        kernel.run_chunk_nb(*self.args, lo, hi, self.features, self.feat)
 
     def _n_pieces(self, n_t: int) -> int:
         return min(len(self.plan.b_start), self.PIECES_PER_THREAD * n_t)
@@ -110,8 +128,14 @@ class ChunkCall:
             loss_final = r2 - 2.0 * e * xr + e * e * xx
         derived = {"theta_ref": theta_ref, "abs_error_final": np.abs(e), "loss_final": loss_final,
                    "noise_rms": self.noise_rms}
+        weights = None
+        if self.weights_ref is not None:
+            weights = np.stack([self.out_w, self.weights_ref])
+            _feature_columns(self, derived, weights)
+        elif hasattr(self, "l_p"):  # a sweep with d features, but every lane of this chunk has one
+            weights = np.stack([self.out_f[FLOAT_FIELDS.index("theta_final")], theta_ref])
         return ChunkResult(self.chunk, self.out_f, self.out_i, derived, self.chunk_rec, self.rec_theta,
-                           self.rec_loss)
+                           self.rec_loss, weights)
 
     def run(self) -> None:
         """Call the kernel; fills ``out_f``, ``out_i`` and the recording arrays.
@@ -157,6 +181,44 @@ class Running:
 
         self._stop()
         concurrent.futures.wait(self._futures)
+
+
+def _feature_columns(call: ChunkCall, derived: dict, weights: np.ndarray) -> None:
+    """The derived columns of the lanes with more than one coordinate (lrsweep.metrics, "In d dimensions").
+
+    ``theta_ref`` NaN (the reference is in the weights frame),
+    ``abs_error_final`` the error norm of the final coordinates,
+    ``loss_final`` the full-batch MSE ``mean r^2 - 2 e . mean(x r) + e^T mean(x x^T) e``
+    (``r = y - x theta_ref``, the one-feature formula with vectors), ``noise_rms``
+    NaN (set when laid out).
+    """
+    from ..reference_features import error_norm
+
+    l_p, l_woff = call.l_p, call.l_woff
+    big = np.flatnonzero(l_p > 1)
+    derived["theta_ref"][big] = np.nan
+    l_ds = call.data.g_ds[call.lane_group]
+    for p in np.unique(l_p[big]).tolist():
+        lanes = big[l_p[big] == p]
+        at = l_woff[lanes][:, None] + np.arange(p)
+        e = weights[0][at] - weights[1][at]  # (lanes, p)
+        q = np.full(len(lanes), -0.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for c in range(p):  # left to right, as the kernel's norm
+                q = q + e[:, c] * e[:, c]
+            norm = np.sqrt(q)
+        for r in np.flatnonzero(~((q >= 2.0**-1022) & (q <= np.finfo(np.float64).max))).tolist():
+            norm[r] = error_norm(e[r].tolist())  # the rare scaled form
+        derived["abs_error_final"][lanes] = norm
+        loss = np.empty(len(lanes))
+        ds = l_ds[lanes]
+        for k in np.unique(ds).tolist():
+            sel = ds == k
+            r2, xr, xx = call.data.gram[k]
+            ek = e[sel]
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss[sel] = r2 - 2.0 * (ek @ xr) + np.einsum("lp,pq,lq->l", ek, xx, ek)
+        derived["loss_final"][lanes] = loss
 
 
 def _schedules(config: SweepConfig, g_sched: np.ndarray, g_steps: np.ndarray

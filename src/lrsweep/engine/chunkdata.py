@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..config import AXES, DATA_AXES, LANE_AXES, SweepConfig
-from ..data import Dataset, dataset_for, least_squares, sample_order
+from ..data import Dataset, dataset_for, features_dataset_for, least_squares, sample_order
 from . import generators, reductions
 from .threads import in_parallel
 
@@ -70,6 +70,8 @@ class ChunkData:
         else:
             d_n = vals("n_samples", np.int64)
         d_m = np.where(d_online, d_n * config.epochs, d_n)
+        # Coordinates per dataset: d features, plus one for a learned bias.
+        d_p = vals("n_features", np.int64) + vals("fit_intercept", bool)
         d_off = np.zeros(n_ds, dtype=np.int64)
         np.cumsum(d_m[:-1], out=d_off[1:])
         total = int(d_m.sum())
@@ -120,6 +122,11 @@ class ChunkData:
             key_vals = {a: [axes[a][int(i)] for i in rix[a]] for a in DATA_AXES}
             for d in range(n_ds):
                 key = tuple(key_vals[a][d] for a in DATA_AXES)
+                if d_p[d] > 1:  # built below (_features)
+                    self.x[d_off[d]:d_off[d] + d_m[d]] = 0.0
+                    self.y[d_off[d]:d_off[d] + d_m[d]] = 0.0
+                    d_ref[d] = 0.0
+                    continue
                 ds: Dataset = dataset_for(config, key, "online" if d_online[d] else "fixed")
                 o = d_off[d]
                 self.x[o:o + d_m[d]] = ds.x
@@ -142,6 +149,15 @@ class ChunkData:
                 with np.errstate(over="ignore"):
                     d_stats[:, d] = (np.mean(r * r), np.mean(xr), np.mean(xx), np.mean(xr * xr),
                                      np.mean(xx * xx))
+        self.has_features = bool((d_p > 1).any())
+        if self.has_features:
+            self._features(config, axes, rix, d_online, d_off, d_m, d_p, d_ref)
+            self.g_xoff = self.d_xoff[g_ds]
+            self.g_roff = self.d_roff[g_ds]
+            d_stats[:, d_p > 1] = np.nan  # the one-feature moments mean nothing there
+        self.g_ds = g_ds
+        self.g_p = d_p[g_ds]
+        self.g_d = vals("n_features", np.int64)[g_ds]
         self.g_doff = d_off[g_ds]
         self.g_m = d_m[g_ds]
         self.g_n = d_n[g_ds]
@@ -177,3 +193,46 @@ class ChunkData:
                     o = sample_order(orders[g], int(o_n[u]), config.epochs, int(o_seed[u]))
                     self.idx[o_off[u]:o_off[u] + o_len[u]] = o
             self.g_ioff[need] = o_off[oinv.ravel()]
+
+    def _features(self, config, axes, rix, d_online, d_off, d_m, d_p, d_ref) -> None:
+        """The d-feature arrays of a chunk with some dataset of more than one coordinate.
+
+        ``xf``: every dataset's rows of ``p = d (+ 1)`` coordinates, row-major
+        (a trailing 1.0 per row for a bias: the bias is the weight of a
+        constant input, :mod:`lrsweep.reference_features`), dataset ``k`` from
+        ``d_xoff[k]``; ``refv``: its reference ``(w_ref[, b_ref])`` from
+        ``d_roff[k]``; ``y`` of the d-feature datasets replaces the
+        one-feature draws at ``d_off[k]``. The d-feature datasets come from
+        :func:`lrsweep.data.features_dataset_for` (the NumPy recipe, its own
+        lstsq reference), the one-feature ones are copied from ``x`` and
+        their reference. ``gram[k]`` holds ``(mean r^2, mean x r, mean x x^T)``
+        with ``r = y - x theta_ref`` for the full-batch loss of a d-feature
+        dataset (:meth:`lrsweep.engine.chunk.ChunkCall.result`).
+        """
+        n_ds = len(d_p)
+        self.d_xoff = np.zeros(n_ds, dtype=np.int64)
+        np.cumsum((d_m * d_p)[:-1], out=self.d_xoff[1:])
+        self.d_roff = np.zeros(n_ds, dtype=np.int64)
+        np.cumsum(d_p[:-1], out=self.d_roff[1:])
+        self.xf = np.empty(int((d_m * d_p).sum()))
+        self.refv = np.empty(int(d_p.sum()))
+        self.gram: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}
+        key_vals = {a: [axes[a][int(i)] for i in rix[a]] for a in DATA_AXES}
+        for k in range(n_ds):
+            m, p, xo, ro = int(d_m[k]), int(d_p[k]), int(self.d_xoff[k]), int(self.d_roff[k])
+            if p == 1:
+                self.xf[xo:xo + m] = self.x[d_off[k]:d_off[k] + m]
+                self.refv[ro] = d_ref[k]
+                continue
+            key = tuple(key_vals[a][k] for a in DATA_AXES)
+            ds = features_dataset_for(config, key, "online" if d_online[k] else "fixed")
+            rows = self.xf[xo:xo + m * p].reshape(m, p)
+            rows[:, :ds.n_features] = ds.x
+            if ds.fit_intercept:
+                rows[:, -1] = 1.0
+            self.y[d_off[k]:d_off[k] + m] = ds.y
+            theta = ds.theta_ref
+            self.refv[ro:ro + p] = theta
+            with np.errstate(over="ignore", invalid="ignore"):
+                r = ds.y - rows @ theta
+                self.gram[k] = (float(np.mean(r * r)), rows.T @ r / m, rows.T @ rows / m)

@@ -670,16 +670,454 @@ def _results(f, s0, L, m, n, E, bs, last_start, l_ref, l_ioff, l_floor2, idx, th
         out_i[I_MAX_JUMP_SAMPLE, t] = mj_sample
 
 
-#: The compiled variants made so far, by their flags (GATHER, SCHED, BATCH, MOM).
-_VARIANTS: dict[tuple[bool, bool, bool, bool], object] = {}
+# ------------------------------------------------------------------ d features
+# The d-feature variant (issue 15): p = d (+ 1 for a bias) coordinates per lane. Per-lane scalars
+# stay in the alloca'd field-major buffer ``f`` (the fields above, plus the ones below); the
+# coordinates live in a per-call scratch array ``V``, coordinate-major with the constant lane stride
+# BLOCK_LANES: coordinate c of lane j of vector field F is V[F + c * B + j]. Every coordinate loop
+# is outside, every lane loop inside (``for c: for j: acc[j] += w[c, j] * x[c]``), so the lane
+# loops are the vectorised ones, as in the one-feature variants.
+(_Z1, _DZ, _Q, _DOT, _JQ, _NRM, _NN, _JN, _NEG, _OK, _LRT, _N0) = range(
+    28 * BLOCK_LANES, 40 * BLOCK_LANES, BLOCK_LANES)
+N_STATE_FEAT = 40
+#: Smallest normal float64 and the largest float64: an error's sum of squares within them is
+#: ``sqrt``'ed directly (lrsweep.metrics, "In d dimensions"), else the scaled form is taken.
+_TINY = 2.0**-1022
+_FMAX = float(np.finfo(np.float64).max)
 
 
-def variant(gather: bool, sched: bool, batch: bool, mom: bool):
-    """The chunk function of one variant (made on first use; compiled on its first call)."""
-    key = (bool(gather), bool(sched), bool(batch), bool(mom))
+@intrinsic
+def _state_buffer_feat(typingctx):
+    """:func:`_state_buffer` with the d-feature variant's ``N_STATE_FEAT`` fields."""
+    sig = types.CPointer(types.float64)()
+
+    def codegen(context, builder, signature, args):
+        dbl = context.get_value_type(types.float64)
+        buf = cgutils.alloca_once(builder, dbl, size=N_STATE_FEAT * BLOCK_LANES)
+        buf.align = 64
+        return buf
+
+    return sig, codegen
+
+
+@njit(inline="always", error_model="numpy")
+def _norm_diff(V, oa, ob, j, P):  # pragma: no cover - compiled
+    """``error_norm`` of ``V[oa + c B + j] - V[ob + c B + j]``, c < P (reference_features.error_norm)."""
+    B = BLOCK_LANES
+    q = -0.0
+    for c in range(P):
+        v = V[oa + c * B + j] - V[ob + c * B + j]
+        q = q + v * v
+    if q >= _TINY and q <= _FMAX:
+        return np.sqrt(q)
+    if q != q:
+        return np.nan
+    mx = 0.0
+    for c in range(P):
+        v = abs(V[oa + c * B + j] - V[ob + c * B + j])
+        if v > mx:
+            mx = v
+    if mx == 0.0 or mx == np.inf:
+        return mx
+    sq = -0.0
+    for c in range(P):
+        v = (V[oa + c * B + j] - V[ob + c * B + j]) / mx
+        sq = sq + v * v
+    return mx * np.sqrt(sq)
+
+
+@njit(inline="always", error_model="numpy")
+def _overshoot_scaled(V, oTN, oW, oRF, j, P):  # pragma: no cover - compiled
+    """reference_features.overshoot's rescaled recheck of ``e_new . e_old < 0`` (the dot was 0 or NaN)."""
+    B = BLOCK_LANES
+    ma = 0.0
+    mb = 0.0
+    for c in range(P):
+        r = V[oRF + c * B + j]
+        ma = max(ma, abs(V[oTN + c * B + j] - r))
+        mb = max(mb, abs(V[oW + c * B + j] - r))
+    if not (0.0 < ma < np.inf and 0.0 < mb < np.inf):
+        return 0.0
+    dot = -0.0
+    for c in range(P):
+        r = V[oRF + c * B + j]
+        dot = dot + ((V[oTN + c * B + j] - r) / ma) * ((V[oW + c * B + j] - r) / mb)
+    return 1.0 if dot < 0.0 else 0.0
+
+
+@njit(inline="always", error_model="numpy")
+def _coord(V, f, i, j, g, oW, oTN, oRF, oVEL, MOM):  # pragma: no cover - compiled
+    """Coordinate update ``i = c B + j`` of lane ``j`` with gradient ``g``, and its error sums.
+
+    ``tn = w - lr_t u`` (momentum per coordinate as in :func:`_update`) goes to
+    ``TN``; the lane's sums over coordinates (left to right from -0.0) of
+    ``en^2`` (the new error's norm), ``en ep`` (the overshoot test) and
+    ``(tn - w)^2`` (the jump) grow by this coordinate's terms.
+    """
+    w = V[oW + i]
+    if MOM:
+        beta = f[_BETA + j]
+        vn = beta * V[oVEL + i] + g
+        V[oVEL + i] = vn
+        u = _sel(beta == 0.0, g, _sel(f[_NEST + j] != 0.0, g + beta * vn, vn))
+        tn = w - f[_LRT + j] * u
+    else:
+        tn = w - f[_LRT + j] * g
+    V[oTN + i] = tn
+    r = V[oRF + i]
+    en = tn - r
+    dj = tn - w
+    f[_Q + j] += en * en
+    f[_DOT + j] += en * (w - r)
+    f[_JQ + j] += dj * dj
+
+
+@njit(inline="always", error_model="numpy")
+def _accept_feat(f, j, fstep):  # pragma: no cover - compiled
+    """:func:`_accept` on norms: lane ``j``'s step (its ``NN``, ``JN``, ``NEG``) accepted unless it diverges.
+
+    Returns (ok, flip, nn). ``NRM`` is the norm of the last accepted error.
+    """
+    nn = f[_NN + j]
+    div = f[_DIV + j]
+    alive = div < 0.0
+    ok = alive & (nn <= f[_BOUND + j])  # False for NaN too
+    f[_DIV + j] = _sel(alive & ~ok, fstep, div)
+    f[_OK + j] = _sel(ok, 1.0, 0.0)
+    jump = f[_JN + j]
+    mj = f[_MJ + j]
+    mjs = f[_MJSTEP + j]
+    up = ok & (jump > mj)
+    f[_MJ + j] = _sel(up, jump, mj)
+    f[_MJSTEP + j] = _sel(up, fstep, mjs)
+    mae = f[_MAE + j]
+    maes = f[_MAESTEP + j]
+    up = ok & (nn > mae)
+    f[_MAE + j] = _sel(up, nn, mae)
+    f[_MAESTEP + j] = _sel(up, fstep, maes)
+    lv = f[_LASTVIOL + j]
+    f[_LASTVIOL + j] = _sel(ok & (nn > f[_THR + j]), fstep, lv)
+    fl = f[_FLOOR + j]
+    ex = f[_EXITSTEP + j]
+    exe = f[_EXITERR + j]
+    hit = ok & (nn <= fl) & (ex < 0.0)
+    f[_EXITSTEP + j] = _sel(hit, fstep, ex)
+    f[_EXITERR + j] = _sel(hit, nn, exe)
+    nrm = f[_NRM + j]
+    flip = ok & (nrm > fl) & (nn > fl) & (f[_NEG + j] != 0.0)
+    sc = f[_SC + j]
+    f[_SC + j] = _sel(flip, sc + 1.0, sc)
+    f[_NRM + j] = _sel(ok, nn, nrm)
+    return ok, flip, nn
+
+
+def _make_chunk_feat(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
+    """The chunk function of a d-feature variant (any number of coordinates per lane, 1 included).
+
+    Same flags and block loop as :func:`_make_chunk`; a step is four passes
+    over the block: the forward sums ``z1`` (coordinates outside, lanes
+    inside), the lanes' ``dz1`` and loss, the coordinate updates with their
+    error sums (:func:`_coord`), then per lane the norms (the rare scaled
+    forms in a scalar loop over the lanes that need them), the metrics
+    (:func:`_accept_feat`) and the commit of the accepted coordinates.
+    Gathered blocks copy each lane's sample row into a tile every step.
+    """
+
+    @njit(cache=True, error_model="numpy", nogil=True)
+    def run_chunk_feat(
+        x, y, l_xoff, l_doff, l_ioff, refv, l_roff, l_floor2, l_beta, l_nest, idx, sched, epochs,
+        b_start, b_len, b_m, b_n, b_bs, b_soff, b_p, b_d,
+        lr, theta0, tol, div_factor, sign_floor, osc_min,
+        rec_row, rec_every, rec_theta, rec_loss,
+        out_f, out_i, out_w, l_woff, b_lo, b_hi,
+    ):  # pragma: no cover - compiled
+        _prefer_512bit_vectors()
+        B = BLOCK_LANES
+        Pm = 1
+        for b in range(b_lo, b_hi):
+            Pm = max(Pm, b_p[b])
+        PB = Pm * B
+        oW, oTN, oRF, oVEL, oGA, oXT = 0, PB, 2 * PB, 3 * PB, 4 * PB, 5 * PB
+        raw = np.empty(6 * PB + B + 8)
+        a0 = (-raw.ctypes.data) % 64 // 8
+        V = raw[a0:a0 + 6 * PB + B]
+        f = carray(_state_buffer_feat(), (N_STATE_FEAT * B,))
+        for b in range(b_lo, b_hi):
+            s0 = b_start[b]
+            L = b_len[b]
+            m = b_m[b]
+            n = b_n[b]
+            P = b_p[b]
+            D = b_d[b]
+            oY = oXT + P * B  # gathered: the lanes' y after their P coordinates
+            bs = b_bs[b] if BATCH else 1
+            soff = b_soff[b] if SCHED else 0
+            E = (n + bs - 1) // bs if BATCH else n
+            K = epochs * E
+            last_start = K - E
+            implicit = l_ioff[s0] < 0
+            xoff0 = l_xoff[s0]
+            doff0 = l_doff[s0]
+            ioff0 = l_ioff[s0]
+            Lp = min(B, (L + VEC_LANES - 1) // VEC_LANES * VEC_LANES)
+            for q in range(N_STATE_FEAT * B):
+                f[q] = 0.0
+            for j in range(Lp):
+                js = s0 + (j if j < L else 0)
+                t0 = theta0[js]
+                ro = l_roff[js]
+                for c in range(P):
+                    V[oRF + c * B + j] = refv[ro + c]
+                    V[oW + c * B + j] = t0 if c < D else 0.0  # a bias starts at 0.0
+                    V[oTN + c * B + j] = 0.0
+                    if MOM:
+                        V[oVEL + c * B + j] = -0.0  # -0.0 + g is g: v_1 = g exactly
+                n0 = _norm_diff(V, oW, oRF, j, P)
+                nref = _norm_diff(V, oRF, oTN, j, P)  # ||ref - 0||
+                scale = max(n0, nref)
+                if scale == 0.0:
+                    scale = 1.0
+                f[_LR + j] = lr[js]
+                f[_LRT + j] = lr[js]
+                f[_BOUND + j] = min(div_factor * scale, MAX_BOUND)
+                f[_FLOOR + j] = sign_floor * scale
+                f[_THR + j] = tol * n0
+                f[_MAE + j] = n0
+                f[_NRM + j] = n0
+                f[_N0 + j] = n0
+                f[_ESTART + j] = n0
+                f[_DIV + j] = -1
+                f[_LASTVIOL + j] = 0 if n0 > tol * n0 else -1
+                f[_EXITSTEP + j] = -1
+                if MOM:
+                    f[_BETA + j] = l_beta[js]
+                    f[_NEST + j] = 1.0 if l_nest[js] else 0.0
+            if GATHER:  # padding lanes read zeros
+                for c in range(P + 1):
+                    for j in range(L, Lp):
+                        V[oXT + c * B + j] = 0.0
+            n_rec = 0
+            for j in range(L):
+                if rec_row[s0 + j] >= 0:
+                    n_rec += 1
+            for phase in range(2):
+                k_lo = 0 if phase == 0 else last_start
+                k_hi = last_start if phase == 0 else K
+                pos = k_lo // E * n
+                i = pos % m
+                kb = 0
+                for k in range(k_lo, k_hi):
+                    step = k + 1
+                    fstep = np.float64(step)
+                    if SCHED:
+                        mk = sched[soff + k]
+                        for j in range(Lp):
+                            f[_LRT + j] = f[_LR + j] * mk
+                    rec = n_rec > 0 and step % rec_every == 0
+                    nb = 1
+                    if BATCH:
+                        nb = min(bs, n - kb * bs)
+                        kb += 1
+                        if kb == E:
+                            kb = 0
+                        for q in range(P * B):
+                            V[oGA + q] = -0.0
+                        for j in range(Lp):
+                            f[_LACC + j] = -0.0
+                    for _q in range(nb):
+                        # --- this sample's rows ---
+                        xrow = 0
+                        yi = 0.0
+                        if GATHER:
+                            for j in range(L):
+                                if implicit:
+                                    sg = np.uint64(i)
+                                else:
+                                    sg = np.uint64(idx[np.uint64(l_ioff[s0 + j] + pos)])
+                                px = np.uint64(l_xoff[s0 + j]) + sg * np.uint64(P)
+                                for c in range(P):
+                                    V[oXT + c * B + j] = x[px + np.uint64(c)]
+                                V[oY + j] = y[np.uint64(l_doff[s0 + j]) + sg]
+                        else:
+                            smp = i if implicit else np.int64(idx[ioff0 + pos])
+                            xrow = xoff0 + smp * P
+                            yi = y[doff0 + smp]
+                        pos += 1
+                        i += 1
+                        if i == m:
+                            i = 0
+                        # --- forward: z1 = ((-0.0 + w_0 x_0) + w_1 x_1) + ... ---
+                        for j in range(Lp):
+                            f[_Z1 + j] = -0.0
+                        for c in range(P):
+                            xc = 0.0 if GATHER else x[xrow + c]
+                            for j in range(Lp):
+                                xj = V[oXT + c * B + j] if GATHER else xc
+                                f[_Z1 + j] += V[oW + c * B + j] * xj
+                        for j in range(Lp):
+                            yj = V[oY + j] if GATHER else yi
+                            z2 = yj - f[_Z1 + j]
+                            f[_DZ + j] = -(2.0 * z2)
+                            if BATCH:
+                                f[_LACC + j] += z2 * z2
+                            else:
+                                f[_LREC + j] = z2 * z2
+                        if BATCH:
+                            for c in range(P):
+                                xc = 0.0 if GATHER else x[xrow + c]
+                                for j in range(Lp):
+                                    xj = V[oXT + c * B + j] if GATHER else xc
+                                    V[oGA + c * B + j] += f[_DZ + j] * xj
+                    # --- the update, coordinate by coordinate ---
+                    for j in range(Lp):
+                        f[_Q + j] = -0.0
+                        f[_DOT + j] = -0.0
+                        f[_JQ + j] = -0.0
+                    if BATCH:
+                        inv = np.float64(nb)
+                        for j in range(Lp):
+                            f[_LREC + j] = f[_LACC + j] / inv
+                        for c in range(P):
+                            for j in range(Lp):
+                                _coord(V, f, c * B + j, j, V[oGA + c * B + j] / inv, oW, oTN, oRF, oVEL, MOM)
+                    else:
+                        for c in range(P):
+                            xc = 0.0 if GATHER else x[xrow + c]
+                            for j in range(Lp):
+                                xj = V[oXT + c * B + j] if GATHER else xc
+                                _coord(V, f, c * B + j, j, f[_DZ + j] * xj, oW, oTN, oRF, oVEL, MOM)
+                    # --- norms; the rare scaled forms lane by lane ---
+                    nbad = 0.0
+                    for j in range(Lp):
+                        qn = f[_Q + j]
+                        jq = f[_JQ + j]
+                        dot = f[_DOT + j]
+                        f[_NN + j] = np.sqrt(qn)
+                        f[_JN + j] = np.sqrt(jq)
+                        f[_NEG + j] = _sel(dot < 0.0, 1.0, 0.0)
+                        good = (qn >= _TINY) & (qn <= _FMAX) & (jq >= _TINY) & (jq <= _FMAX) & (
+                            (dot < 0.0) | (dot > 0.0))
+                        nbad += _sel(good, 0.0, 1.0)
+                    if nbad > 0.0:
+                        for j in range(Lp):
+                            qn = f[_Q + j]
+                            jq = f[_JQ + j]
+                            dot = f[_DOT + j]
+                            if not (qn >= _TINY and qn <= _FMAX):
+                                f[_NN + j] = _norm_diff(V, oTN, oRF, j, P)
+                            if not (jq >= _TINY and jq <= _FMAX):
+                                f[_JN + j] = _norm_diff(V, oTN, oW, j, P)
+                            if not (dot < 0.0 or dot > 0.0):
+                                f[_NEG + j] = _overshoot_scaled(V, oTN, oW, oRF, j, P)
+                    # --- accept, metrics, commit ---
+                    if phase == 0:
+                        for j in range(Lp):
+                            _accept_feat(f, j, fstep)
+                    else:
+                        zig_ok = k >= last_start + 2
+                        for j in range(Lp):
+                            ok, flip, nn = _accept_feat(f, j, fstep)
+                            _last_epoch(f, j, ok, flip, f[_LREC + j], nn, zig_ok)
+                    for c in range(P):
+                        for j in range(Lp):
+                            w = V[oW + c * B + j]
+                            V[oW + c * B + j] = _sel(f[_OK + j] != 0.0, V[oTN + c * B + j], w)
+                    if rec:
+                        slot = step // rec_every - 1
+                        for j in range(L):
+                            r = rec_row[s0 + j]
+                            if r >= 0 and f[_DIV + j] < 0.0:
+                                rec_theta[r, slot] = V[oW + j]
+                                rec_loss[r, slot] = f[_LREC + j]
+                if phase == 0 and last_start > 0:
+                    for j in range(L):
+                        f[_ESTART + j] = f[_NRM + j]
+            _results_feat(f, V, oW, s0, L, m, n, E, bs, P, last_start, l_ioff, l_floor2, idx, osc_min,
+                          out_f, out_i, out_w, l_woff)
+
+    return run_chunk_feat
+
+
+@njit(inline="always", error_model="numpy")
+def _results_feat(f, V, oW, s0, L, m, n, E, bs, P, last_start, l_ioff, l_floor2, idx, osc_min,
+                  out_f, out_i, out_w, l_woff):  # pragma: no cover - compiled
+    """:func:`_results` on norms; the final coordinates into ``out_w`` (``theta_final`` NaN unless P = 1)."""
+    B = BLOCK_LANES
+    for j in range(L):
+        t = s0 + j
+        nrm = f[_NRM + j]
+        n0 = f[_N0 + j]
+        est = f[_ESTART + j]
+        div = np.int64(f[_DIV + j])
+        exit_step = np.int64(f[_EXITSTEP + j])
+        for c in range(P):
+            out_w[l_woff[t] + c] = V[oW + c * B + j]
+        out_f[F_THETA, t] = V[oW + j] if P == 1 else np.nan
+        out_f[F_MAX_ABS_ERROR, t] = f[_MAE + j]
+        out_f[F_MAX_JUMP, t] = f[_MJ + j]
+        if div >= 0 or E < 3:
+            out_f[F_LOSS_ZIGZAG, t] = np.nan
+        else:
+            out_f[F_LOSS_ZIGZAG, t] = f[_ZIG + j] / (E - 2)
+        out_f[F_LOSS_LAST, t] = np.nan if div >= 0 else f[_LSUM + j] / E
+        if div >= 0:
+            if n0 == 0.0:
+                out_f[F_GROWTH, t] = np.inf
+            else:
+                out_f[F_GROWTH, t] = (np.log(f[_BOUND + j]) - np.log(n0)) * E / div
+        elif exit_step >= 0:
+            out_f[F_GROWTH, t] = (np.log(f[_EXITERR + j]) - np.log(n0)) * E / exit_step
+        elif est == 0.0:
+            out_f[F_GROWTH, t] = np.nan
+        else:
+            out_f[F_GROWTH, t] = np.log(nrm) - np.log(est)
+        out_f[F_RMS_LAST, t] = np.nan if div >= 0 else np.sqrt(f[_E2SUM + j] / E)
+        last_viol = np.int64(f[_LASTVIOL + j])
+        conv = -1
+        if div >= 0:
+            status = DIVERGED
+        elif last_viol <= last_start:
+            status = CONVERGED
+            conv = last_viol + 1
+        elif f[_E2SUM + j] <= E * l_floor2[t]:
+            status = NOISE_FLOOR
+        elif nrm > est:
+            status = GROWING
+        elif np.int64(f[_SCLAST + j]) >= osc_min:
+            status = OSCILLATING
+        else:
+            status = SLOW
+        mj_step = np.int64(f[_MJSTEP + j])
+        if mj_step == 0:
+            mj_sample = -1
+        else:
+            k0 = mj_step - 1
+            pos = k0 // E * n + k0 % E * bs
+            mj_sample = pos % m if l_ioff[t] < 0 else np.int64(idx[l_ioff[t] + pos])
+        out_i[I_STATUS, t] = status
+        out_i[I_CONVERGED, t] = conv
+        out_i[I_DIVERGED, t] = div
+        out_i[I_SIGN, t] = np.int64(f[_SC + j])
+        out_i[I_SIGN_LAST, t] = np.int64(f[_SCLAST + j])
+        out_i[I_MAX_ABS_STEP, t] = np.int64(f[_MAESTEP + j])
+        out_i[I_MAX_JUMP_STEP, t] = mj_step
+        out_i[I_MAX_JUMP_SAMPLE, t] = mj_sample
+
+
+#: The compiled variants made so far, by their flags (GATHER, SCHED, BATCH, MOM, FEAT).
+_VARIANTS: dict[tuple[bool, bool, bool, bool, bool], object] = {}
+
+
+def variant(gather: bool, sched: bool, batch: bool, mom: bool, feat: bool = False):
+    """The chunk function of one variant (made on first use; compiled on its first call).
+
+    ``feat``: the d-feature variant (:func:`_make_chunk_feat`), for chunks with
+    some lane of more than one coordinate; the others are :func:`_make_chunk`'s.
+    """
+    key = (bool(gather), bool(sched), bool(batch), bool(mom), bool(feat))
     fn = _VARIANTS.get(key)
     if fn is None:
-        fn = _VARIANTS[key] = _make_chunk(*key)
+        fn = _VARIANTS[key] = (_make_chunk_feat if feat else _make_chunk)(*key[:4])
     return fn
 
 
@@ -688,7 +1126,7 @@ def run_chunk_nb(
     b_start, b_len, b_m, b_n, b_bs, b_soff, b_gather,
     lr, theta0, tol, div_factor, sign_floor, osc_min,
     rec_row, rec_every, rec_theta, rec_loss,
-    out_f, out_i, b_lo, b_hi, features=(False, False, False),
+    out_f, out_i, b_lo, b_hi, features=(False, False, False), feat=None,
 ) -> None:
     """Run blocks ``b_lo .. b_hi - 1`` of a chunk; results into ``out_*``.
 
@@ -723,6 +1161,15 @@ def run_chunk_nb(
     (len(FLOAT_FIELDS), T) and ``out_i`` (len(INT_FIELDS), T).
     """
     gather = bool(len(b_gather) and b_gather[0])
+    if feat is not None:
+        # The d-feature variant: feat = (xf, l_xoff, refv, l_roff, b_p, b_d, out_w, l_woff), see
+        # lrsweep.engine.chunkdata.ChunkData._features; x is then not read.
+        xf, l_xoff, refv, l_roff, b_p, b_d, out_w, l_woff = feat
+        fn = variant(gather, *features, True)
+        fn(xf, y, l_xoff, l_doff, l_ioff, refv, l_roff, l_floor2, l_beta, l_nest, idx, sched, epochs,
+           b_start, b_len, b_m, b_n, b_bs, b_soff, b_p, b_d, lr, theta0, tol, div_factor, sign_floor,
+           osc_min, rec_row, rec_every, rec_theta, rec_loss, out_f, out_i, out_w, l_woff, b_lo, b_hi)
+        return
     fn = variant(gather, *features)
     fn(x, y, l_doff, l_ioff, l_ref, l_floor2, l_beta, l_nest, idx, sched, epochs, b_start, b_len, b_m, b_n,
        b_bs, b_soff, lr, theta0, tol, div_factor, sign_floor, osc_min, rec_row, rec_every, rec_theta,

@@ -55,9 +55,10 @@ def plan_chunk(config: SweepConfig, chunk: Chunk) -> ChunkPlan:
     Groups of at least :data:`GATHER_BELOW` lanes are split into blocks of at
     most :data:`BLOCK_LANES` lanes of one group (shared samples). Smaller
     groups (e.g. one lane per seed) are packed into gathered blocks of up to
-    ``BLOCK_LANES`` consecutive lanes with equal n_samples, order, schedule
-    and batch size (hence equal steps, epoch length, kind of sample order and
-    per-step learning-rate multipliers).
+    ``BLOCK_LANES`` consecutive lanes with equal n_samples, number of
+    features, bias, order, schedule and batch size (hence equal steps, epoch
+    length, coordinates per lane, kind of sample order and per-step
+    learning-rate multipliers).
     """
     lpg = lanes_per_group(config)
     T = len(chunk)
@@ -75,7 +76,7 @@ def plan_chunk(config: SweepConfig, chunk: Chunk) -> ChunkPlan:
         # Lanes of one gathered block share the steps, the kind of sample order, the
         # schedule and the batch size: one key of their axis indices.
         ix = group_indices(config, lane_group)
-        names = ("n_samples", "order", "schedule", "batch_size")
+        names = ("n_samples", "n_features", "fit_intercept", "order", "schedule", "batch_size")
         key = np.ravel_multi_index(tuple(ix[a] for a in names), tuple(len(config.axes[a]) for a in names))
         # A new block where the key changes, and every BLOCK_LANES lanes within a run.
         brk = np.flatnonzero(np.diff(key)) + 1
@@ -111,6 +112,11 @@ class ChunkResult:
     rec_theta, rec_loss : ndarray of float64, shape (len(rec_ids), slots)
         Recorded theta and per-sample loss every ``record_every`` steps
         (NaN after a trajectory diverged).
+    weights : ndarray of float64, shape (2, coordinates), or None
+        For a sweep with d features (``SweepConfig.has_features``): every
+        trajectory's final coordinates ``w_0 .. w_{d-1}[, b]`` (row 0) and
+        their reference (row 1), trajectory after trajectory; None otherwise
+        (the weights frame then comes from ``theta_final`` and ``theta_ref``).
     """
 
     chunk: Chunk
@@ -120,8 +126,11 @@ class ChunkResult:
     rec_ids: np.ndarray
     rec_theta: np.ndarray
     rec_loss: np.ndarray
+    weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.weights is not None and (self.weights.ndim != 2 or self.weights.shape[0] != 2):
+            raise ValueError(f"weights of shape {self.weights.shape}, expected (2, coordinates)")
         T = len(self.chunk)
         if self.out_f.shape != (len(FLOAT_FIELDS), T) or self.out_i.shape != (len(INT_FIELDS), T):
             raise ValueError(f"metric arrays of shapes {self.out_f.shape}, {self.out_i.shape} do not "

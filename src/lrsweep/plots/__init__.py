@@ -21,6 +21,7 @@ value, or a frame without a column the call needs, raises a
 from .batches import batch_thresholds, noise_floor_by_batch, samples_and_steps, threshold_scaling
 from .boundary import critical_lr_curve, diverging_windows
 from .curves import divergence_curve, lines_with_bands, oscillation_curve, speed_vs_stability, survival_loglog
+from .dimension import exponent_by_dimension, orders_vs_lr, steps_vs_dimension, thresholds_vs_dimension
 from .finder import estimates_by_arm, range_test_curves
 from .grids import heatmaps
 from .momentum import critical_lr_vs_momentum, stability_region
@@ -37,11 +38,13 @@ __all__ = [
     "divergence_curve",
     "diverging_windows",
     "estimates_by_arm",
+    "exponent_by_dimension",
     "heatmaps",
     "lines_with_bands",
     "lr_comparison",
     "mean_square_vs_median",
     "noise_floor_by_batch",
+    "orders_vs_lr",
     "oscillation_curve",
     "rainbow_fan",
     "range_test_curves",
@@ -51,8 +54,10 @@ __all__ = [
     "stability_region",
     "status_rates",
     "steps_to_converge",
+    "steps_vs_dimension",
     "survival_loglog",
     "theme",
     "threshold_scaling",
+    "thresholds_vs_dimension",
     "versus_budget",
 ]

@@ -25,6 +25,8 @@ study                   where its sweeps, theory and figures are
 ``momentum``            :mod:`~lrsweep.studies.momentum` (``theory.momentum_lyapunov_exponent``)
 ``lr-finder``           :mod:`~lrsweep.studies.lr_finder` (``lrsweep.finder``; ``theory.batch_critical_lr``,
                         ``best_constant_lr``)
+``dimension``           :mod:`~lrsweep.studies.dimension` (``theory.isotropic_as_threshold``,
+                        ``feature_as_threshold``, ``feature_epoch_growth``)
 ======================  ==========================================================
 """
 
@@ -34,6 +36,7 @@ from . import (
     batch_size,
     convergence,
     dataset_size,
+    dimension,
     divergence,
     heavy_tails,
     lr_finder,
@@ -57,5 +60,5 @@ __all__ = [
 STUDIES: dict[str, Study] = {
     m.STUDY.name: m.STUDY
     for m in (seed, lr_tuning, convergence, oscillation, outliers, divergence, dataset_size, heavy_tails,
-              noise_floor, batch_size, schedules, momentum, lr_finder)
+              noise_floor, batch_size, schedules, momentum, lr_finder, dimension)
 }

@@ -110,7 +110,11 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
     response outliers the recursion is affine (``e <- m_i e + q_i``): ``S``
     still decides divergence (deviations from the fixed point contract or
     grow by ``exp(S)`` per epoch) but the sign-change count is no longer
-    exact. Only the one-feature problem exists, so every dataset is 1-D.
+    exact. Rows with more than one feature or a learned bias (issue 15) get
+    ``S = NaN``, ``predicted_diverges = False`` and
+    ``predicted_sign_changes = -1``: their epoch is a product of matrices
+    whose exact growth is :func:`lrsweep.theory.feature_epoch_growth` (fixed
+    order), not a per-sample sum; the frame's columns keep one meaning.
 
     Examples
     --------
@@ -174,7 +178,11 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
         if user is not None:
             x = user[0]  # only x matters (user_dataset would also fit theta_ref)
         else:
-            seed, n, x_scale, noise, kind, frac, scale = (k[r0] for k in keys)
+            seed, n, x_scale, noise, kind, frac, scale, d, _kappa, bias = (k[r0] for k in keys)
+            if int(d) > 1 or bool(bias):  # d features: no one-feature S (see Notes)
+                s_out[rows] = np.nan
+                sc_out[rows] = -1
+                continue
             # only x is used: y and the least-squares theta_ref may overflow for extreme
             # x_scale, coef or noise without touching it
             with np.errstate(over="ignore", invalid="ignore"):
