@@ -85,6 +85,44 @@ divides by its size; momentum follows PyTorch's SGD (``v = beta * v + g``;
 the step is ``v``, or ``g + beta * v`` with Nesterov; a lane with
 ``beta = 0`` steps with ``g`` itself, so its bits are plain SGD's).
 
+d features (issue 15)
+--------------------
+Chunks with a lane of more than one coordinate (``p = d`` features, ``+ 1``
+for a bias, which is the weight of a constant input 1.0 stored as a last
+column of the chunk's rows) run the fifth flag's variants,
+:func:`_make_chunk_feat`; the others never compile them, and the one-feature
+variants above are unchanged (their lane loops and bits; benchmarks/
+test_features.py times them old against new). The oracle is
+:mod:`lrsweep.reference_features`. Per-lane scalars stay in the alloca'd
+``f``; the coordinates live in a per-call array ``V`` of compile-time layout
+(coordinate-major, six vector fields of BLOCK_LANES lanes interleaved per
+coordinate, see the comment at ``_CS``). A step is:
+
+1. forward: ``z1 = ((-0.0 + w_0 x_0) + w_1 x_1) + ...`` with the coordinate
+   loop outside and the lane loop inside, four coordinates per lane loop
+   (same order of additions), committing the previous step's accepted
+   coordinates on the way;
+2. update (:func:`_coord`), four coordinates per lane loop: the new
+   coordinates and three sums per lane, left to right from -0.0: ``||e_k||^2``,
+   ``e_k . e_{k-1}`` and ``||step||^2``;
+3. accept: where no lane needs a norm (:func:`_needs_norms`: every sum of
+   squares normal, no lane able to set max_abs_error, max_jump or the floor
+   exit, phase before the last epoch) on the sums of squares against the exact
+   limits of :func:`_q_limit` (:func:`_accept_q`, no square root); else
+   ``llvm.sqrt`` per lane (:func:`_sqrt`), the rare scaled forms of
+   ``error_norm`` / ``overshoot`` lane by lane, and :func:`_accept_feat`.
+
+What LLVM emits for it (same machine and versions as above, ``inspect_asm``
+and ``-pass-remarks=loop-vectorize``): the forward, update, norm and accept
+lane loops are zmm loops (VF 8; ``vsqrtpd`` in the norm loop); what stays
+scalar is the per-lane setup, the scaled-norm fallbacks (float reductions
+over coordinates, which must keep their order) and the gathered blocks'
+per-lane row copies (the simple path: every step copies each lane's sample
+row into the tile). Measured on the shared 2-core VM (one thread,
+interleaved medians, benchmarks/README.md): d = 10 about 1e8 traj-steps/s
+(4.1e7 before the layout, unsigned indices, blocking by four and the square
+roots on demand).
+
 No fastmath: it would let LLVM drop the finiteness tests that detect
 divergence, and contraction to FMA would change the last bit.
 
@@ -680,7 +718,12 @@ def _results(f, s0, L, m, n, E, bs, last_start, l_ref, l_ioff, l_floor2, idx, th
 # coordinate than d = 4.
 (_Z1, _DZ, _Q, _DOT, _JQ, _NRM, _NN, _JN, _NEG, _OK, _LRT, _N0) = range(
     28 * BLOCK_LANES, 40 * BLOCK_LANES, BLOCK_LANES)
-N_STATE_FEAT = 40
+# Squared-norm shadows for the steps that need no square root (_accept_q): the sum of squares of the
+# last accepted error (-1 where its norm came from the scaled form), of max_abs_error and of
+# max_jump (0 where unknown: every larger step is then a candidate), and the largest sums of squares
+# whose rounded square roots are within the bound, the tolerance and the sign floor (_q_limit).
+(_NRMQ, _MAEQ, _MJQ, _TB, _TTHR, _TFL) = range(40 * BLOCK_LANES, 46 * BLOCK_LANES, BLOCK_LANES)
+N_STATE_FEAT = 46
 #: Distance between coordinates in V (six fields of BLOCK_LANES lanes) and V's size: room for
 #: MAX_FEATURES coordinates and a bias, plus the gathered y in the tile slot of one more.
 _CS = 6 * BLOCK_LANES
@@ -807,6 +850,73 @@ def _commit(V, ok, iw, itn):  # pragma: no cover - compiled
     return w
 
 
+@njit(error_model="numpy")
+def _q_limit(v):  # pragma: no cover - compiled
+    """The largest ``q >= 0`` with ``fl(sqrt(q)) <= v`` (``v >= 0``): ``sqrt(q) <= v`` iff ``q <= limit``.
+
+    The rounded square root is monotone, so the set is ``[0, limit]``; found
+    from ``v * v`` by stepping ulps (a few at most). Exact, so that a
+    comparison on the sum of squares decides what the norm's would.
+    """
+    if v != v:
+        return -1.0
+    if v == np.inf:
+        return np.inf
+    q = v * v
+    if q == np.inf:
+        q = _FMAX
+    while q > 0.0 and _sqrt(q) > v:
+        q = np.nextafter(q, 0.0)
+    while q < _FMAX and _sqrt(np.nextafter(q, np.inf)) <= v:
+        q = np.nextafter(q, np.inf)
+    return q
+
+
+@njit(inline="always", error_model="numpy")
+def _accept_q(f, j, fstep):  # pragma: no cover - compiled
+    """:func:`_accept_feat` on sums of squares, for a step where no lane needs a norm.
+
+    The caller has checked (:func:`_needs_norms`) that every sum is a normal
+    float and no lane can set max_abs_error, max_jump or the floor exit, and
+    that the last accepted error's shadow is exact: then ``sqrt(q) <= x`` is
+    ``q <= _q_limit(x)`` for the bound, the tolerance and the floor, and the
+    same metrics follow without a square root (issue 15: two vsqrtpd per
+    vector were half of a step at d <= 4).
+    """
+    qn = f[_Q + j]
+    div = f[_DIV + j]
+    alive = div < 0.0
+    ok = alive & (qn <= f[_TB + j])
+    f[_DIV + j] = _sel(alive & ~ok, fstep, div)
+    f[_OK + j] = _sel(ok, 1.0, 0.0)
+    lv = f[_LASTVIOL + j]
+    f[_LASTVIOL + j] = _sel(ok & (qn > f[_TTHR + j]), fstep, lv)
+    tfl = f[_TFL + j]
+    nrmq = f[_NRMQ + j]
+    flip = ok & (nrmq > tfl) & (qn > tfl) & (f[_DOT + j] < 0.0)
+    sc = f[_SC + j]
+    f[_SC + j] = _sel(flip, sc + 1.0, sc)
+    f[_NRMQ + j] = _sel(ok, qn, nrmq)
+
+
+@njit(inline="always", error_model="numpy")
+def _needs_norms(f, j):  # pragma: no cover - compiled
+    """Whether lane ``j``'s step needs its norms (:func:`_accept_feat`) rather than :func:`_accept_q`."""
+    qn = f[_Q + j]
+    jq = f[_JQ + j]
+    dot = f[_DOT + j]
+    tfl = f[_TFL + j]
+    nrmq = f[_NRMQ + j]
+    odd_q = ~((qn >= _TINY) & (qn <= _FMAX))
+    # dot 0 (or NaN): the overshoot's rescaled recheck, which counts only above the floor.
+    zero_dot = ~((dot < 0.0) | (dot > 0.0)) & (qn > tfl) & (nrmq > tfl)
+    alive = f[_DIV + j] < 0.0  # a diverged lane is frozen: nothing of its steps is measured
+    # A step whose jq is not a normal float can still set a max_jump below 1.5e-154 (a subnormal lr).
+    odd_jump = ~((jq >= _TINY) & (jq <= _FMAX)) & (f[_MJ + j] < _JUMP_TINY)
+    return alive & (odd_q | (qn > f[_MAEQ + j]) | (jq > f[_MJQ + j]) | odd_jump
+                    | ((qn <= tfl) & (f[_EXITSTEP + j] < 0.0)) | (nrmq < 0.0) | zero_dot)
+
+
 @njit(inline="always", error_model="numpy")
 def _accept_feat(f, j, fstep):  # pragma: no cover - compiled
     """:func:`_accept` on norms: lane ``j``'s step (its ``NN``, ``JN``, ``NEG``) accepted unless it diverges.
@@ -825,11 +935,20 @@ def _accept_feat(f, j, fstep):  # pragma: no cover - compiled
     up = ok & (jump > mj)
     f[_MJ + j] = _sel(up, jump, mj)
     f[_MJSTEP + j] = _sel(up, fstep, mjs)
+    # The shadows of the squared norms (_accept_q): a sum of squares that is a normal float is
+    # exactly the norm's (nn = sqrt(q)); otherwise the norm came from the scaled form.
+    qn = f[_Q + j]
+    exact_n = (qn >= _TINY) & (qn <= _FMAX)
+    jq = f[_JQ + j]
+    mjq = f[_MJQ + j]
+    f[_MJQ + j] = _sel(up, _sel((jq >= _TINY) & (jq <= _FMAX), jq, 0.0), mjq)
     mae = f[_MAE + j]
     maes = f[_MAESTEP + j]
+    maeq = f[_MAEQ + j]
     up = ok & (nn > mae)
     f[_MAE + j] = _sel(up, nn, mae)
     f[_MAESTEP + j] = _sel(up, fstep, maes)
+    f[_MAEQ + j] = _sel(up, _sel(exact_n, qn, 0.0), maeq)
     lv = f[_LASTVIOL + j]
     f[_LASTVIOL + j] = _sel(ok & (nn > f[_THR + j]), fstep, lv)
     fl = f[_FLOOR + j]
@@ -838,11 +957,13 @@ def _accept_feat(f, j, fstep):  # pragma: no cover - compiled
     hit = ok & (nn <= fl) & (ex < 0.0)
     f[_EXITSTEP + j] = _sel(hit, fstep, ex)
     f[_EXITERR + j] = _sel(hit, nn, exe)
-    nrm = f[_NRM + j]
+    nrmq = f[_NRMQ + j]
+    nrm = _sel(nrmq >= 0.0, _sqrt(nrmq), f[_NRM + j])
     flip = ok & (nrm > fl) & (nn > fl) & (f[_NEG + j] != 0.0)
     sc = f[_SC + j]
     f[_SC + j] = _sel(flip, sc + 1.0, sc)
     f[_NRM + j] = _sel(ok, nn, nrm)
+    f[_NRMQ + j] = _sel(ok, _sel(exact_n, qn, -1.0), nrmq)
     return ok, flip, nn
 
 
@@ -916,6 +1037,17 @@ def _make_chunk_feat(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
                 f[_BOUND + j] = min(div_factor * scale, MAX_BOUND)
                 f[_FLOOR + j] = sign_floor * scale
                 f[_THR + j] = tol * n0
+                f[_TB + j] = _q_limit(f[_BOUND + j])
+                f[_TTHR + j] = _q_limit(tol * n0)
+                f[_TFL + j] = _q_limit(sign_floor * scale)
+                q0 = -0.0
+                for c in range(P):
+                    e = V[oW + c * _CS + j] - V[oRF + c * _CS + j]
+                    q0 = q0 + e * e
+                q0_exact = q0 >= _TINY and q0 <= _FMAX  # then n0 == sqrt(q0)
+                f[_NRMQ + j] = q0 if q0_exact else -1.0
+                f[_MAEQ + j] = q0 if q0_exact else 0.0
+                f[_MJQ + j] = 0.0
                 f[_MAE + j] = n0
                 f[_NRM + j] = n0
                 f[_N0 + j] = n0
@@ -1110,45 +1242,55 @@ def _make_chunk_feat(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
                                 f[_DOT + j] = dt
                                 f[_JQ + j] = jq
                             c += 1
-                    # --- norms; the rare scaled forms lane by lane, only where they can change a metric ---
-                    nbad = False  # an or-reduction (a float sum would not vectorise without fastmath)
-                    for j in range(Lp):
-                        qn = f[_Q + j]
-                        jq = f[_JQ + j]
-                        dot = f[_DOT + j]
-                        nn = _sqrt(qn)
-                        f[_NN + j] = nn
-                        f[_JN + j] = _sqrt(jq)
-                        f[_NEG + j] = _sel(dot < 0.0, 1.0, 0.0)
-                        fl = f[_FLOOR + j]
-                        bad_n = ~((qn >= _TINY) & (qn <= _FMAX))
-                        # A sum of squares below the smallest normal is a norm below 1.5e-154: it can
-                        # only change max_jump while that is below it (an exactly converged lane's
-                        # zero steps would otherwise take the scalar path every step).
-                        bad_j = (jq > _FMAX) | (jq != jq) | ((jq < _TINY) & (f[_MJ + j] < _JUMP_TINY))
-                        # The overshoot's rescaled recheck counts only above the floor.
-                        bad_d = ~((dot < 0.0) | (dot > 0.0)) & ((nn > fl) | bad_n) & (f[_NRM + j] > fl)
-                        nbad = nbad | bad_n | bad_j | bad_d
-                    if nbad:
+                    # --- accept: on sums of squares where no lane needs its norms (phase 0); deciding
+                    # per vector of VEC_LANES lanes instead measured 4x slower (short loops, branches) ---
+                    full = phase == 1
+                    if not full:
+                        for j in range(Lp):
+                            full = full | _needs_norms(f, j)
+                    if not full:
+                        for j in range(Lp):
+                            _accept_q(f, j, fstep)
+                    else:
+                        # the norms; the rare scaled forms lane by lane, where they can change a metric
+                        nbad = False  # an or-reduction (a float sum would not vectorise without fastmath)
                         for j in range(Lp):
                             qn = f[_Q + j]
                             jq = f[_JQ + j]
                             dot = f[_DOT + j]
-                            if not (qn >= _TINY and qn <= _FMAX):
-                                f[_NN + j] = _norm_diff(V, oTN, oRF, j, P)
-                            if not (jq >= _TINY and jq <= _FMAX):
-                                f[_JN + j] = _norm_diff(V, oTN, oW, j, P)
-                            if not (dot < 0.0 or dot > 0.0):
-                                f[_NEG + j] = _overshoot_scaled(V, oTN, oW, oRF, j, P)
-                    # --- accept, metrics, commit ---
-                    if phase == 0:
-                        for j in range(Lp):
-                            _accept_feat(f, j, fstep)
-                    else:
-                        zig_ok = k >= last_start + 2
-                        for j in range(Lp):
-                            ok, flip, nn = _accept_feat(f, j, fstep)
-                            _last_epoch(f, j, ok, flip, f[_LREC + j], nn, zig_ok)
+                            nn = _sqrt(qn)
+                            f[_NN + j] = nn
+                            f[_JN + j] = _sqrt(jq)
+                            f[_NEG + j] = _sel(dot < 0.0, 1.0, 0.0)
+                            fl = f[_FLOOR + j]
+                            bad_n = ~((qn >= _TINY) & (qn <= _FMAX))
+                            # A sum of squares below the smallest normal is a norm below 1.5e-154: it can
+                            # only change max_jump while that is below it (an exactly converged lane's
+                            # zero steps would otherwise take the scalar path every step).
+                            bad_j = (jq > _FMAX) | (jq != jq) | ((jq < _TINY) & (f[_MJ + j] < _JUMP_TINY))
+                            # The overshoot's rescaled recheck counts only above the floor.
+                            bad_d = ~((dot < 0.0) | (dot > 0.0)) & ((nn > fl) | bad_n) & (
+                                (f[_NRMQ + j] < 0.0) | (f[_NRMQ + j] > f[_TFL + j]))
+                            nbad = nbad | bad_n | bad_j | bad_d
+                        if nbad:
+                            for j in range(Lp):
+                                qn = f[_Q + j]
+                                jq = f[_JQ + j]
+                                dot = f[_DOT + j]
+                                if not (qn >= _TINY and qn <= _FMAX):
+                                    f[_NN + j] = _norm_diff(V, oTN, oRF, j, P)
+                                if not (jq >= _TINY and jq <= _FMAX):
+                                    f[_JN + j] = _norm_diff(V, oTN, oW, j, P)
+                                if not (dot < 0.0 or dot > 0.0):
+                                    f[_NEG + j] = _overshoot_scaled(V, oTN, oW, oRF, j, P)
+                        if phase == 0:
+                            for j in range(Lp):
+                                _accept_feat(f, j, fstep)
+                        else:
+                            zig_ok = k >= last_start + 2
+                            for j in range(Lp):
+                                ok, flip, nn = _accept_feat(f, j, fstep)
+                                _last_epoch(f, j, ok, flip, f[_LREC + j], nn, zig_ok)
                     if rec:  # coordinates are committed by the next forward pass: select here
                         slot = step // rec_every - 1
                         for j in range(L):
@@ -1156,6 +1298,9 @@ def _make_chunk_feat(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
                             if r >= 0 and f[_DIV + j] < 0.0:
                                 rec_theta[r, slot] = V[oTN + j] if f[_OK + j] != 0.0 else V[oW + j]
                                 rec_loss[r, slot] = f[_LREC + j]
+                for j in range(Lp):  # the exact norm of the last accepted error (from its shadow)
+                    nrmq = f[_NRMQ + j]
+                    f[_NRM + j] = _sel(nrmq >= 0.0, _sqrt(nrmq), f[_NRM + j])
                 if phase == 0 and last_start > 0:
                     for j in range(L):
                         f[_ESTART + j] = f[_NRM + j]
