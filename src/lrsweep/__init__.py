@@ -40,8 +40,8 @@ _LAZY = {
     "METRICS": "metrics",
 }
 _SUBMODULES = {"checkpoint", "cli", "config", "data", "distributed", "engine", "files", "finder", "grid",
-               "intervals", "metrics", "planner", "plots", "reference", "reference_features", "results",
-               "runner", "schedules", "selection", "studies", "study", "theory"}
+               "intervals", "metrics", "planner", "plots", "provenance", "reference", "reference_features",
+               "results", "runner", "schedules", "selection", "studies", "study", "theory", "weights"}
 
 __all__ = ["ParameterError", "ParameterTypeError", "SweepConfig", "__version__", *_LAZY, *sorted(_SUBMODULES)]
 
