@@ -22,7 +22,8 @@ from lrsweep.studies.common import replay
 #: A value other than every study's default, for each axis.
 VALUES = {"lr": "0.3", "seed": "3:15", "n_samples": "50", "x_scale": "2.0", "noise": "0.5",
           "outlier_kind": "response", "outlier_frac": "0.05", "outlier_scale": "3.0", "order": "shuffle",
-          "theta0": "2.0", "schedule": "cosine", "batch_size": "4", "nesterov": "true", "momentum": "0.5"}
+          "theta0": "2.0", "schedule": "cosine", "batch_size": "4", "nesterov": "true", "momentum": "0.5",
+          "n_features": "3", "condition": "10.0", "fit_intercept": "true"}
 #: Few seeds: these runs check where the theory is evaluated, not its agreement with simulation.
 FEW = "seed=0:12"
 

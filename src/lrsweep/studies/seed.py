@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import AXES, OPTIMIZER_AXES
+from ..config import AXES, FEATURE_AXES, OPTIMIZER_AXES
 from ..intervals import mean_and_se
 from .common import fmt
 from .spec import SINGLE, Options, Output, Study, SweepSpec
@@ -158,8 +158,10 @@ STUDY = Study(
     declare=declare,
     analyse=analyse,
     # One trajectory: every axis may take one other value; the replay and the figures follow it.
-    axes={a: SINGLE for a in AXES if a not in OPTIMIZER_AXES},
-    refused={a: "the seed's exact theory here (S, the exact converged step) is per-sample SGD with a "
-                "constant learning rate" for a in OPTIMIZER_AXES},
+    axes={a: SINGLE for a in AXES if a not in OPTIMIZER_AXES + FEATURE_AXES},
+    refused={**{a: "the seed's exact theory here (S, the exact converged step) is per-sample SGD with a "
+                   "constant learning rate" for a in OPTIMIZER_AXES},
+             **{a: "the seed's exact theory here (S, the exact converged step) is the one-feature model "
+                   "without a bias" for a in FEATURE_AXES}},
     figures=("theta_and_loss", "rainbow_fan"),
 )
