@@ -41,7 +41,7 @@ from lrsweep.engine.chunk import ChunkCall
 from lrsweep.engine.threads import numba_threads  # noqa: F401
 from lrsweep.reference import run_trajectory
 
-__all__ = ["make_jax_sweep", "numpy_sweep", "python_sweep"]
+__all__ = ["make_jax_sweep", "numpy_features_sweep", "numpy_sweep", "python_sweep"]
 
 # ---------------------------------------------------------------- workload helpers
 
@@ -291,3 +291,75 @@ def make_jax_sweep(x: np.ndarray, y: np.ndarray, *, theta_ref: float, theta0: fl
         return th, sc, mj
 
     return jax.jit(jax.vmap(one))
+
+
+def numpy_features_sweep(
+    x: np.ndarray,
+    y: np.ndarray,
+    lr: np.ndarray,
+    *,
+    theta_ref: np.ndarray,
+    theta0: float = -1.0,
+    epochs: int = 5,
+    diverge_factor: float = 1e6,
+    sign_floor: float = 1e-10,
+) -> dict[str, np.ndarray]:
+    """d features (no bias): all learning rates of one dataset as a vector of lanes; a Python loop over steps.
+
+    ``x`` is ``(n, d)``; the lanes' weights are a ``(T, d)`` array. Per step
+    the node graph vectorised over lanes (``z1 = W x_i``, ``dz1 = -2 (y_i -
+    z1)``, ``W_new = W - lr dz1 x_i``) and the metrics of :mod:`lrsweep.metrics`
+    in d dimensions streamed: error norm and divergence freeze, overshoots
+    ``e_k . e_{k-1} < 0`` above the floor, the largest step norm. Returns
+    ``w_final`` (T, d), ``sign_changes``, ``max_jump`` and ``diverged``.
+    In-place ufuncs on preallocated buffers; the sums over coordinates are
+    NumPy's (pairwise), so bits may differ from the kernel's left-to-right sums.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    lr = np.ascontiguousarray(lr, dtype=np.float64)
+    ref = np.asarray(theta_ref, dtype=np.float64)
+    T, (n, d) = lr.shape[0], x.shape
+    e0 = np.full(d, float(theta0)) - ref
+    scale = max(float(np.sqrt(e0 @ e0)), float(np.sqrt(ref @ ref))) or 1.0
+    bound, floor = diverge_factor * scale, sign_floor * scale
+    w = np.full((T, d), float(theta0))
+    tn, en, ep, tmp = (np.empty((T, d)) for _ in range(4))
+    z, nn, np_, jn, dot = (np.empty(T) for _ in range(5))
+    np_[:] = np.sqrt(e0 @ e0)
+    alive = np.ones(T, dtype=bool)
+    ok, b1 = np.empty(T, dtype=bool), np.empty(T, dtype=bool)
+    mj = np.zeros(T)
+    sc = np.zeros(T, dtype=np.int64)
+    lr_col = lr[:, None]
+    with np.errstate(all="ignore"):
+        for k in range(epochs * n):
+            xi = x[k % n]
+            np.dot(w, xi, out=z)  # z1
+            np.subtract(y[k % n], z, out=z)  # z2
+            np.multiply(-2.0, z, out=z)  # dz1
+            np.multiply(z[:, None], xi[None, :], out=tmp)  # dw
+            np.multiply(lr_col, tmp, out=tmp)
+            np.subtract(w, tmp, out=tn)
+            np.subtract(tn, ref, out=en)
+            np.subtract(w, ref, out=ep)
+            np.multiply(en, en, out=tmp)
+            np.sqrt(tmp.sum(axis=1, out=nn), out=nn)  # ||e_k||
+            np.less_equal(nn, bound, out=ok)
+            np.logical_and(ok, alive, out=ok)
+            np.copyto(alive, ok)
+            np.multiply(en, ep, out=tmp)
+            tmp.sum(axis=1, out=dot)  # e_k . e_{k-1}
+            np.greater(nn, floor, out=b1)
+            np.logical_and(ok, b1, out=b1)
+            np.logical_and(b1, np_ > floor, out=b1)
+            np.logical_and(b1, dot < 0.0, out=b1)
+            sc += b1
+            np.subtract(tn, w, out=tmp)
+            np.multiply(tmp, tmp, out=tmp)
+            np.sqrt(tmp.sum(axis=1, out=jn), out=jn)  # ||step||
+            np.maximum(mj, jn, out=z)
+            np.copyto(mj, z, where=alive)
+            np.copyto(np_, nn, where=alive)
+            np.copyto(w, tn, where=alive[:, None])
+    return {"w_final": w, "sign_changes": sc, "max_jump": mj, "diverged": ~alive}

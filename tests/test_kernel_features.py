@@ -277,3 +277,12 @@ def test_online_instability_switches_at_the_isotropic_threshold():
     f = run(cfg).frame
     up = ((f["status"] == "diverged") | (f["growth_rate"] > 0)).groupby(f["lr"]).mean().to_numpy()
     assert up[0] < 0.05 and up[1] > 0.95
+
+
+def test_long_runs_equal_the_oracle():
+    """Hundreds of steps per lane, so that most steps take the kernel's square-root-free path
+    (no lane able to set a maximum or the floor exit): the metrics still equal the oracle's."""
+    cfg = lrsweep.SweepConfig(n_features=5, fit_intercept=[False, True], n_samples=40, epochs=6,
+                              lr=np.geomspace(1e-3, 0.3, 16), noise=[0.0, 0.5], order=["fixed", "shuffle"],
+                              sign_floor=1e-6)
+    assert_equals_oracle(cfg, run(cfg))

@@ -54,11 +54,21 @@ equal to :func:`lrsweep.reference.trajectory_metrics`):
   x_i^T)``, x extended by a 1 when a bias is learned).
 - Losses are unchanged (the batch's mean of ``(y - w . x - b)^2``).
 - Final weights: the oracle returns the vector ``w_final`` and ``b_final``;
-  the results table is to keep them tidily as a long frame ``(trajectory_id,
-  coordinate, value, reference)`` with one row per coordinate named ``w_0 ..
-  w_{d-1}``, then ``b`` (a sweep may mix d from 1 to 64, which wide columns
-  would pad with NaN), while ``theta_final`` keeps its meaning for d = 1
-  without a bias.
+  :attr:`lrsweep.Results.weights` keeps them tidily as a long frame
+  ``(trajectory_id, coordinate, value, reference)`` with one row per
+  coordinate named ``w_0 .. w_{d-1}``, then ``b`` (a sweep may mix d from 1
+  to 64, which wide columns would pad with NaN; :mod:`lrsweep.weights`).
+  ``theta_final`` and ``theta_ref`` keep their meaning for d = 1 without a
+  bias and are NaN for a trajectory of more than one coordinate.
+- Derived columns of a trajectory of more than one coordinate:
+  ``abs_error_final`` is ``||e_K||`` (the norm above); ``loss_final`` is the
+  full-batch MSE ``mean(r^2) - 2 e . mean(x r) + e^T mean(x x^T) e`` with
+  ``r = y - x theta_ref`` and x extended by a 1 with a bias (the one-feature
+  formula with vectors; NumPy's sums, not bit-defined); ``noise_rms`` is NaN.
+- Noise floor: no closed form for the stationary error in d dimensions is
+  on main, so a trajectory of more than one coordinate has none: its status
+  is never ``noise_floor`` (a noisy run that settled is ``growing``,
+  ``oscillating`` or ``slow`` by the rules above), and ``noise_rms`` is NaN.
 """
 
 from __future__ import annotations
