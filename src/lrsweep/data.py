@@ -54,8 +54,8 @@ of ``make_dataset`` (``x[:, 0]``, ``y`` and ``w_ref[0] == theta_ref``)::
                                           # right from 0.0) + noise ** 2: the population variance of y
 
 ``kind="lecture"`` follows the lecture's ``dataset_generator`` with
-``feature_dim = d``: a legacy ``RandomState(seed)`` (the lecture's
-``np.random.seed(seed)``) draws ``x = normal(0, s, (m, d))`` (per-feature SDs
+``feature_dim = d``: a private legacy ``RandomState(seed)`` (seeded as the
+lecture's global ``np.random.seed(seed)`` call is) draws ``x = normal(0, s, (m, d))`` (per-feature SDs
 broadcast along rows; row-major) and then ``noise_z = normal(0, 1, (m, 1))``;
 y as above. The sample orders do not depend on d.
 
