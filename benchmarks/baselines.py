@@ -38,7 +38,7 @@ from lrsweep import grid
 from lrsweep.engine.chunk import ChunkCall
 
 # The runner's own thread switch, so benchmarks set threads exactly as sweep() does.
-from lrsweep.engine.threads import numba_threads  # noqa: F401
+from lrsweep.engine.threads import numba_threads
 from lrsweep.reference import run_trajectory
 
 __all__ = ["make_jax_sweep", "numpy_features_sweep", "numpy_sweep", "python_sweep"]
@@ -363,3 +363,41 @@ def numpy_features_sweep(
             np.copyto(np_, nn, where=alive)
             np.copyto(w, tn, where=alive[:, None])
     return {"w_final": w, "sign_changes": sc, "max_jump": mj, "diverged": ~alive}
+
+
+# ---------------------------------------------------------------- interleaved timing
+def whole_sweep_call(config: lrsweep.SweepConfig) -> ChunkCall:
+    """The whole sweep as one chunk, laid out once (outside every timed region)."""
+    chunk = grid.chunks(config, config.n_trajectories)[0]
+    return ChunkCall(config, chunk, np.zeros(0, dtype=np.int64), 1, 0)
+
+
+def kernel_run(call: ChunkCall):
+    """A call of the kernel on every block of ``call`` (no layout, no derived columns)."""
+    n = len(call.plan.b_start)
+    return lambda: call._kernel(0, n)
+
+
+def interleaved(fns: dict, rounds: int) -> dict[str, list[float]]:
+    """Times of ``rounds`` rounds of every function in turn, one thread, after one warm-up call each.
+
+    Interleaving, because this machine is shared: separate benchmarks minutes apart move by
+    tens of per cent, calls back to back move together.
+    """
+    import time
+
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    with numba_threads(1):
+        for fn in fns.values():  # compile or load, outside the timing
+            fn()
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def median_ratio(times: dict[str, list[float]], a: str, b: str, scale: float = 1.0) -> float:
+    """The median of the per-round ratios ``a / b`` (times ``scale``)."""
+    return float(np.median(np.array(times[a]) / np.array(times[b]))) * scale

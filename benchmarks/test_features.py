@@ -28,18 +28,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import kernel_before_features as old_kernel
 import numpy as np
 import pytest
-from baselines import FULL, numba_threads, numpy_features_sweep
+from baselines import FULL, interleaved, kernel_run, median_ratio, numpy_features_sweep, whole_sweep_call
 
 import lrsweep
-from lrsweep import grid
 from lrsweep.config import DATA_AXES
 from lrsweep.data import features_dataset_for
-from lrsweep.engine.chunk import ChunkCall
 
 ROUNDS = 7 if FULL else 1
 #: Datasets (64 lanes each) in the d = 10 workload, and its steps.
@@ -47,31 +44,12 @@ SEEDS = 64 if FULL else 2
 N, EPOCHS, D = 100, 5, 10
 
 
-def _call(config: lrsweep.SweepConfig) -> ChunkCall:
-    chunk = grid.chunks(config, config.n_trajectories)[0]
-    return ChunkCall(config, chunk, np.zeros(0, dtype=np.int64), 1, 0)
 
 
-def _run(call: ChunkCall):
-    n = len(call.plan.b_start)
-    return lambda: call._kernel(0, n)
 
 
-def _interleaved(fns: dict, rounds: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    with numba_threads(1):
-        for fn in fns.values():
-            fn()
-        for _ in range(rounds):
-            for name, fn in fns.items():
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
-    return times
 
 
-def _ratio(times: dict[str, list[float]], a: str, b: str, scale: float = 1.0) -> float:
-    return float(np.median(np.array(times[a]) / np.array(times[b]))) * scale
 
 
 LRS = np.geomspace(1e-3, 0.05, 64)  # below d = 10's critical lr mostly: converging and diverging lanes
@@ -80,8 +58,8 @@ LRS = np.geomspace(1e-3, 0.05, 64)  # below d = 10's critical lr mostly: converg
 @pytest.mark.benchmark(group="d features: d = 10 kernel vs NumPy, interleaved")
 def test_d10_rate_and_numpy(benchmark):
     cfg = lrsweep.SweepConfig(n_features=D, lr=LRS, seed=range(SEEDS), n_samples=N, epochs=EPOCHS)
-    call = _call(cfg)
-    kern = _run(call)
+    call = whole_sweep_call(cfg)
+    kern = kernel_run(call)
     row = lrsweep.sweep(cfg.replace(seed=0), progress=False).frame.iloc[0]
     ds = features_dataset_for(cfg, tuple(row[a] for a in DATA_AXES), "fixed")
     # NumPy runs one dataset's 64 lanes; scaled to the kernel's SEEDS datasets per round.
@@ -90,11 +68,11 @@ def test_d10_rate_and_numpy(benchmark):
     w = lrsweep.sweep(cfg.replace(seed=0), progress=False).weights["value"].to_numpy().reshape(64, D)
     np.testing.assert_allclose(got["w_final"][~got["diverged"]], w[~got["diverged"]], rtol=1e-9, atol=1e-9)
     times: dict[str, list[float]] = {}
-    benchmark.pedantic(lambda: times.update(_interleaved({"kernel": kern, "numpy": base}, ROUNDS)),
+    benchmark.pedantic(lambda: times.update(interleaved({"kernel": kern, "numpy": base}, ROUNDS)),
                        rounds=1, iterations=1)
     steps = 64 * SEEDS * N * EPOCHS
     rate = steps / float(np.median(times["kernel"]))
-    speedup = _ratio(times, "numpy", "kernel", scale=SEEDS)
+    speedup = median_ratio(times, "numpy", "kernel", scale=SEEDS)
     benchmark.extra_info.update(rounds=ROUNDS, traj_steps=steps, traj_steps_per_s=rate, over_numpy=speedup)
     print(f"\nd = {D}: {rate:.3g} traj-steps/s on one thread ({ROUNDS} rounds, {64 * SEEDS} lanes), "
           f"{speedup:.1f}x NumPy vectorised over lanes")
@@ -116,8 +94,8 @@ WORKLOADS = {
 @pytest.mark.parametrize("workload", list(WORKLOADS))
 @pytest.mark.benchmark(group="d features: today's workload, old vs new kernel")
 def test_one_feature_workload_keeps_its_speed(benchmark, workload):
-    call = _call(WORKLOADS[workload]())
-    new = _run(call)
+    call = whole_sweep_call(WORKLOADS[workload]())
+    new = kernel_run(call)
     n = len(call.plan.b_start)
     old = lambda: old_kernel.run_chunk_nb(*call.args, 0, n, call.features)  # noqa: E731
     new()
@@ -126,9 +104,9 @@ def test_one_feature_workload_keeps_its_speed(benchmark, workload):
     assert np.array_equal(got[0].view(np.uint64), call.out_f.view(np.uint64))  # the same bits
     assert np.array_equal(got[1], call.out_i)
     times: dict[str, list[float]] = {}
-    benchmark.pedantic(lambda: times.update(_interleaved({"new": new, "old": old}, ROUNDS)),
+    benchmark.pedantic(lambda: times.update(interleaved({"new": new, "old": old}, ROUNDS)),
                        rounds=1, iterations=1)
-    ratio = _ratio(times, "new", "old")
+    ratio = median_ratio(times, "new", "old")
     benchmark.extra_info.update(rounds=ROUNDS, new_over_old=ratio)
     print(f"\n{workload}: new / old {ratio:.3f} ({ROUNDS} rounds)")
     if FULL:

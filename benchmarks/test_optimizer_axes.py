@@ -30,15 +30,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import kernel_before_optimizer_axes as old_kernel
 import numpy as np
 import pytest
-from baselines import FULL, STEPS, numba_threads, shared_config
+from baselines import FULL, STEPS, interleaved, kernel_run, median_ratio, shared_config, whole_sweep_call
 
 import lrsweep
-from lrsweep import grid
 from lrsweep.engine.chunk import ChunkCall
 
 #: Trajectories per call and interleaved rounds.
@@ -46,15 +44,8 @@ T = 100_000 if FULL else 2_000
 ROUNDS = 5 if FULL else 1
 
 
-def _call(config: lrsweep.SweepConfig) -> ChunkCall:
-    """The whole sweep as one chunk, laid out once (outside every timed region)."""
-    chunk = grid.chunks(config, config.n_trajectories)[0]
-    return ChunkCall(config, chunk, np.zeros(0, dtype=np.int64), 1, 0)
 
 
-def _run(call: ChunkCall):
-    n = len(call.plan.b_start)
-    return lambda: call._kernel(0, n)
 
 
 def _run_old(call: ChunkCall):
@@ -66,21 +57,8 @@ def _run_old(call: ChunkCall):
     return lambda: old_kernel.run_chunk_nb(*old, 0, n)
 
 
-def _interleaved(fns: dict, rounds: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    with numba_threads(1):
-        for fn in fns.values():  # compile or load, outside the timing
-            fn()
-        for _ in range(rounds):
-            for name, fn in fns.items():
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
-    return times
 
 
-def _ratio(times: dict[str, list[float]], a: str, b: str, scale: float = 1.0) -> float:
-    return float(np.median(np.array(times[a]) / np.array(times[b]))) * scale
 
 
 WORKLOADS = {
@@ -96,17 +74,17 @@ WORKLOADS = {
 @pytest.mark.parametrize("workload", list(WORKLOADS))
 @pytest.mark.benchmark(group="optimizer axes: today's workload, old vs new kernel")
 def test_default_workload_keeps_its_speed(benchmark, workload):
-    call = _call(WORKLOADS[workload]())
-    new, old = _run(call), _run_old(call)
+    call = whole_sweep_call(WORKLOADS[workload]())
+    new, old = kernel_run(call), _run_old(call)
     new()
     got = call.out_f.copy(), call.out_i.copy()
     old()
     assert np.array_equal(got[0].view(np.uint64), call.out_f.view(np.uint64))  # the same bits
     assert np.array_equal(got[1], call.out_i)
     times: dict[str, list[float]] = {}
-    benchmark.pedantic(lambda: times.update(_interleaved({"new": new, "old": old}, ROUNDS)),
+    benchmark.pedantic(lambda: times.update(interleaved({"new": new, "old": old}, ROUNDS)),
                        rounds=1, iterations=1)
-    ratio = _ratio(times, "new", "old")
+    ratio = median_ratio(times, "new", "old")
     rate = T * STEPS / float(np.median(times["new"]))
     benchmark.extra_info.update(T=T, rounds=ROUNDS, new_over_old=ratio, new_traj_steps_per_s=rate)
     print(f"\n{workload}: new / old {ratio:.3f} ({ROUNDS} rounds, T = {T}); new {rate:.3g} traj-steps/s")
@@ -129,12 +107,13 @@ def test_feature_costs(benchmark, workload):
     """Each feature's time per sample processed over plain SGD's, on the same data and lrs."""
     base = WORKLOADS[workload]()
     kw = {a: base.axes[a] for a in ("lr", "seed", "n_samples", "noise")}
-    fns = {"plain": _run(_call(base))}
+    fns = {"plain": kernel_run(whole_sweep_call(base))}
     for name, (extra, _, _) in FEATURES.items():
-        fns[name] = _run(_call(lrsweep.SweepConfig(**kw, data=base.data, epochs=base.epochs, **extra)))
+        cfg = lrsweep.SweepConfig(**kw, data=base.data, epochs=base.epochs, **extra)
+        fns[name] = kernel_run(whole_sweep_call(cfg))
     times: dict[str, list[float]] = {}
-    benchmark.pedantic(lambda: times.update(_interleaved(fns, ROUNDS)), rounds=1, iterations=1)
-    ratios = {name: _ratio(times, name, "plain") for name in FEATURES}
+    benchmark.pedantic(lambda: times.update(interleaved(fns, ROUNDS)), rounds=1, iterations=1)
+    ratios = {name: median_ratio(times, name, "plain") for name in FEATURES}
     benchmark.extra_info.update(T=T, rounds=ROUNDS, **{f"{k}_over_plain": v for k, v in ratios.items()})
     print(f"\n{workload}, per sample processed over plain ({ROUNDS} rounds, T = {T}): "
           + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
