@@ -64,11 +64,18 @@ equal to :func:`lrsweep.reference.trajectory_metrics`):
   ``abs_error_final`` is ``||e_K||`` (the norm above); ``loss_final`` is the
   full-batch MSE ``mean(r^2) - 2 e . mean(x r) + e^T mean(x x^T) e`` with
   ``r = y - x theta_ref`` and x extended by a 1 with a bias (the one-feature
-  formula with vectors; NumPy's sums, not bit-defined); ``noise_rms`` is NaN.
-- Noise floor: no closed form for the stationary error in d dimensions is
-  on main, so a trajectory of more than one coordinate has none: its status
-  is never ``noise_floor`` (a noisy run that settled is ``growing``,
-  ``oscillating`` or ``slow`` by the rules above), and ``noise_rms`` is NaN.
+  formula with vectors; NumPy's sums, not bit-defined).
+- Noise floor: ``noise_rms`` is the square root of the stationary ``E
+  ||e||^2`` by the *isotropic closure* (``E e e^T`` taken proportional to
+  the identity, :func:`lrsweep.theory.stationary_mse` with ``coordinates=p``)
+  on the dataset's rows ``z = x`` (or ``(x, 1)``): ``mean ||z||^2``, ``mean
+  ||z||^4`` and ``mean r^2 ||z||^2``. It is exact for rotation-invariant
+  inputs (isotropic Gaussian features, no bias: ``lr sigma^2 d / (1 - (d +
+  2) lr s^2)``) and the scale otherwise (within 6.5 % of the exact
+  :func:`lrsweep.theory.feature_stationary_mse` for d = 4, kappa = 10 with a
+  bias, and d = 10, kappa = 100, at 0.3 times the mean-square threshold);
+  the ``noise_floor`` status compares ``rms_error_last_epoch`` with it as in
+  one dimension.
 """
 
 from __future__ import annotations
@@ -223,7 +230,9 @@ DERIVED: dict[str, str] = {
         "(batches drawn with replacement); with a schedule, it is taken at the largest learning "
         "rate of the last epoch. NaN outside the mean-square region (per-sample SGD: lr >= "
         "mean(x^2) / mean(x^4)), where the stationary variance is infinite; ~0 for noise-free "
-        "data. A run is at its noise floor when rms_error_last_epoch <= noise_factor * noise_rms."
+        "data. A run is at its noise floor when rms_error_last_epoch <= noise_factor * noise_rms. "
+        "With more than one coordinate: sqrt(E ||e||^2) by the isotropic closure on the rows' moments "
+        "(module docstring, 'In d dimensions')."
     ),
 }
 

@@ -17,7 +17,7 @@ from ..config import SweepConfig
 from ..grid import Chunk, group_indices, lane_axis, lane_values
 from ..metrics import FLOAT_FIELDS, INT_FIELDS
 from ..schedules import multipliers
-from ..theory.noise import _stationary
+from ..theory.noise import _closure
 from . import kernel
 from .chunkdata import ChunkData
 from .layout import ChunkResult, plan_chunk
@@ -75,10 +75,15 @@ class ChunkCall:
         sched, g_soff, g_last_max, has_sched = _schedules(config, g_sched, g_steps)
         self.features = (has_sched, bool((g_bs > 1).any()), bool((beta > 0).any()))
         stats = data.g_stats[:, lg]
-        # The noise floor at the largest learning rate of the last epoch (a schedule's, quasi-static).
+        # The noise floor at the largest learning rate of the last epoch (a schedule's, quasi-static);
+        # lanes of p > 1 coordinates take their rows' moments (the isotropic closure).
         lr_last = lr * g_last_max[lg] if has_sched else lr
-        self.noise_rms, floor2 = noise_floor(lr_last, stats[2], stats[3], stats[4], config.noise_factor,
-                                             g_bs[lg], beta, nest)
+        moments, coords = stats[2:5], 1
+        if config.has_features and data.has_features:
+            coords = data.g_p[lg]
+            moments = np.where(coords > 1, data.g_zmoments[:, lg], moments)
+        self.noise_rms, floor2 = noise_floor(lr_last, *moments, config.noise_factor, g_bs[lg], beta, nest,
+                                             coords)
         self.feat = None
         self.weights_ref = None
         if config.has_features:
@@ -87,9 +92,6 @@ class ChunkCall:
             l_woff = np.zeros(T, dtype=np.int64)
             np.cumsum(l_p[:-1], out=l_woff[1:])
             self.l_woff = l_woff
-            big = l_p > 1
-            floor2[big] = -1.0  # no closed-form noise floor in d dimensions (lrsweep.metrics)
-            self.noise_rms[big] = np.nan
             if data.has_features:
                 l_roff = data.g_roff[lg]
                 self.out_w = np.empty(int(l_p.sum()))
@@ -189,8 +191,8 @@ def _feature_columns(call: ChunkCall, derived: dict, weights: np.ndarray) -> Non
     ``theta_ref`` NaN (the reference is in the weights frame),
     ``abs_error_final`` the error norm of the final coordinates,
     ``loss_final`` the full-batch MSE ``mean r^2 - 2 e . mean(x r) + e^T mean(x x^T) e``
-    (``r = y - x theta_ref``, the one-feature formula with vectors), ``noise_rms``
-    NaN (set when laid out).
+    (``r = y - x theta_ref``, the one-feature formula with vectors); ``noise_rms``
+    is set when laid out (:func:`noise_floor`).
     """
     from ..reference_features import error_norm
 
@@ -251,24 +253,28 @@ def _schedules(config: SweepConfig, g_sched: np.ndarray, g_steps: np.ndarray
 
 def noise_floor(lr: np.ndarray, mean_xx: np.ndarray, mean_xr2: np.ndarray, mean_x4: np.ndarray,
                 noise_factor: float, batch_size: np.ndarray | int = 1, momentum: np.ndarray | float = 0.0,
-                nesterov: np.ndarray | bool = False) -> tuple[np.ndarray, np.ndarray]:
+                nesterov: np.ndarray | bool = False,
+                coordinates: np.ndarray | int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Stationary RMS error per lane and the kernel's squared noise floor (see ``metrics.DERIVED``).
 
     ``v`` = :func:`lrsweep.theory.stationary_mse` of the dataset's moments
     (batches drawn with replacement, momentum, Nesterov); per-sample SGD:
-    ``v = lr mean(x^2 r^2) / (mean(x^2) - lr mean(x^4))``. Where ``v`` is
-    finite (inside the mean-square region) returns ``sqrt(v)`` and
-    ``noise_factor^2 v``, elsewhere NaN and -1.
+    ``v = lr mean(x^2 r^2) / (mean(x^2) - lr mean(x^4))``. A lane of ``p =
+    coordinates > 1`` passes ``mean ||z||^2``, ``mean r^2 ||z||^2`` and
+    ``mean ||z||^4`` and gets ``E ||e||^2`` by the isotropic closure (same
+    function). Where ``v`` is finite (inside the mean-square region) returns
+    ``sqrt(v)`` and ``noise_factor^2 v``, elsewhere NaN and -1.
     """
     b = np.asarray(batch_size, dtype=np.float64)
     beta = np.asarray(momentum, dtype=np.float64)
+    p = np.asarray(coordinates, dtype=np.float64)
     nest = np.broadcast_to(np.asarray(nesterov, dtype=bool), np.shape(lr))
     v = np.empty(np.shape(lr))
     for flag in (False, True):  # the closed form takes Nesterov as one flag
         sel = nest == flag
         if sel.any():
             args = (np.broadcast_to(a, np.shape(lr))[sel] for a in (mean_xx, mean_x4, mean_xr2, lr, b, beta))
-            v[sel] = _stationary(*args, flag)
+            v[sel] = _closure(*args, flag, np.broadcast_to(p, np.shape(lr))[sel])
     with np.errstate(all="ignore"):  # inf is sorted out just below
         ok = np.isfinite(v)
         rms = np.where(ok, np.sqrt(np.where(ok, v, 0.0)), np.nan)

@@ -154,6 +154,7 @@ class ChunkData:
             self._features(config, axes, rix, d_online, d_off, d_m, d_p, d_ref)
             self.g_xoff = self.d_xoff[g_ds]
             self.g_roff = self.d_roff[g_ds]
+            self.g_zmoments = self.d_zmoments[:, g_ds]
             d_stats[:, d_p > 1] = np.nan  # the one-feature moments mean nothing there
         self.g_ds = g_ds
         self.g_p = d_p[g_ds]
@@ -207,7 +208,10 @@ class ChunkData:
         lstsq reference), the one-feature ones are copied from ``x`` and
         their reference. ``gram[k]`` holds ``(mean r^2, mean x r, mean x x^T)``
         with ``r = y - x theta_ref`` for the full-batch loss of a d-feature
-        dataset (:meth:`lrsweep.engine.chunk.ChunkCall.result`).
+        dataset (:meth:`lrsweep.engine.chunk.ChunkCall.result`);
+        ``d_zmoments[:, k]`` its ``(mean ||z||^2, mean r^2 ||z||^2, mean
+        ||z||^4)`` (``z`` the row with its 1 for a bias) for the noise floor
+        (:func:`lrsweep.engine.chunk.noise_floor`; NaN for one coordinate).
         """
         n_ds = len(d_p)
         self.d_xoff = np.zeros(n_ds, dtype=np.int64)
@@ -217,6 +221,7 @@ class ChunkData:
         self.xf = np.empty(int((d_m * d_p).sum()))
         self.refv = np.empty(int(d_p.sum()))
         self.gram: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}
+        self.d_zmoments = np.full((3, n_ds), np.nan)
         key_vals = {a: [axes[a][int(i)] for i in rix[a]] for a in DATA_AXES}
         for k in range(n_ds):
             m, p, xo, ro = int(d_m[k]), int(d_p[k]), int(self.d_xoff[k]), int(self.d_roff[k])
@@ -236,3 +241,5 @@ class ChunkData:
             with np.errstate(over="ignore", invalid="ignore"):
                 r = ds.y - rows @ theta
                 self.gram[k] = (float(np.mean(r * r)), rows.T @ r / m, rows.T @ rows / m)
+                zz = np.einsum("ij,ij->i", rows, rows)
+                self.d_zmoments[:, k] = (np.mean(zz), np.mean(r * r * zz), np.mean(zz * zz))

@@ -56,14 +56,16 @@ One job per module; each module's docstring carries its part of the theory.
   log|1 - 4u(1 - u)c|`` (quadrature) and its root, the almost-sure threshold.
 * :mod:`~lrsweep.theory.features_ms` - ``d`` features, fresh Gaussian samples:
   the exact mean-square threshold for any diagonal covariance, ``B`` and
-  bias (a ``p x p`` Perron root; closed forms when isotropic).
+  bias (a ``p x p`` Perron root; closed forms when isotropic) and the
+  stationary error with noise.
 * :mod:`~lrsweep.theory.features_lyapunov` - ``d`` features with a bias,
   unequal scales or batches: the almost-sure exponent and threshold by
   Monte Carlo (products of random matrices, re-orthonormalised), with
   standard errors.
 * :mod:`~lrsweep.theory.noise` - with noise: the stationary mean-square error
   for batch size ``B`` and momentum ``beta``, per dataset (its moments or its
-  samples) and for the population; the bounded support of shuffled epochs.
+  samples) and for the population, in ``d`` dimensions by the isotropic
+  closure (the engine's noise floor); the bounded support of shuffled epochs.
 * ``_common`` - the numerics they share (memory-bounded blocks,
   ``log|1 - v|`` without cancellation, ``2 lr x^2`` without overflow or
   underflow, Brent's method, float constants).
@@ -128,7 +130,13 @@ from .dataset import (
 )
 from .features import EpochProduct, feature_critical_lr, feature_epoch_growth, feature_epoch_product
 from .features_lyapunov import feature_as_threshold, feature_lyapunov_exponent
-from .features_ms import condition_scales, feature_ms_radius, feature_ms_threshold, isotropic_ms_threshold
+from .features_ms import (
+    condition_scales,
+    feature_ms_radius,
+    feature_ms_threshold,
+    feature_stationary_mse,
+    isotropic_ms_threshold,
+)
 from .features_population import isotropic_as_threshold, isotropic_log_multiplier
 from .momentum import (
     LyapunovEstimate,
@@ -177,6 +185,7 @@ __all__ = [
     "feature_lyapunov_exponent",
     "feature_ms_radius",
     "feature_ms_threshold",
+    "feature_stationary_mse",
     "gd_threshold",
     "isotropic_as_threshold",
     "isotropic_log_multiplier",

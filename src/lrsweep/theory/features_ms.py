@@ -48,6 +48,22 @@ s^2 q + sqrt((1 - s^2 q)^2 + 4 s^2 d / B^2))``, ``q = 1 + (d + 1)/B``
 geometric between ``s^2`` and ``kappa s^2`` (:func:`condition_scales`) the
 threshold is set by the largest ones: at ``d = 10``, ``0.018567`` for ``kappa =
 10`` and ``0.0025553`` for ``kappa = 100`` (``1/12`` isotropic).
+
+With noise: the stationary error
+--------------------------------
+For ``y = w . x + b + sigma Z`` the error gains ``(2 lr/B) sum_i z_i
+sigma Z_i`` per step, independent of ``e`` and of mean zero, so
+``diag(Sigma)`` obeys ``d <- K d + f`` with ``f_j = 4 lr^2 sigma^2 m_j / B``.
+Inside the mean-square region its fixed point ``(I - K)^{-1} f`` follows from
+Sherman-Morrison (``I - K`` is diagonal minus a rank one), and its trace is
+
+.. math:: E \|e\|^2 = \frac{\sigma^2\, k(lr)}{1 - h(lr)}, \qquad
+          k(lr) = \frac{lr}{B} \sum_j \frac{1}{1 - c_j\, lr\, m_j}
+
+with ``h`` as above and ``c_j = 1 + 1/B`` for a Gaussian feature, ``1 - 1/B``
+for the bias (:func:`feature_stationary_mse`). Isotropic, ``B = 1``, no bias:
+``sigma^2 lr d / (1 - (d + 2) lr s^2)``; ``d = 1``: the one-feature
+``sigma^2 lr / (1 - 3 lr s^2)`` of :func:`~lrsweep.theory.noise.population_stationary_mse`.
 """
 
 from __future__ import annotations
@@ -67,6 +83,7 @@ __all__ = [
     "condition_scales",
     "feature_ms_radius",
     "feature_ms_threshold",
+    "feature_stationary_mse",
     "isotropic_ms_threshold",
 ]
 
@@ -239,3 +256,55 @@ def feature_ms_radius(lr: ArrayLike, scales: ArrayLike, batch_size: int = 1,
     k = c[..., None] * m[..., :, None] * m[..., None, :] + diag[..., :, None] * np.eye(m.shape[-1])
     rho = np.abs(np.linalg.eigvals(k)).max(axis=-1) if k.size else np.zeros(k.shape[:-2])
     return _scalar_or_array(rho.reshape(scales.shape[:-1] + lr.shape))
+
+
+@validate_params({"lr": LR, "scales": SCALES, "noise": Interval("float", 0.0, math.inf, "left"),
+                  "batch_size": Interval("int", 1, 2**53, "both"), "fit_intercept": Boolean()})
+def feature_stationary_mse(lr: ArrayLike, scales: ArrayLike, noise: float, batch_size: int = 1,
+                           fit_intercept: bool = False) -> Any:
+    r"""Stationary ``E ||e||^2`` of SGD on fresh samples ``x ~ N(0, diag(scales^2))`` with noise, exact.
+
+    .. math:: E \|e\|^2 = rac{\sigma^2 k(lr)}{1 - h(lr)}, \quad
+              k = rac{lr}{B} \sum_j rac{1}{1 - c_j lr m_j}, \quad
+              h = rac{lr}{B} \sum_j rac{m_j}{1 - c_j lr m_j}
+
+    (module docstring, "With noise"): the fixed point of the second-moment
+    map plus the noise's forcing, for ``y = w . x (+ b) + sigma Z`` and
+    ``e = theta - theta_true``.
+
+    Parameters
+    ----------
+    lr : array_like of float
+        Learning rates, finite and ``>= 0``.
+    scales : array_like of float, shape (d,) or (n_models, d)
+        Per-feature standard deviations ``s_j > 0`` (e.g. :func:`condition_scales`).
+    noise : float
+        Noise standard deviation ``sigma >= 0``.
+    batch_size : int, optional
+        ``B >= 1`` (default 1).
+    fit_intercept : bool, optional
+        Learn a bias (default False): the constant coordinate ``z_p = 1``.
+
+    Returns
+    -------
+    mse : float or ndarray of float, shape ``scales.shape[:-1] + lr.shape``
+        ``E ||e||^2``, 0 at ``lr = 0``, ``inf`` at and beyond the mean-square
+        threshold (:func:`feature_ms_threshold`), where it grows without
+        bound. Isotropic scales without a bias: ``sigma^2 lr d / (B - (B +
+        d + 1) lr s^2)``, which is also
+        :func:`~lrsweep.theory.noise.stationary_mse` with ``coordinates=d``
+        (its isotropic closure is exact there; tested).
+    """
+    m_all, gauss_all = _ms_parts(scales.reshape(-1, scales.shape[-1]), fit_intercept)
+    b = float(batch_size)
+    lrf = lr.reshape(-1)[None, :, None]  # (1, L, 1)
+    m, g = m_all[:, None, :], gauss_all[:, None, :]  # (K, 1, p)
+    den = 1.0 - np.where(g, 1.0 + 1.0 / b, 1.0 - 1.0 / b) * lrf * m  # (K, L, p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = lrf[..., 0] / b * np.sum(1.0 / den, axis=-1)
+        h = lrf[..., 0] / b * np.sum(m / den, axis=-1)
+        mse = (noise * noise) * k / (1.0 - h)
+    inside = np.all(den > 0.0, axis=-1) & (h < 1.0)
+    out = np.where(inside, mse, np.inf)
+    out = np.where(lrf[..., 0] == 0.0, 0.0, out)
+    return _scalar_or_array(out.reshape(scales.shape[:-1] + lr.shape))

@@ -77,6 +77,7 @@ from ._common import (
     X_DATASETS,
     X_SCALE,
     _broadcast,
+    _IntArray,
     _log_abs_one_minus,
     _scalar_or_array,
 )
@@ -115,9 +116,13 @@ _MOMENTS = {"m2": _POSITIVE, "m4": _POSITIVE, "m2r2": _NONNEGATIVE, "lr": LR, "b
             "momentum": MOMENTUM}
 
 
-@validate_params({**_MOMENTS, "nesterov": Boolean()})
+#: ``coordinates``: p = d features (+ 1 for a learned bias); the theory takes any d, like ``N_FEATURES``.
+COORDINATES = _IntArray(1, 2**20, "both", ndim=None, nonempty=False)
+
+
+@validate_params({**_MOMENTS, "nesterov": Boolean(), "coordinates": COORDINATES})
 def stationary_mse(m2: ArrayLike, m4: ArrayLike, m2r2: ArrayLike, lr: ArrayLike, batch_size: ArrayLike = 1,
-                   momentum: ArrayLike = 0.0, nesterov: bool = False) -> Any:
+                   momentum: ArrayLike = 0.0, nesterov: bool = False, coordinates: ArrayLike = 1) -> Any:
     r"""Stationary ``E e^2`` of SGD with noise, batches of ``B`` drawn with replacement, and momentum.
 
     .. math:: E e^2 = \frac{lr\,m_{2r2}\,(1 + \beta + 2\delta\gamma\,m_2\,lr)}{B\,D(lr)},
@@ -129,6 +134,26 @@ def stationary_mse(m2: ArrayLike, m4: ArrayLike, m2r2: ArrayLike, lr: ArrayLike,
     mean(x^2 r^2)`` (``r = y - theta_ref x``, ``theta_ref`` the least-squares
     fit): exact for the ``replacement`` and ``online`` orders, the scale of
     the noise floor for ``fixed`` and ``shuffle``.
+
+    With ``p = coordinates > 1`` (``d`` features, ``+ 1`` for a bias, the
+    input ``z = x`` or ``(x, 1)``) pass ``m2 = E ||z||^2``, ``m4 = E ||z||^4``
+    and ``m2r2 = E r^2 ||z||^2``; the result is ``E ||e||^2`` under the
+    *isotropic closure* ``E e e^T = (E ||e||^2 / p) I`` (and likewise for the
+    momentum moments), which turns the recursion into ``p`` copies of the
+    one-coordinate one with moments ``m2 / p``, ``m4 / p``, ``m2r2 / p`` and
+    ``m2^2 -> (m2 / p)^2``:
+
+    .. math:: E \|e\|^2 = p\, f\bigl(m_2/p,\ m_4/p,\ m_{2r2}/p\bigr)
+
+    with ``f`` the one-coordinate closed form. It is exact for a
+    rotation-invariant input (``x ~ N(0, s^2 I_d)`` without a bias: ``lr
+    sigma^2 d / (1 - (d + 2) lr s^2)`` at ``B = 1``, ``beta = 0``, vanishing
+    at the mean-square threshold of
+    :func:`~lrsweep.theory.features_ms.isotropic_ms_threshold`) and the
+    scale otherwise; for fresh Gaussian inputs with unequal scales or a bias
+    :func:`~lrsweep.theory.features_ms.feature_stationary_mse` is exact. The
+    engine's noise floor in ``d`` dimensions is this closure on the
+    dataset's moments. ``p = 1`` is the formula above, to the same bits.
 
     Parameters
     ----------
@@ -146,11 +171,13 @@ def stationary_mse(m2: ArrayLike, m4: ArrayLike, m2r2: ArrayLike, lr: ArrayLike,
         ``beta`` in ``[0, 1)`` (default 0).
     nesterov : bool, optional
         Nesterov instead of heavy ball (default False).
+    coordinates : array_like of int, optional
+        ``p >= 1`` (default 1): coordinates of the model (above).
 
     Returns
     -------
     mse : float or ndarray of float, shape of the broadcast arguments
-        ``E e^2`` inside the mean-square region (``D > 0``), ``inf`` outside
+        ``E e^2`` (``E ||e||^2``) inside the mean-square region (``D > 0``), ``inf`` outside
         and on its boundary (the second moment grows without bound there).
         ``B = 1``, ``beta = 0`` gives ``lr m2r2 / (m2 - lr m4)`` with the
         bits of ``lrsweep.engine.chunk.noise_floor``. Intermediate products
@@ -158,9 +185,22 @@ def stationary_mse(m2: ArrayLike, m4: ArrayLike, m2r2: ArrayLike, lr: ArrayLike,
         within about ``1e75`` in modulus).
     """
     args = {"m2": (m2, _POSITIVE), "m4": (m4, _POSITIVE), "m2r2": (m2r2, _NONNEGATIVE), "lr": (lr, LR),
-            "batch_size": (batch_size, BATCH_SIZES), "momentum": (momentum, MOMENTUM)}
-    a = [v.astype(np.float64) for v in _broadcast("stationary_mse", args)]
-    return _scalar_or_array(_stationary(*a, nesterov))
+            "batch_size": (batch_size, BATCH_SIZES), "momentum": (momentum, MOMENTUM),
+            "coordinates": (coordinates, COORDINATES)}
+    *a, p = (v.astype(np.float64) for v in _broadcast("stationary_mse", args))
+    return _scalar_or_array(_closure(*a, nesterov, p))
+
+
+def _closure(m2: Any, m4: Any, m2r2: Any, lr: Any, b: Any, beta: Any, nesterov: bool,
+                      p: Any) -> NDArray[np.float64]:
+    """:func:`stationary_mse` of ``p`` coordinates on float64 arrays (``p`` times :func:`_stationary`).
+
+    Shared with the engine's noise floor (:func:`lrsweep.engine.chunk.noise_floor`),
+    so that both evaluate the same operations; ``p = 1`` divides and
+    multiplies by 1, which keeps the one-coordinate bits.
+    """
+    with np.errstate(all="ignore"):  # inf stays inf; the moments are finite and p >= 1
+        return p * _stationary(m2 / p, m4 / p, m2r2 / p, lr, b, beta, nesterov)
 
 
 @validate_params({"lr": LR, "noise": _NONNEGATIVE, "x_scale": X_SCALE, "batch_size": BATCH_SIZES,
