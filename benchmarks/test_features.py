@@ -7,8 +7,8 @@ benchmarks minutes apart move by tens of per cent; one thread
 
 * ``test_d10_rate_and_numpy``: d = 10 (no bias, isotropic), an lr sweep of
   64 lanes per dataset (shared blocks), every metric on: trajectory-steps
-  per second of the kernel (target >= 1.5e8, missed: about 1.0e8 measured;
-  asserted >= 6e7 so that a regression shows) and its ratio to
+  per second of the kernel (target >= 1.5e8; about 1.75e8 measured on a
+  quiet machine, 1.0e8 under a load average of 2-3) and its ratio to
   :func:`baselines.numpy_features_sweep` (NumPy vectorised over the lanes,
   the same steps with the main metrics streamed; target >= 10x).
 * ``test_one_feature_workload_keeps_its_speed``: the kernel before issue 15
@@ -77,9 +77,9 @@ def test_d10_rate_and_numpy(benchmark):
     print(f"\nd = {D}: {rate:.3g} traj-steps/s on one thread ({ROUNDS} rounds, {64 * SEEDS} lanes), "
           f"{speedup:.1f}x NumPy vectorised over lanes")
     if FULL:
-        # Issue 15's target is 1.5e8; measured 1.0e8 on the shared VM (benchmarks/README.md: missed).
-        # Asserted here: the floor it must not fall below again, and the NumPy target.
-        assert rate >= 6e7, rate
+        # Issue 15's targets (benchmarks/README.md, "d features"): on a quiet machine (a load average
+        # above the two cores slows every engine, NumPy too, and this rate by up to 40 %).
+        assert rate >= 1.5e8, rate
         assert speedup >= 10, speedup
 
 

@@ -119,9 +119,10 @@ scalar is the per-lane setup, the scaled-norm fallbacks (float reductions
 over coordinates, which must keep their order) and the gathered blocks'
 per-lane row copies (the simple path: every step copies each lane's sample
 row into the tile). Measured on the shared 2-core VM (one thread,
-interleaved medians, benchmarks/README.md): d = 10 about 1e8 traj-steps/s
-(4.1e7 before the layout, unsigned indices, blocking by four and the square
-roots on demand).
+interleaved medians, benchmarks/README.md): d = 10 about 1.75e8
+traj-steps/s on a quiet machine, 1.0e8 under a load average of 2-3 (4.1e7,
+same load, before the layout, unsigned indices, blocking by four and the
+square roots on demand).
 
 No fastmath: it would let LLVM drop the finiteness tests that detect
 divergence, and contraction to FMA would change the last bit.
