@@ -244,12 +244,38 @@ def test_feature_axes_are_validated(kw, match):
         lrsweep.SweepConfig(**kw)
 
 
-def test_recording_a_d_feature_trajectory_is_refused_by_name():
-    cfg = lrsweep.SweepConfig(n_features=[1, 2], lr=0.1)
-    with pytest.raises(lrsweep.ParameterError, match="'record' parameter of sweep"):
-        run(cfg, record="all")
-    rec = run(cfg, record="n_features == 1").records  # one feature: recorded as before
-    assert set(rec["trajectory_id"]) == {0}
+@pytest.mark.parametrize("order", ["fixed", "shuffle"])
+@pytest.mark.parametrize("gathered", [False, True])
+def test_records_of_d_feature_trajectories_equal_the_oracle(order, gathered):
+    """Recorded error norms and losses of every step, bit for bit; theta NaN beyond one coordinate."""
+    from lrsweep.reference_features import error_norm, run_trajectory_features
+
+    seeds = range(4) if gathered else 0
+    lrs = 0.07 if gathered else [0.01, 0.07, 1.5]  # 1.5 diverges (records stop there)
+    cfg = lrsweep.SweepConfig(n_features=[1, 3], fit_intercept=[False, True], lr=lrs, seed=seeds,
+                              n_samples=12, epochs=3, noise=0.2, order=order)
+    res = run(cfg, record="all", record_every=2)
+    assert list(res.records.columns) == ["trajectory_id", "step", "theta", "error", "loss"]
+    by_id = dict(list(res.records.groupby("trajectory_id")))
+    for _, row in res.frame.iterrows():
+        ds = features_dataset_for(cfg, tuple(row[a] for a in DATA_AXES), order)
+        n = int(row["n_samples"])
+        seq = sample_order(order, n, cfg.epochs, int(row["seed"]))
+        w, b, loss = run_trajectory_features(ds.x, ds.y, lr=row["lr"], theta0=row["theta0"],
+                                             fit_intercept=ds.fit_intercept, epochs=cfg.epochs, order=seq)
+        theta = np.column_stack([w, b]) if ds.fit_intercept else w
+        last = int(row["diverged_step"]) - 1 if row["diverged_step"] >= 0 else len(loss)
+        steps = np.arange(2, last + 1, 2)
+        got = by_id[row["trajectory_id"]]
+        assert list(got["step"]) == list(steps)
+        err = np.array([error_norm(theta[k - 1] - ds.theta_ref) for k in steps])
+        assert np.array_equal(_bits(got["error"]), _bits(err)), row["trajectory_id"]
+        assert np.array_equal(_bits(got["loss"]), _bits(loss[steps - 1]))
+        if theta.shape[1] == 1:
+            assert np.array_equal(_bits(got["theta"]), _bits(theta[steps - 1, 0]))
+        else:
+            assert got["theta"].isna().all()
+    assert (res.frame["status"] == "diverged").any() or gathered
 
 
 def test_set_parses_the_feature_axes():

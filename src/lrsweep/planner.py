@@ -50,9 +50,9 @@ DATA_SAMPLE_BYTES = 16 + 32
 ORDER_STEP_BYTES = 4
 #: Per group of a chunk: the Dataset object, its arrays' headers, group arrays.
 GROUP_BYTES = 2048
-#: Per recorded (theta, loss) point: the kernel's buffer (16 bytes), the
-#: chunk's records frame (32) and the final concatenation (32).
-RECORD_POINT_BYTES = 80
+#: Per recorded (theta, error, loss) point: the kernel's buffers (24 bytes),
+#: the chunk's records frame (40) and the final concatenation (40).
+RECORD_POINT_BYTES = 104
 #: The interpreter with numpy, pandas, numba, pyarrow and the compiled kernel
 #: loaded (measured 220-260 MB on x86-64 Linux).
 LIBRARY_BYTES = 260 * 2**20

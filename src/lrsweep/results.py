@@ -42,7 +42,9 @@ __all__ = ["Results", "frame_problem", "grid_frame", "load", "wilson_interval"]
 
 STATUS_DTYPE = pd.CategoricalDtype([s.name.lower() for s in Status], ordered=False)
 _CATEGORIES = {"order": ORDERS, "outlier_kind": OUTLIER_KINDS}
-RECORD_COLUMNS = ("trajectory_id", "step", "theta", "loss")
+RECORD_DTYPES = {"trajectory_id": np.int64, "step": np.int64, "theta": np.float64, "error": np.float64,
+                 "loss": np.float64}
+RECORD_COLUMNS = tuple(RECORD_DTYPES)
 
 
 def _axis_columns(config: SweepConfig, ids: np.ndarray) -> dict[str, Any]:
@@ -187,7 +189,7 @@ class Assembler:
     def add(self, result: ChunkResult) -> None:
         """Copy one finished chunk's arrays into place."""
         chunk, out_f, out_i, derived = result.chunk, result.out_f, result.out_i, result.derived
-        chunk_rec, th, lo = result.rec_ids, result.rec_theta, result.rec_loss
+        chunk_rec, th, lo, er = result.rec_ids, result.rec_theta, result.rec_loss, result.rec_error
         sl = slice(chunk.start, chunk.stop)
         for r, name in enumerate(FLOAT_FIELDS):
             self._cols[name][sl] = out_f[r]
@@ -203,11 +205,12 @@ class Assembler:
         if self.recorded and len(chunk_rec):
             slots = th.shape[1]
             steps = np.arange(1, slots + 1, dtype=np.int64) * self.record_every
-            rows, cs = np.nonzero(~np.isnan(th))
+            rows, cs = np.nonzero(~(np.isnan(th) & np.isnan(er)))  # recorded (theta NaN in d dimensions)
             self._records[chunk.index] = pd.DataFrame({
                 "trajectory_id": chunk_rec[rows],
                 "step": steps[cs],
                 "theta": th[rows, cs],
+                "error": er[rows, cs],
                 "loss": lo[rows, cs],
             })
 
@@ -235,10 +238,7 @@ class Assembler:
             if parts:
                 records = pd.concat(parts, ignore_index=True)
             else:
-                records = pd.DataFrame({
-                    c: np.zeros(0, dtype=np.int64 if c in ("trajectory_id", "step") else np.float64)
-                    for c in RECORD_COLUMNS
-                })
+                records = pd.DataFrame({c: np.zeros(0, dtype=t) for c, t in RECORD_DTYPES.items()})
         return frame, records
 
 
@@ -251,9 +251,13 @@ class Results:
     frame : pandas.DataFrame
         One row per trajectory (see the module docstring and :mod:`lrsweep.metrics`).
     records : pandas.DataFrame or None
-        Long frame ``(trajectory_id, step, theta, loss)`` of the recorded
-        steps (``loss`` is the per-sample loss of that step before its
-        update), up to the last accepted step; ``None`` if nothing was recorded.
+        Long frame ``(trajectory_id, step, theta, error, loss)`` of the
+        recorded steps, up to the last accepted step: ``theta`` after the
+        step (NaN for a trajectory of more than one coordinate), ``error`` its
+        distance to the reference, ``|theta - theta_ref|`` or the norm
+        ``||theta - theta_ref||`` of :mod:`lrsweep.metrics` ("In d
+        dimensions"), and ``loss`` the per-sample (batch) loss of that step
+        before its update; ``None`` if nothing was recorded.
     config : SweepConfig
         The configuration that produced it.
     meta : dict
@@ -492,9 +496,6 @@ META_FIELDS = {
     "meta": ("an object", dict),
     "has_records": ("a bool", bool),
 }
-RECORD_DTYPES = {"trajectory_id": np.int64, "step": np.int64, "theta": np.float64, "loss": np.float64}
-
-
 def _refuse(path: Path, allowed: str, detail: str) -> ParameterError:
     return ParameterError(message("path", "load", allowed, str(path))[:-1] + f" ({detail}).")
 

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ShardReport", "sweep", "sweep_shard"]
 
-#: Recorded (step, theta, loss) points allowed in one sweep (16 bytes each).
+#: Recorded (step, theta, error, loss) points allowed in one sweep (24 bytes each).
 MAX_RECORD_POINTS = 50_000_000
 #: Largest count a call may ask for (int64).
 MAX_INT = 2**63 - 1
@@ -73,20 +73,13 @@ def _plan(config, record, record_every, chunk_size, *, out=None, collect=True, c
     from .planner import plan_memory
 
     rec_ids = select_ids(config, record, owner)
-    if config.has_features and rec_ids.size:
-        vals = _grid.axis_values(config, rec_ids)
-        many = (vals["n_features"] > 1) | vals["fit_intercept"].astype(bool)
-        if many.any():  # the records frame holds one theta per step
-            raise ParameterError(message("record", owner, "a selection of trajectories with one feature and "
-                                         "no bias (records hold one theta per step; use Results.weights "
-                                         "for the final vector)", int(rec_ids[many][0])))
     k_max = config.epochs * max(config.axes["n_samples"])
     n_slots = k_max // record_every if rec_ids.size else 0
     if rec_ids.size * n_slots > MAX_RECORD_POINTS:
         raise ParameterError(
             f"The 'record' parameter of {owner} asks for {rec_ids.size:,} trajectories x "
             f"{n_slots:,} steps = {rec_ids.size * n_slots:,} recorded points, more than the "
-            f"limit of {MAX_RECORD_POINTS:,} (16 bytes each). Record fewer trajectories or "
+            f"limit of {MAX_RECORD_POINTS:,} (24 bytes each). Record fewer trajectories or "
             f"raise record_every."
         )
     if chunk_size is None and out is not None:
@@ -117,8 +110,9 @@ def sweep(
     config : SweepConfig
         The grid to run.
     record : None, "all", sequence of int, mapping or str, optional
-        Trajectories whose theta and per-sample loss are recorded every
-        ``record_every`` steps: trajectory ids, ``"all"``, a mapping
+        Trajectories whose theta, error (norm) and per-sample loss are
+        recorded every ``record_every`` steps (:attr:`Results.records`; any
+        number of features): trajectory ids, ``"all"``, a mapping
         ``{axis: values}``, or an expression over the axis names (for
         example ``"lr == 0.04 and seed < 3"``), parsed with a whitelist and
         never evaluated (:mod:`lrsweep.selection`). At most

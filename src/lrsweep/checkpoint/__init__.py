@@ -29,8 +29,10 @@ Files of a checkpoint directory
     ``{"format", "kind": "metrics", "key", "index", "start", "stop", "rows"}``
     (trajectory ids ``start .. stop - 1``, one row each).
 ``chunk-000007.records.parquet``
-    Only when recording: ``trajectory_id, theta, loss`` of the chunk's
-    recorded trajectories, ``slots`` rows each, with the identity
+    Only when recording: ``trajectory_id, theta, error, loss`` of the chunk's
+    recorded trajectories, ``slots`` rows each (a records file without
+    ``error``, written before d-feature recording, is refused like any other
+    unexpected schema: the sweep recomputes that chunk), with the identity
     ``{"format", "kind": "records", "key", "index", "start", "stop", "rows",
     "slots", "recorded"}``.
 ``chunk-000007.sums.json``

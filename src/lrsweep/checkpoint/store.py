@@ -50,7 +50,8 @@ def _schemas() -> dict[str, Any]:
 
     metrics = [(n, pa.float64()) for n in FLOAT_FIELDS] + [(n, pa.int64()) for n in INT_FIELDS]
     metrics += [(n, pa.float64()) for n in DERIVED_FIELDS]
-    records = [("trajectory_id", pa.int64()), ("theta", pa.float64()), ("loss", pa.float64())]
+    records = [("trajectory_id", pa.int64()), ("theta", pa.float64()), ("error", pa.float64()),
+               ("loss", pa.float64())]
     weights = [("value", pa.float64()), ("reference", pa.float64())]
     return {"metrics": pa.schema(metrics), "records": pa.schema(records), "weights": pa.schema(weights)}
 
@@ -255,7 +256,8 @@ class ChunkStore:
         if self.recorded:
             n_rec, slots = result.rec_theta.shape
             rec = {"trajectory_id": np.repeat(result.rec_ids, slots),
-                   "theta": result.rec_theta.ravel(), "loss": result.rec_loss.ravel()}
+                   "theta": result.rec_theta.ravel(), "error": result.rec_error.ravel(),
+                   "loss": result.rec_loss.ravel()}
             tables["records"] = (pa.table(rec, schema=schemas["records"]),
                                  self._identity(chunk, "records", n_rec * slots, slots=slots, recorded=n_rec))
         if self.config.has_features:
@@ -368,17 +370,17 @@ class ChunkStore:
             slots = json.loads(rt.schema.metadata[IDENTITY_KEY])["slots"]
             if not np.array_equal(rt.column("trajectory_id").to_numpy(), np.repeat(chunk_rec, slots)):
                 raise ValueError(f"chunk {chunk.index}: recorded ids differ")
-            rec_theta = rt.column("theta").to_numpy().reshape(len(chunk_rec), slots)
-            rec_loss = rt.column("loss").to_numpy().reshape(len(chunk_rec), slots)
+            rec_theta, rec_error, rec_loss = (rt.column(c).to_numpy().reshape(len(chunk_rec), slots)
+                                              for c in ("theta", "error", "loss"))
         else:
-            rec_theta = rec_loss = np.zeros((0, 0))
+            rec_theta = rec_error = rec_loss = np.zeros((0, 0))
         weights = None
         if self.config.has_features:
             wt = pq.read_table(pa.BufferReader(files["weights"]))
             if not wt.schema.remove_metadata().equals(schemas["weights"]):
                 raise ValueError(f"chunk {chunk.index}: unexpected weights schema")
             weights = np.stack([wt.column("value").to_numpy(), wt.column("reference").to_numpy()])
-        return ChunkResult(chunk, out_f, out_i, derived, chunk_rec, rec_theta, rec_loss, weights)
+        return ChunkResult(chunk, out_f, out_i, derived, chunk_rec, rec_theta, rec_loss, rec_error, weights)
 
     def load(self, chunk: Chunk) -> ChunkResult | None:
         """The chunk's result if its files are complete and verified, else ``None``."""

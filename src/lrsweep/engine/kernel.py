@@ -991,7 +991,7 @@ def _make_chunk_feat(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
         x, y, l_xoff, l_doff, l_ioff, refv, l_roff, l_floor2, l_beta, l_nest, idx, sched, epochs,
         b_start, b_len, b_m, b_n, b_bs, b_soff, b_p, b_d,
         lr, theta0, tol, div_factor, sign_floor, osc_min,
-        rec_row, rec_every, rec_theta, rec_loss,
+        rec_row, rec_every, rec_theta, rec_loss, rec_err,
         out_f, out_i, out_w, l_woff, b_lo, b_hi,
     ):  # pragma: no cover - compiled
         _prefer_512bit_vectors()
@@ -1303,7 +1303,9 @@ def _make_chunk_feat(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
                         for j in range(L):
                             r = rec_row[s0 + j]
                             if r >= 0 and f[_DIV + j] < 0.0:
-                                rec_theta[r, slot] = V[oTN + j] if f[_OK + j] != 0.0 else V[oW + j]
+                                oS = oTN if f[_OK + j] != 0.0 else oW
+                                rec_theta[r, slot] = V[oS + j] if P == 1 else np.nan
+                                rec_err[r, slot] = _norm_diff(V, oS, oRF, j, P)
                                 rec_loss[r, slot] = f[_LREC + j]
                 for j in range(Lp):  # the exact norm of the last accepted error (from its shadow)
                     nrmq = f[_NRMQ + j]
@@ -1439,17 +1441,21 @@ def run_chunk_nb(
     per epoch in batches of ``b_bs[b]``, dataset length ``b_m[b]``, the
     schedule multipliers ``sched[b_soff[b] + k]`` of steps ``k``, sharing one
     dataset and order unless ``b_gather[b]``; outputs ``out_f``
-    (len(FLOAT_FIELDS), T) and ``out_i`` (len(INT_FIELDS), T).
+    (len(FLOAT_FIELDS), T) and ``out_i`` (len(INT_FIELDS), T). The d-feature
+    variant also writes ``rec_err`` (the recorded error norms ``||theta_k -
+    theta_ref||``, like ``rec_theta``; ``rec_theta`` is NaN for a lane of more
+    than one coordinate); for the others the caller derives ``|theta_k -
+    theta_ref|`` from ``rec_theta``.
     """
     gather = bool(len(b_gather) and b_gather[0])
     if feat is not None:
-        # The d-feature variant: feat = (xf, l_xoff, refv, l_roff, b_p, b_d, out_w, l_woff), see
-        # lrsweep.engine.chunkdata.ChunkData._features; x is then not read.
-        xf, l_xoff, refv, l_roff, b_p, b_d, out_w, l_woff = feat
+        # The d-feature variant: feat = (xf, l_xoff, refv, l_roff, b_p, b_d, out_w, l_woff, rec_err), see
+        # lrsweep.engine.chunkdata.ChunkData._features and ChunkCall; x is then not read.
+        xf, l_xoff, refv, l_roff, b_p, b_d, out_w, l_woff, rec_err = feat
         fn = variant(gather, *features, True)
         fn(xf, y, l_xoff, l_doff, l_ioff, refv, l_roff, l_floor2, l_beta, l_nest, idx, sched, epochs,
            b_start, b_len, b_m, b_n, b_bs, b_soff, b_p, b_d, lr, theta0, tol, div_factor, sign_floor,
-           osc_min, rec_row, rec_every, rec_theta, rec_loss, out_f, out_i, out_w, l_woff, b_lo, b_hi)
+           osc_min, rec_row, rec_every, rec_theta, rec_loss, rec_err, out_f, out_i, out_w, l_woff, b_lo, b_hi)
         return
     fn = variant(gather, *features)
     fn(x, y, l_doff, l_ioff, l_ref, l_floor2, l_beta, l_nest, idx, sched, epochs, b_start, b_len, b_m, b_n,

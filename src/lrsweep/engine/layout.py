@@ -109,9 +109,10 @@ class ChunkResult:
         :data:`lrsweep.metrics.DERIVED_FIELDS`.
     rec_ids : ndarray of int64
         Recorded trajectories of this chunk (sorted ids).
-    rec_theta, rec_loss : ndarray of float64, shape (len(rec_ids), slots)
-        Recorded theta and per-sample loss every ``record_every`` steps
-        (NaN after a trajectory diverged).
+    rec_theta, rec_loss, rec_error : ndarray of float64, shape (len(rec_ids), slots)
+        Recorded theta, per-sample loss and error norm ``||theta_k -
+        theta_ref||`` every ``record_every`` steps (NaN after a trajectory
+        diverged; theta NaN for a trajectory of more than one coordinate).
     weights : ndarray of float64, shape (2, coordinates), or None
         For a sweep with d features (``SweepConfig.has_features``): every
         trajectory's final coordinates ``w_0 .. w_{d-1}[, b]`` (row 0) and
@@ -126,6 +127,7 @@ class ChunkResult:
     rec_ids: np.ndarray
     rec_theta: np.ndarray
     rec_loss: np.ndarray
+    rec_error: np.ndarray
     weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -137,3 +139,7 @@ class ChunkResult:
                              f"fit a chunk of {T} trajectories")
         if set(self.derived) != set(DERIVED_FIELDS):
             raise ValueError(f"derived columns {sorted(self.derived)}, expected {sorted(DERIVED_FIELDS)}")
+        if not (self.rec_theta.shape == self.rec_loss.shape == self.rec_error.shape) or (
+                self.rec_theta.size and len(self.rec_theta) != len(self.rec_ids)):
+            raise ValueError(f"recorded arrays of shapes {self.rec_theta.shape}, {self.rec_loss.shape}, "
+                             f"{self.rec_error.shape} do not fit {len(self.rec_ids)} recorded trajectories")
