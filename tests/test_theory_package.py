@@ -27,7 +27,8 @@ PUBLIC = [
     # d features and a bias (issue 15, point 4)
     "EpochProduct", "feature_critical_lr", "feature_epoch_growth", "feature_epoch_product",
     "feature_as_threshold", "feature_lyapunov_exponent", "condition_scales", "feature_ms_radius",
-    "feature_ms_threshold", "isotropic_as_threshold", "isotropic_log_multiplier", "isotropic_ms_threshold",
+    "feature_ms_threshold", "feature_stationary_mse", "isotropic_as_threshold", "isotropic_log_multiplier",
+    "isotropic_ms_threshold",
 ]
 #: Which modules of the package each module may import (one direction, no cycles).
 ALLOWED = {
