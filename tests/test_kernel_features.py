@@ -135,6 +135,17 @@ def test_gathered_blocks_and_chunking(order, chunk_size):
     assert_equals_oracle(cfg, res)
 
 
+def test_gathered_fixed_order_beyond_the_tile():
+    """Datasets too long for the gathered blocks' tile (m (p + 1) > 2 TILE_ROWS) gather every step instead."""
+    from lrsweep.engine.layout import TILE_ROWS
+
+    n = 2 * TILE_ROWS // 11 + 1  # d = 10 with a bias: p + 1 = 12 values a sample; d = 10 alone: 11
+    cfg = lrsweep.SweepConfig(n_features=10, fit_intercept=[False, True], seed=range(3), n_samples=[20, n],
+                              lr=0.02, epochs=1, noise=0.1)
+    res = run(cfg)
+    assert_equals_oracle(cfg, res)
+
+
 def test_noise_floor_in_d_dimensions():
     """Noisy d-feature runs settle at their noise floor: the oracle's status with the closure's floor."""
     cfg = lrsweep.SweepConfig(n_features=[1, 5], fit_intercept=[False, True], condition=[1.0, 10.0],

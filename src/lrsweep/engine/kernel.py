@@ -115,10 +115,15 @@ coordinate, see the comment at ``_CS``). A step is:
 What LLVM emits for it (same machine and versions as above, ``inspect_asm``
 and ``-pass-remarks=loop-vectorize``): the forward, update, norm and accept
 lane loops are zmm loops (VF 8; ``vsqrtpd`` in the norm loop); what stays
-scalar is the per-lane setup, the scaled-norm fallbacks (float reductions
-over coordinates, which must keep their order) and the gathered blocks'
-per-lane row copies (the simple path: every step copies each lane's sample
-row into the tile). Measured on the shared 2-core VM (one thread,
+scalar is the per-lane setup and the scaled-norm fallbacks (float reductions
+over coordinates, which must keep their order). Gathered blocks stage each
+step's samples in V's slots after the coordinates: with the implicit order
+and ``m (p + 1) <= 2 TILE_ROWS`` copied as whole vectors from a tile filled
+once per block (lane-interleaved like the one-feature tile), else gathered
+coordinate by coordinate (a vector of row starts, then one gather per
+coordinate); against every step copying each lane's row, 2.4x at d = 10
+with the fixed order and 1.6x shuffled (/tmp A/B probe, same process,
+benchmarks/README.md). Measured on the shared 2-core VM (one thread,
 interleaved medians, benchmarks/README.md): d = 10 about 1.75e8
 traj-steps/s on a quiet machine, 1.0e8 under a load average of 2-3 (4.1e7,
 same load, before the layout, unsigned indices, blocking by four and the
@@ -983,7 +988,8 @@ def _make_chunk_feat(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
     error sums (:func:`_coord`), then per lane the norms (the rare scaled
     forms in a scalar loop over the lanes that need them), the metrics
     (:func:`_accept_feat`) and the commit of the accepted coordinates.
-    Gathered blocks copy each lane's sample row into a tile every step.
+    Gathered blocks stage each step's samples in V (from a per-block tile,
+    or by gathers; module docstring).
     """
 
     @njit(cache=True, error_model="numpy", nogil=True)
@@ -1001,6 +1007,21 @@ def _make_chunk_feat(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
         # (with runtime distances it added checks or gave up: "cannot identify array bounds").
         oW, oTN, oRF, oVEL, oGA, oXT = 0, B, 2 * B, 3 * B, 4 * B, 5 * B
         raw = np.empty(_V_SIZE + 8)
+        # Gathered: each lane's dataset start in x and y and order start in idx (per block), and this
+        # step's row start in x and y (padding lanes: lane 0's, so that they step as it does).
+        xo = np.empty(B, dtype=np.uint64)
+        yo = np.empty(B, dtype=np.uint64)
+        io = np.empty(B, dtype=np.uint64)
+        rb = np.empty(B, dtype=np.uint64)
+        yb = np.empty(B, dtype=np.uint64)
+        # Gathered blocks with the implicit order copy their lanes' datasets into `tile` once per
+        # block: sample s, coordinate c (c = P: y) of lane j at (s (P + 1) + c) B + j, so that a step
+        # copies whole vectors into V's staging slots instead of gathering them (1.5x at d = 10,
+        # fixed order, against the gathers below).
+        t_size = 2 * B * TILE_ROWS if GATHER else 0
+        t_raw = np.empty(t_size + 8)
+        t_a = (-t_raw.ctypes.data) % 64 // 8
+        tile = t_raw[t_a:t_a + t_size]
         a0 = (-raw.ctypes.data) % 64 // 8
         V = raw[a0:a0 + _V_SIZE]
         f = carray(_state_buffer_feat(), (N_STATE_FEAT * B,))
@@ -1065,10 +1086,21 @@ def _make_chunk_feat(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
                 if MOM:
                     f[_BETA + j] = l_beta[js]
                     f[_NEST + j] = 1.0 if l_nest[js] else 0.0
-            if GATHER:  # padding lanes read zeros
-                for c in range(P + 1):
-                    for j in range(L, Lp):
-                        V[oXT + c * _CS + j] = 0.0
+            tiled = GATHER and implicit and m * (P + 1) * B <= t_size
+            if GATHER:
+                for j in range(Lp):
+                    js = s0 + (j if j < L else 0)
+                    xo[j] = np.uint64(l_xoff[js])
+                    yo[j] = np.uint64(l_doff[js])
+                    io[j] = np.uint64(0 if implicit else l_ioff[js])
+            if tiled:
+                for smp in range(m):
+                    row = np.uint64(smp * (P + 1) * B)
+                    for c in range(P):
+                        for j in range(Lp):
+                            tile[row + np.uint64(c * B + j)] = x[xo[j] + np.uint64(smp * P + c)]
+                    for j in range(Lp):
+                        tile[row + np.uint64(P * B + j)] = y[yo[j] + np.uint64(smp)]
             n_rec = 0
             for j in range(L):
                 if rec_row[s0 + j] >= 0:
@@ -1102,16 +1134,24 @@ def _make_chunk_feat(GATHER: bool, SCHED: bool, BATCH: bool, MOM: bool):
                         # --- this sample's rows ---
                         xrow = 0
                         yi = 0.0
-                        if GATHER:
-                            for j in range(L):
-                                if implicit:
-                                    sg = np.uint64(i)
-                                else:
-                                    sg = np.uint64(idx[np.uint64(l_ioff[s0 + j] + pos)])
-                                px = np.uint64(l_xoff[s0 + j]) + sg * np.uint64(P)
-                                for c in range(P):
-                                    V[oXT + c * _CS + j] = x[px + np.uint64(c)]
-                                V[oY + j] = y[np.uint64(l_doff[s0 + j]) + sg]
+                        if tiled:  # this sample's rows from the tile: whole vectors
+                            row = np.uint64(i * (P + 1) * B)
+                            for c in range(P + 1):  # c = P: y, into the slot at oY
+                                for j in range(Lp):
+                                    V[np.uint64(oXT + c * _CS + j)] = tile[row + np.uint64(c * B + j)]
+                        elif GATHER:
+                            # Each lane's row start, then the rows coordinate by coordinate: a gather
+                            # per vector of lanes and a contiguous store (lane by lane, P strided
+                            # stores each, was 1.4x slower at d = 10).
+                            for j in range(Lp):
+                                sg = np.uint64(i) if implicit else np.uint64(idx[io[j] + np.uint64(pos)])
+                                rb[j] = xo[j] + sg * np.uint64(P)
+                                yb[j] = yo[j] + sg
+                            for c in range(P):
+                                for j in range(Lp):
+                                    V[np.uint64(oXT + c * _CS + j)] = x[rb[j] + np.uint64(c)]
+                            for j in range(Lp):
+                                V[np.uint64(oY + j)] = y[yb[j]]
                         else:
                             smp = i if implicit else np.int64(idx[ioff0 + pos])
                             xrow = xoff0 + smp * P
