@@ -8,7 +8,8 @@ benchmarks minutes apart move by tens of per cent; one thread
 * ``test_d10_rate_and_numpy``: d = 10 (no bias, isotropic), an lr sweep of
   64 lanes per dataset (shared blocks), every metric on: trajectory-steps
   per second of the kernel (target >= 1.5e8; about 1.75e8 measured on a
-  quiet machine, 1.0e8 under a load average of 2-3) and its ratio to
+  quiet machine, 1.0-1.3e8 when the shared VM is slow; asserted >= 1e8)
+  and its ratio to
   :func:`baselines.numpy_features_sweep` (NumPy vectorised over the lanes,
   the same steps with the main metrics streamed; target >= 10x).
 * ``test_d10_gathered_blocks``: the same steps with one lane per dataset
