@@ -401,3 +401,19 @@ def test_optimizer_columns_are_needed_when_swept():
     # an optimizer axis with one value may be left out
     a = T.trajectory_predictions(f.drop(columns=["momentum", "schedule", "nesterov"]), cfg)
     assert a.equals(T.trajectory_predictions(f, cfg))
+
+
+def test_stacked_datasets_give_each_dataset_its_own_values():
+    # momentum and d-feature rows are evaluated for many datasets at once: a row's values are
+    # those of its dataset alone (ordinary data: the same bits)
+    cfg = lrsweep.SweepConfig(lr=np.geomspace(0.01, 2.0, 7), seed=range(6), n_samples=[9, 16], epochs=2,
+                              batch_size=[1, 4], momentum=[0.0, 0.6], nesterov=[False, True],
+                              n_features=[1, 4], fit_intercept=[False, True])
+    f = grid_frame(cfg)
+    pred = T.trajectory_predictions(f, cfg)
+    assert pred["S"].notna().sum() > 1000
+    for seed in (0, 5):
+        sub = f[f["seed"] == seed]
+        one = T.trajectory_predictions(sub, cfg)
+        for name in one.columns:
+            np.testing.assert_array_equal(pred.loc[sub.index, name].to_numpy(), one[name].to_numpy())
