@@ -185,9 +185,10 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
     takes well under a second plus the data generation. The epoch products
     of momentum and d-feature rows cost ``n_b`` NumPy steps per call, so
     their datasets are stacked (same shape, optimizer and learning rates:
-    in a sweep, every seed) and evaluated together: about 1 s for 1.4e5
-    momentum rows over 2400 datasets, 3 s for 1e5 rows over 1800 datasets
-    of 5 features (n <= 100, 20 learning rates, data generation included).
+    in a sweep, every seed) and evaluated together: about 1.3 s for 1.4e5
+    rows on 600 datasets (two batch sizes, three momenta, both updates, 20
+    learning rates), 3.4 s for 1e5 rows, three quarters of them on 1800
+    datasets of 5 features or a bias (n <= 100, data generation included).
     A stack takes the mantissa-exponent path of
     :func:`~lrsweep.theory.momentum_epoch_growth` as soon as one of its
     datasets needs it (extreme ``x`` or ``lr``), which can move the others'
