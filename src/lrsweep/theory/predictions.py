@@ -140,9 +140,10 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
       :func:`~lrsweep.theory.momentum_epoch_growth`, ``log rho`` of the
       epoch's product of 2 x 2 matrices; repeated epochs diverge iff ``S >
       0``. ``predicted_growth_rate = S`` is *asymptotic*: the kernel's
-      last-epoch change of ``log|e|`` tends to it as epochs grow (the second
-      eigenvalue's share decays like ``|lambda_2 / lambda_1|^epochs``), and
-      for a complex pair of eigenvalues only its average over epochs does.
+      last-epoch change of ``log|e|`` (while ``|e|`` stays within its floor
+      and bound) tends to it as epochs grow (the second eigenvalue's share
+      decays like ``|lambda_2 / lambda_1|^epochs``), and for a complex pair
+      of eigenvalues only its average over epochs does.
       No exact sign-change count (the sign of ``e`` depends on the velocity
       too): -1.
     * One feature, a schedule other than ``constant``, ``beta = 0``, ``fixed``
@@ -162,20 +163,22 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
       ``log rho(M)`` of the epoch product ``M`` (on the span of the
       samples), and repeated epochs diverge iff ``S > 0``.
       ``predicted_growth_rate = S`` is asymptotic as for momentum (the
-      kernel's ``growth_rate`` is on ``log ||e||``). No exact sign-change
-      count (``e_k . e_{k-1} < 0`` depends on the direction of ``e``, not
-      only on the data): -1. Learning rates with ``2 lr max ||z||^2 >=
-      1e300`` (beyond that function's range) get NaN.
+      kernel's ``growth_rate`` is on ``log ||e||``, with the same floor and
+      bound conditions). No exact sign-change count (``e_k . e_{k-1} < 0``
+      depends on the direction of ``e``, not only on the data): -1.
+      Learning rates with ``2 lr max ||z||^2 >= 1e300`` (beyond that
+      function's range) get NaN.
 
     Every other row gets ``S = NaN``, ``predicted_diverges = False``,
-    ``predicted_sign_changes = -1``, ``predicted_growth_rate = NaN``: with
-    ``shuffle`` or ``replacement`` and ``B > 1``, momentum, d features or a
-    schedule, and with ``online`` and momentum, d features or a schedule, each
-    epoch multiplies by its own product (batches of different samples, or
-    matrices that do not commute, or the epoch's own learning rates in
-    another sample order), so there is no single exact value per dataset;
-    momentum with a schedule and momentum with d features have no exact
-    theory here.
+    ``predicted_sign_changes = -1``, ``predicted_growth_rate = NaN``:
+
+    * ``shuffle`` or ``replacement`` with ``B > 1``, momentum, a schedule or
+      d features, and ``online`` with momentum, a schedule or d features:
+      each epoch multiplies by its own product (other batches, matrices
+      that do not commute in another order, or its own learning rates), so
+      there is no single exact value per dataset;
+    * momentum with a schedule, and d features with momentum or a schedule
+      (any order): no exact per-dataset theory in :mod:`lrsweep.theory`.
 
     **Grouping and cost.** Rows are grouped by data key (and by ``online``,
     whose dataset is the stream), each dataset is generated once (d-feature
@@ -192,11 +195,12 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
     A stack takes the mantissa-exponent path of
     :func:`~lrsweep.theory.momentum_epoch_growth` as soon as one of its
     datasets needs it (extreme ``x`` or ``lr``), which can move the others'
-    last bits. With noise or
-    response outliers the recursion is affine (``e <- m_i e + q_i``): ``S``
-    still decides divergence (deviations from the fixed point contract or
-    grow by ``exp(S)`` per epoch) but the sign-change count is no longer
-    exact.
+    last bits.
+
+    **Noise.** With noise or response outliers the recursion is affine
+    (``e <- m_i e + q_i``): ``S`` still decides divergence (deviations from
+    the fixed point contract or grow by ``exp(S)`` per epoch) but the
+    sign-change count is no longer exact.
 
     Examples
     --------
