@@ -93,6 +93,26 @@ def test_batch_size_one_is_epoch_log_multiplier_bit_for_bit():
     np.testing.assert_array_equal(T.batch_critical_lr(xe, 1), T.critical_lr(xe))
 
 
+def test_batch_overshoot_count():
+    # the count trajectory_predictions gives mini-batch rows: batch_size=1 is overshoot_count bit for
+    # bit (the same features, plain and scaled paths); B > 1 counts the batches with 2 lr c_k > 1
+    from lrsweep.theory.batches import _batch_overshoot_count
+
+    rng = np.random.default_rng(104)
+    x = rng.standard_normal((6, 25))
+    x[1] *= 1e-160
+    x[2, 3], x[3, 5], x[4, 0] = 1e200, 1e-170, 0.0
+    lr = np.concatenate([[0.0], np.geomspace(1e-6, 50.0, 200), T.poles(x[0]), [1e300, 1e-300]])
+    np.testing.assert_array_equal(_batch_overshoot_count(x, lr, 1), T.overshoot_count(x, lr))
+    for batch_size in (2, 7, 25):
+        c = np.stack([batch_features(row, batch_size) for row in x[[0, 5]]])
+        got = _batch_overshoot_count(x[[0, 5]], lr[1:201], batch_size)
+        want = (2.0 * lr[None, 1:201, None] * c[:, None, :] > 1.0).sum(-1)
+        # a product within an ulp of 1 may round either way: 2 lr c vs lr (2 c)
+        near = (np.abs(2.0 * lr[None, 1:201, None] * c[:, None, :] - 1.0) < 1e-12).any(-1)
+        np.testing.assert_array_equal(got[~near], want[~near])
+
+
 @pytest.mark.parametrize("batch_size", [2, 3, 7])
 def test_s_b_is_s_of_the_batch_features(batch_size):
     # S_B(lr) = S(sqrt(c)) exactly in real arithmetic; in floats sqrt(c)^2 moves each c by

@@ -39,7 +39,8 @@ ALLOWED = {
     "population": {"_common"},
     "tails": {"_common", "population"},
     "probability": {"_common", "dataset", "population"},
-    "predictions": {"dataset"},
+    # the per-row bridge: every per-dataset theory its rows can use (batches, momentum, schedules, features)
+    "predictions": {"_common", "batches", "dataset", "features", "momentum", "schedules"},
     "batches": {"_common", "_poles", "population", "roots"},
     "schedules": {"_common", "_poles", "batches"},
     "momentum": {"_common", "batches", "population"},

@@ -420,7 +420,9 @@ class Results:
         (``S``, ``predicted_diverges``, ``predicted_sign_changes``,
         ``predicted_growth_rate``) so that simulation and theory sit side by
         side, e.g. ``(f.growth_rate > 0) == f.predicted_diverges``. Exact for
-        noise-free data in fixed or shuffle order.
+        noise-free data in fixed or shuffle order; rows of mini-batches,
+        momentum, schedules or d features get the theory of their kind where
+        there is one, NaN where not (that function's Notes).
         """
         from .theory import trajectory_predictions  # theory sits beside the summaries
 

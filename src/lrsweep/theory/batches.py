@@ -193,6 +193,20 @@ def _batch_log_multiplier(x: NDArray[np.float64], lr: NDArray[np.float64], batch
     return _scalar_or_array(out.reshape(out_shape))
 
 
+def _batch_overshoot_count(x: NDArray[np.float64], lr: NDArray[np.float64], batch_size: int) -> Any:
+    """``#{k: 2 lr c_k > 1}`` (batches whose step flips the sign of ``e``) of validated arrays.
+
+    The batch counterpart of :func:`~lrsweep.theory.dataset.overshoot_count`,
+    evaluated as ``lr * (2 c_k)`` on the features of :func:`batch_log_multiplier`
+    (its bits for ``batch_size=1``).
+    """
+    out_shape = x.shape[:-1] + lr.shape
+    f = Features(x.reshape(-1, x.shape[-1]), batch_size)
+    out = _blocked(f.c, lr.reshape(-1), lambda v: np.count_nonzero(v > 1.0, axis=-1), np.int64, f.nz,
+                   lambda w, k: np.count_nonzero(_ldexp(w, k) > 1.0, axis=-1), 0, (f.cm, f.ce))
+    return _scalar_or_array(out.reshape(out_shape))
+
+
 @validate_params({"x": X_DATASETS, "lr": LR, "batch_size": BATCH_SIZE})
 def batch_log_multiplier(x: ArrayLike, lr: ArrayLike, batch_size: int = 1) -> Any:
     r"""Log of the factor by which one epoch of fixed-order mini-batch SGD multiplies the error.

@@ -80,7 +80,9 @@ from ._poles import Table, interval_maxima, s_pole
 from .batches import BATCH_SIZE, Features
 
 if TYPE_CHECKING:  # pragma: no cover
-    from numpy.typing import ArrayLike
+    from collections.abc import Callable
+
+    from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["BestConstantLR", "best_constant_lr", "schedule_log_growth"]
 
@@ -88,6 +90,47 @@ __all__ = ["BestConstantLR", "best_constant_lr", "schedule_log_growth"]
 MULTIPLIERS = Array(0.0, math.inf, "left", ndim=(1,), nonempty=False, what="a 1-D array (one per step)")
 #: Newton searches of :func:`best_constant_lr` run this many intervals at a time.
 _GROUP = 16
+
+
+def _schedule_reduce(x: NDArray[np.float64], lr: NDArray[np.float64], m: NDArray[np.float64], batch_size: int,
+                     reduce: Callable[[NDArray[np.float64]], NDArray[Any]],
+                     reduce_scaled: Callable[[NDArray[np.float64], NDArray[np.int64]], NDArray[Any]],
+                     dtype: type) -> NDArray[Any]:
+    """Sum over steps of ``reduce(v)``, ``v_t = (lr m_t) c_{t mod n_b}`` (``2 c_k`` the batch features).
+
+    ``x (D, n)``, ``lr (L,)``, ``m (T,)``; returns ``(D, L)``. ``reduce`` maps
+    ``v`` of shape ``(d, l, t)`` to ``(d, l)``; where some product leaves the
+    normal range ``reduce_scaled`` gets ``v = w 2^k`` instead (as
+    :func:`schedule_log_growth` documents). Blocks of ``2**16`` terms.
+    """
+    f = Features(x, batch_size)
+    with np.errstate(over="ignore"):
+        lrt = lr[:, None] * m[None, :]  # (L, T): the per-step learning rates
+    idx = np.arange(m.size) % f.c.shape[-1]
+    d_all, n_l, n_t = f.c.shape[0], lr.size, m.size
+    out = np.zeros((d_all, n_l), dtype=dtype)
+    plain = _plain_ok(f.nz, f.c, float(lrt.max()) if lrt.size else 0.0) and bool(np.isfinite(lrt).all())
+    if not plain:
+        lm, le = _frexp(lrt)
+    t_blk = max(1, min(n_t, _REDUCE_ELEMENTS))
+    rest = max(1, _REDUCE_ELEMENTS // t_blk)
+    l_blk = max(1, min(n_l, rest))
+    d_blk = max(1, rest // l_blk)
+    for t0 in range(0, n_t, t_blk):
+        j = idx[t0 : t0 + t_blk]
+        ts = slice(t0, t0 + t_blk)
+        for l0 in range(0, n_l, l_blk):
+            ls = slice(l0, l0 + l_blk)
+            for d0 in range(0, d_all, d_blk):
+                ds = slice(d0, d0 + d_blk)
+                if plain:
+                    v = lrt[None, ls, ts] * f.c[ds, None][..., j]
+                    out[ds, ls] += reduce(v)
+                else:
+                    w = lm[None, ls, ts] * f.cm[ds, None][..., j]
+                    k = le[None, ls, ts] + f.ce[ds, None][..., j]
+                    out[ds, ls] += reduce_scaled(w, k)
+    return out
 
 
 @validate_params({"x": X_DATASETS, "lr": LR, "multipliers": MULTIPLIERS, "batch_size": BATCH_SIZE})
@@ -128,35 +171,9 @@ def schedule_log_growth(x: ArrayLike, lr: ArrayLike, multipliers: ArrayLike, bat
     terms; ``lr * m_t`` overflowing the float range is ``inf`` (as in a
     kernel that forms the same product).
     """
-    m = multipliers
-    f = Features(x.reshape(-1, x.shape[-1]), batch_size)
-    lrf = lr.reshape(-1)
-    with np.errstate(over="ignore"):
-        lrt = lrf[:, None] * m[None, :]  # (L, T): the per-step learning rates
-    idx = np.arange(m.size) % f.c.shape[-1]
-    d_all, n_l, n_t = f.c.shape[0], lrf.size, m.size
-    out = np.zeros((d_all, n_l))
-    plain = _plain_ok(f.nz, f.c, float(lrt.max()) if lrt.size else 0.0) and bool(np.isfinite(lrt).all())
-    if not plain:
-        lm, le = _frexp(lrt)
-    t_blk = max(1, min(n_t, _REDUCE_ELEMENTS))
-    rest = max(1, _REDUCE_ELEMENTS // t_blk)
-    l_blk = max(1, min(n_l, rest))
-    d_blk = max(1, rest // l_blk)
-    for t0 in range(0, n_t, t_blk):
-        j = idx[t0 : t0 + t_blk]
-        ts = slice(t0, t0 + t_blk)
-        for l0 in range(0, n_l, l_blk):
-            ls = slice(l0, l0 + l_blk)
-            for d0 in range(0, d_all, d_blk):
-                ds = slice(d0, d0 + d_blk)
-                if plain:
-                    v = lrt[None, ls, ts] * f.c[ds, None][..., j]
-                    out[ds, ls] += _log_abs_one_minus(v).sum(axis=-1)
-                else:
-                    w = lm[None, ls, ts] * f.cm[ds, None][..., j]
-                    k = le[None, ls, ts] + f.ce[ds, None][..., j]
-                    out[ds, ls] += _log_abs_one_minus_scaled(w, k).sum(axis=-1)
+    out = _schedule_reduce(x.reshape(-1, x.shape[-1]), lr.reshape(-1), multipliers, batch_size,
+                           lambda v: _log_abs_one_minus(v).sum(axis=-1),
+                           lambda w, k: _log_abs_one_minus_scaled(w, k).sum(axis=-1), np.float64)
     return _scalar_or_array(out.reshape(x.shape[:-1] + lr.shape))
 
 
