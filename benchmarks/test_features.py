@@ -7,9 +7,9 @@ benchmarks minutes apart move by tens of per cent; one thread
 
 * ``test_d10_rate_and_numpy``: d = 10 (no bias, isotropic), an lr sweep of
   64 lanes per dataset (shared blocks), every metric on: trajectory-steps
-  per second of the kernel (target >= 1.5e8; about 1.75e8 measured on a
-  quiet machine, 1.0-1.3e8 when the shared VM is slow; asserted >= 1e8)
-  and its ratio to
+  per second of the kernel (target >= 1.5e8; about 1.75e8 measured when
+  the VM runs at its usual speed, from rounds of the kernel alone; asserted
+  >= 1e8) and its ratio to
   :func:`baselines.numpy_features_sweep` (NumPy vectorised over the lanes,
   the same steps with the main metrics streamed; target >= 10x).
 * ``test_d10_gathered_blocks``: the same steps with one lane per dataset
@@ -75,16 +75,20 @@ def test_d10_rate_and_numpy(benchmark):
     benchmark.pedantic(lambda: times.update(interleaved({"kernel": kern, "numpy": base}, ROUNDS)),
                        rounds=1, iterations=1)
     steps = 64 * SEEDS * N * EPOCHS
-    rate = steps / float(np.median(times["kernel"]))
+    # The rate from rounds of the kernel alone: right after NumPy's Python loop the kernel's rounds
+    # measured up to 1.5x slower (1.16-1.33e8 against 1.77e8 seconds later, same process).
+    alone = interleaved({"kernel": kern}, ROUNDS)["kernel"]
+    rate = steps / float(np.median(alone))
+    rate_mixed = steps / float(np.median(times["kernel"]))
     speedup = median_ratio(times, "numpy", "kernel", scale=SEEDS)
-    benchmark.extra_info.update(rounds=ROUNDS, traj_steps=steps, traj_steps_per_s=rate, over_numpy=speedup)
-    print(f"\nd = {D}: {rate:.3g} traj-steps/s on one thread ({ROUNDS} rounds, {64 * SEEDS} lanes), "
-          f"{speedup:.1f}x NumPy vectorised over lanes")
+    benchmark.extra_info.update(rounds=ROUNDS, traj_steps=steps, traj_steps_per_s=rate,
+                                traj_steps_per_s_after_numpy=rate_mixed, over_numpy=speedup)
+    print(f"\nd = {D}: {rate:.3g} traj-steps/s on one thread ({ROUNDS} rounds, {64 * SEEDS} lanes; "
+          f"{rate_mixed:.3g} in the rounds after NumPy's), {speedup:.1f}x NumPy vectorised over lanes")
     if FULL:
-        # Issue 15's targets (benchmarks/README.md, "d features"): 1.5e8 is met on a quiet machine
-        # (1.74-1.78e8); this shared VM's speed moves by up to 40 % from minute to minute (1.0-1.3e8
-        # measured with nothing else running on it), so the absolute floor asserted is 1e8; the
-        # ratio to NumPy, measured side by side, is the robust check.
+        # Issue 15's target is 1.5e8: met when this shared VM runs at its usual speed (1.74-1.79e8);
+        # its speed moves for minutes at a time with nothing else running on it (1.0-1.2e8, the
+        # one-feature kernel slower by as much, benchmarks/README.md), so the floor asserted is 1e8.
         assert rate >= 1e8, rate
         assert speedup >= 10, speedup
 

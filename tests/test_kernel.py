@@ -317,3 +317,17 @@ def test_lane_loops_are_512_bit_vector_loops(tmp_path):
                 and lp["n"] < 100]
         assert len(lane) >= 2, (name, info[name])
         assert all(lp["scalar_fp"] == 0 for lp in lane), (name, lane)
+
+
+def test_both_kernels_name_the_lanes_module_they_inline():
+    """numba's cache checks only each kernel's own file: a change to lanes.py must come with both hashes."""
+    import hashlib
+
+    from lrsweep.engine import kernel, kernel_features, lanes
+
+    with open(lanes.__file__, "rb") as fh:
+        sha = hashlib.sha256(fh.read()).hexdigest()
+    for mod in (kernel, kernel_features):
+        assert mod.LANES_SHA256 == sha, (
+            f"{mod.__name__}.LANES_SHA256 is not the SHA-256 of engine/lanes.py ({sha}): set it in "
+            "kernel.py and kernel_features.py, so that numba's cache recompiles the variants that inline it")

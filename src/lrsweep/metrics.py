@@ -10,7 +10,7 @@ step k computed in the forward pass before the update (the seed's
 
 Divergence: step k *diverges* when ``theta_k`` is not finite or ``|e_k| >
 bound`` with ``bound = min(diverge_factor * scale, MAX_BOUND)`` (``MAX_BOUND`` a
-quarter of float64's largest value, :data:`lrsweep.engine.kernel.MAX_BOUND`).
+quarter of float64's largest value, :data:`MAX_BOUND`).
 The trajectory is then frozen at ``theta_{k-1}``
 (the last in-bound value): no step after it changes any metric. All metrics
 below describe the accepted steps ``1 .. diverged_step - 1``.
@@ -80,20 +80,36 @@ equal to :func:`lrsweep.reference.trajectory_metrics`):
 
 from __future__ import annotations
 
+import sys
 from enum import IntEnum
 
-__all__ = ["CENSORED", "DERIVED", "DERIVED_FIELDS", "FLOAT_FIELDS", "INT_FIELDS", "METRICS", "METRIC_COLUMNS",
-           "NORM_TINY", "Status"]
+__all__ = [
+    "CENSORED",
+    "DERIVED",
+    "DERIVED_FIELDS",
+    "FLOAT_FIELDS",
+    "INT_FIELDS",
+    "MAX_BOUND",
+    "METRICS",
+    "METRIC_COLUMNS",
+    "NORM_TINY",
+    "Status",
+]
 
 #: Smallest normal float64, 2**-1022: an error norm's sum of squares q at or above it (and finite) is
 #: taken as ``sqrt(q)``, below it (or infinite) by the scaled form (module docstring, "In d dimensions").
 NORM_TINY = 2.0**-1022
+#: The divergence bound's cap, a quarter of the largest float64 (``bound = min(diverge_factor * scale,
+#: MAX_BOUND)``): ``|theta_k - theta_{k-1}|`` of an accepted step stays finite, and an infinite theta
+#: is never "within" an infinite bound. Results of bounds below it (every default and every study)
+#: are unchanged. The kernels and the oracles take it from here.
+MAX_BOUND = sys.float_info.max / 4
 
 
 class Status(IntEnum):
     """Fate of a trajectory; the values are the kernel's integer codes.
 
-    The one definition of the codes: :mod:`lrsweep.engine.kernel` compiles
+    The one definition of the codes: :mod:`lrsweep.engine.lanes` compiles
     them in, the results table names them (lower case, categorical). Each
     status says what the run *showed* within its budget; the checks are made
     in this order and the first that holds is the status:
@@ -199,7 +215,7 @@ METRICS: dict[str, str] = {
 }
 
 #: Float metric names: the rows of the kernel's float output, in order
-#: (:mod:`lrsweep.engine.kernel` takes its row numbers from here).
+#: (:mod:`lrsweep.engine.lanes` takes its row numbers from here).
 FLOAT_FIELDS = (
     "theta_final", "max_abs_error", "max_jump", "loss_zigzag", "loss_last_epoch", "growth_rate",
     "rms_error_last_epoch",

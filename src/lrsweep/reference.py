@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._validation import Array, Boolean, Described, Interval, NoneOr, ParameterError, message, validate_params
+from .metrics import MAX_BOUND
 
 __all__ = ["MinusNode", "MulNode", "SquareNode", "run_trajectory", "trajectory_metrics"]
 
@@ -214,9 +215,9 @@ def run_trajectory(
     return np.array(th_list, dtype=np.float64), np.array(loss_list, dtype=np.float64)
 
 
-#: The kernel's cap on the divergence bound (see lrsweep.metrics); restated here on purpose: the
-#: oracle must not import the kernel it checks.
-_MAX_BOUND = float(np.finfo(np.float64).max) / 4
+#: The cap on the divergence bound, from its definition (lrsweep.metrics), not from the kernel the
+#: oracle checks.
+_MAX_BOUND = MAX_BOUND
 
 
 def _log(v: float) -> float:
