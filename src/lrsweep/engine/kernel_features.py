@@ -7,12 +7,12 @@ chunks with a lane of more than one coordinate. Importing it compiles
 nothing.
 
 d features (issue 15)
---------------------
+---------------------
 Chunks with a lane of more than one coordinate (``p = d`` features, ``+ 1``
 for a bias, which is the weight of a constant input 1.0 stored as a last
 column of the chunk's rows) run the fifth flag's variants,
 :func:`_make_chunk_feat`; the others never compile them, and the one-feature
-variants above are unchanged (their lane loops and bits; benchmarks/
+variants of :mod:`lrsweep.engine.kernel` are unchanged (their lane loops and bits; benchmarks/
 test_features.py times them old against new). The oracle is
 :mod:`lrsweep.reference_features`. Per-lane scalars stay in the alloca'd
 ``f``; the coordinates live in a per-call array ``V`` of compile-time layout
@@ -33,7 +33,7 @@ coordinate, see the comment at ``_CS``). A step is:
    ``llvm.sqrt`` per lane (:func:`_sqrt`), the rare scaled forms of
    ``error_norm`` / ``overshoot`` lane by lane, and :func:`_accept_feat`.
 
-What LLVM emits for it (same machine and versions as above, ``inspect_asm``
+What LLVM emits for it (machine and versions as in :mod:`lrsweep.engine.kernel`, ``inspect_asm``
 and ``-pass-remarks=loop-vectorize``): the forward, update, norm and accept
 lane loops are zmm loops (VF 8; ``vsqrtpd`` in the norm loop); what stays
 scalar is the per-lane setup and the scaled-norm fallbacks (float reductions
@@ -50,12 +50,9 @@ traj-steps/s on a quiet machine, 1.0e8 under a load average of 2-3 (4.1e7,
 same load, before the layout, unsigned indices, blocking by four and the
 square roots on demand).
 
-No fastmath: it would let LLVM drop the finiteness tests that detect
-divergence, and contraction to FMA would change the last bit.
-
-Metric definitions live in :mod:`lrsweep.metrics`; the column order of the
-output arrays is :data:`lrsweep.metrics.FLOAT_FIELDS` and
-:data:`lrsweep.metrics.INT_FIELDS`.
+No fastmath, for the reasons of :mod:`lrsweep.engine.kernel`; the metric
+definitions in d dimensions are in :mod:`lrsweep.metrics` ("In d
+dimensions").
 """
 
 from __future__ import annotations
@@ -124,7 +121,7 @@ LANES_SHA256 = "40742d274b057fc307ee0a1548ff59d079789a03341a875f74f1e7dffd4c75e3
 
 # ------------------------------------------------------------------ d features
 # The d-feature variant (issue 15): p = d (+ 1 for a bias) coordinates per lane. Per-lane scalars
-# stay in the alloca'd field-major buffer ``f`` (the fields above, plus the ones below); the
+# stay in the alloca'd field-major buffer ``f`` (the fields of engine.lanes, plus the ones below); the
 # coordinates live in a per-call scratch array ``V`` of compile-time layout: coordinate c of lane j
 # of vector field F (offset oF = F * BLOCK_LANES: weights, new weights, references, velocities,
 # batch gradients, gathered rows) is V[oF + c * _CS + j], the six fields of one coordinate side by
