@@ -328,6 +328,6 @@ def test_both_kernels_name_the_lanes_module_they_inline():
     with open(lanes.__file__, "rb") as fh:
         sha = hashlib.sha256(fh.read()).hexdigest()
     for mod in (kernel, kernel_features):
-        assert mod.LANES_SHA256 == sha, (
+        assert sha == mod.LANES_SHA256, (
             f"{mod.__name__}.LANES_SHA256 is not the SHA-256 of engine/lanes.py ({sha}): set it in "
             "kernel.py and kernel_features.py, so that numba's cache recompiles the variants that inline it")

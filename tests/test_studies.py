@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -67,6 +68,18 @@ def test_quick_study_writes_its_files(name, gallery):
     for fig in figs:
         assert f"figures/{fig.name}" in report
     assert "python -m lrsweep.study all" in report and "Versions:" in report
+
+
+@pytest.mark.parametrize("name", list(study.STUDIES))
+def test_published_tables_have_the_columns_the_code_writes(name, gallery):
+    """studies/NAME holds every table the study writes, with the same header (a stale table fails here)."""
+    published = Path(__file__).resolve().parents[1] / "studies" / name
+    for table in sorted((gallery[0] / name).glob("*.csv")):
+        with open(table) as fh:
+            want = fh.readline()
+        assert (published / table.name).is_file(), f"studies/{name}/{table.name} is not published"
+        with open(published / table.name) as fh:
+            assert fh.readline() == want, f"studies/{name}/{table.name}: columns differ from the code's"
 
 
 def test_divergence_report_numbers_come_from_the_csv(gallery):
