@@ -238,6 +238,33 @@ def test_coefficients_set_the_true_weights():
     np.testing.assert_allclose(w["value"], w["reference"], atol=1e-6)  # converged
 
 
+@pytest.mark.parametrize("order", ["fixed", "shuffle", "replacement"])
+def test_user_data_with_d_features_equals_the_oracle(order):
+    """data=(x of shape (n, d), y): the kernel on the user's rows, with and without a bias, bit for bit."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((25, 3)) * [1.0, 0.5, 2.0]
+    y = x @ np.array([1.0, -2.0, 0.5]) + 0.7 + 0.2 * rng.standard_normal(25)
+    cfg = lrsweep.SweepConfig(data=(x, y), lr=[0.01, 0.08, 0.6], fit_intercept=[False, True], seed=range(2),
+                              epochs=3, order=order)
+    assert cfg.axes["n_features"] == (3,) and cfg.axes["n_samples"] == (25,)
+    res = run(cfg, record="lr == 0.08")
+    assert_equals_oracle(cfg, res)
+    ref = res.weights.groupby("trajectory_id")["reference"].apply(np.array)
+    a = np.column_stack([x, np.ones(25)])
+    np.testing.assert_allclose(ref.iloc[-1], np.linalg.lstsq(a, y, rcond=None)[0], rtol=1e-12)  # with a bias
+    assert lrsweep.SweepConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.replace(lr=0.02).axes["n_features"] == (3,)
+    assert not res.records.empty and res.records["theta"].isna().all()
+
+
+def test_user_data_of_one_column_is_the_one_feature_model():
+    x, y = np.linspace(-1, 1, 9), 5 * np.linspace(-1, 1, 9) ** 3
+    a = lrsweep.SweepConfig(data=(x[:, None], y), lr=[0.1, 0.3])
+    b = lrsweep.SweepConfig(data=(x, y), lr=[0.1, 0.3])
+    assert a == b and a.grid_hash() == b.grid_hash() and not a.has_features
+    assert run(a) == run(b)
+
+
 @pytest.mark.parametrize(("kw", "match"), [
     (dict(n_features=65), r"'n_features' parameter of SweepConfig must be an int in the range \[1, 64\]"),
     (dict(n_features=0), "'n_features'"),
@@ -248,7 +275,10 @@ def test_coefficients_set_the_true_weights():
     (dict(coefficients=[2e30]), "'coefficients'"),
     (dict(n_features=2, condition=1e16, x_scale=1e23), "x_scale \\* sqrt\\(condition\\)"),
     (dict(data=([1.0, 2.0], [2.0, 4.0]), n_features=2), "'n_features'.*left at its default"),
-    (dict(data=([1.0, 2.0], [2.0, 4.0]), fit_intercept=True), "'fit_intercept'.*left at its default"),
+    (dict(data=([1.0, 2.0], [2.0, 4.0]), condition=10.0), "'condition'.*left at its default"),
+    (dict(data=(np.ones((3, 65)), np.ones(3))), r"'data'.*d <= 64.*Got x of shape \(3, 65\)"),
+    (dict(data=(np.ones((3, 2)), np.ones(4))), r"'data'.*as many samples as y.*shapes \(3, 2\) and \(4,\)"),
+    (dict(data=(np.ones((3, 2, 1)), np.ones(3))), r"'data'.*Got an array of shape \(3, 2, 1\)"),
 ])
 def test_feature_axes_are_validated(kw, match):
     with pytest.raises(lrsweep.ParameterError, match=match):

@@ -417,3 +417,24 @@ def test_stacked_datasets_give_each_dataset_its_own_values():
         one = T.trajectory_predictions(sub, cfg)
         for name in one.columns:
             np.testing.assert_array_equal(pred.loc[sub.index, name].to_numpy(), one[name].to_numpy())
+
+
+def test_user_data_with_d_features():
+    """data=(x (n, d), y): fixed-order rows get log rho(M) of the user's rows (with the bias column when
+    learned); other orders NaN; the kernel diverges exactly where S > 0 (lrs far from the critical one)."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((30, 4))
+    y = x @ np.array([1.0, 0.5, -1.0, 2.0]) + 1.5
+    crit = [float(T.feature_critical_lr(x, fit_intercept=b)) for b in (False, True)]
+    lrs = sorted({round(c * f, 6) for c in crit for f in (0.5, 1.5)})
+    cfg = lrsweep.SweepConfig(data=(x, y), lr=lrs, fit_intercept=[False, True], order=["fixed", "shuffle"],
+                              epochs=400)
+    frame = lrsweep.sweep(cfg, progress=False).frame
+    pred = T.trajectory_predictions(frame, cfg)
+    for bias in (False, True):
+        rows = (frame["fit_intercept"] == bias) & (frame["order"] == "fixed")
+        want = T.feature_epoch_growth(x, frame.loc[rows, "lr"].to_numpy(), fit_intercept=bias)
+        np.testing.assert_array_equal(pred.loc[rows, "S"].to_numpy(), want)
+        far = rows & ~frame["lr"].between(0.9 * crit[bias], 1.1 * crit[bias])
+        assert ((frame.loc[far, "status"] == "diverged") == pred.loc[far, "predicted_diverges"]).all()
+    assert pred.loc[frame["order"] == "shuffle", "S"].isna().all()

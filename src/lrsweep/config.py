@@ -166,10 +166,13 @@ class SweepConfig:
     data : {"gaussian", "lecture"} or (x, y)
         ``"gaussian"``: x ~ N(0, x_scale^2) from NumPy's default generator,
         keyed by the seed. ``"lecture"``: the seed's legacy generator
-        (the lecture's ``np.random.seed(seed); np.random.normal(0, 1, (n, 1))``). A pair of
-        1-D arrays of real numbers with ``|x|, |y| <= 1e90``: your own data (then ``n_samples``, ``noise``,
-        ``x_scale`` and the outlier axes must stay at their defaults and
-        ``order`` may not be ``"online"``).
+        (the lecture's ``np.random.seed(seed); np.random.normal(0, 1, (n, 1))``). A pair ``(x, y)`` of
+        real numbers with ``|x|, |y| <= 1e90``, ``x`` of shape ``(n,)`` or ``(n, d)`` (``d <= 64``
+        features; ``(n, 1)`` is kept as ``(n,)``) and ``y`` of shape ``(n,)``: your own data. Then
+        ``n_samples`` and ``n_features`` are the arrays', ``noise``, ``x_scale``, ``condition``
+        and the outlier axes must stay at their defaults, ``order`` may not be ``"online"``, and
+        ``fit_intercept`` may be swept (the reference is the least-squares fit, with a bias when
+        one is learned).
     tol : float
         Convergence tolerance in ``(0, 1)``, relative to the initial error:
         converged when ``|e|`` stays within ``tol * |e_0|`` for the whole last
@@ -284,10 +287,12 @@ class SweepConfig:
         for name, (constraint, _default) in SETTINGS.items():
             set_(self, name, constraint.check(name, owner, getattr(self, name)))
         set_(self, "data", self._check_data(self.data, axes))
+        if self.user_data is not None:  # the samples and features are the user's
+            x = self.data[0]
+            axes["n_samples"] = (len(x),)
+            axes["n_features"] = (1 if x.ndim == 1 else x.shape[1],)
         set_(self, "lr_multipliers", self._check_multipliers(self.lr_multipliers, axes))
         set_(self, "coefficients", self._check_features(self.coefficients, axes))
-        if self.user_data is not None:
-            axes["n_samples"] = (len(self.data[0]),)
         # Store axes as given (scalars stay scalars for repr), tuples internally.
         set_(self, "_axes", axes)
         if self.memory_limit is not None:
@@ -363,24 +368,29 @@ class SweepConfig:
     @staticmethod
     def _check_data(data: Any, axes: dict) -> Any:
         owner = "SweepConfig"
-        allowed = "'gaussian', 'lecture' or a pair of 1-D float arrays (x, y) of equal length >= 1"
+        allowed = ("'gaussian', 'lecture' or a pair of float arrays (x, y): x of shape (n,) or (n, d) with "
+                   f"d <= {MAX_FEATURES} features, y of shape (n,), n >= 1")
         if isinstance(data, str):
             return OneOf(DATA_KINDS).check("data", owner, data)
         if not isinstance(data, Sequence | tuple) or len(data) != 2:
             raise ParameterTypeError(_msg("data", allowed, type(data).__name__))
         # Real numbers only (a complex value would lose its imaginary part, a string of
         # digits be read as a number), finite and within the range that keeps sums finite.
-        column = Array(-MAX_DATA, MAX_DATA, "both", ndim=(1,), what="a pair of 1-D arrays (x, y)")
-        x = column.check("data", owner, data[0]).copy()
-        y = column.check("data", owner, data[1]).copy()
-        if x.shape != y.shape:
-            raise ParameterError(_msg("data", "a pair of 1-D arrays (x, y) of equal length",
+        what = f"a pair (x, y): x of shape (n,) or (n, d), d <= {MAX_FEATURES}, and y of shape (n,)"
+        x = Array(-MAX_DATA, MAX_DATA, "both", ndim=(1, 2), what=what).check("data", owner, data[0])
+        y = Array(-MAX_DATA, MAX_DATA, "both", ndim=(1,), what=what).check("data", owner, data[1]).copy()
+        if x.ndim == 2 and not 1 <= x.shape[1] <= MAX_FEATURES:
+            raise ParameterError(_msg("data", what, Described(f"x of shape {x.shape}")))
+        # One feature is kept 1-D (the one-feature model's arrays and config, bit for bit).
+        x = np.ascontiguousarray(x[:, 0] if x.ndim == 2 and x.shape[1] == 1 else x).copy()
+        if len(x) != len(y) or len(x) == 0:
+            raise ParameterError(_msg("data", what + " with as many samples as y, at least one",
                                       Described(f"arrays of shapes {x.shape} and {y.shape}")))
-        if x.size > MAX_SAMPLES:
-            got = Described(f"{x.size} samples")
+        if len(x) > MAX_SAMPLES:
+            got = Described(f"{len(x)} samples")
             raise ParameterError(_msg("data", f"at most {MAX_SAMPLES} samples", got))
-        for name in ("n_samples", "noise", "x_scale", "outlier_frac", "n_features", "condition",
-                     "fit_intercept"):
+        # The generator's axes mean nothing for the user's data (a learned bias does: fit_intercept).
+        for name in ("n_samples", "noise", "x_scale", "outlier_frac", "n_features", "condition"):
             if axes[name] != (AXES[name][1],):
                 raise ParameterError(
                     _msg(name, "left at its default when data=(x, y) is given", axes[name])
@@ -450,8 +460,9 @@ class SweepConfig:
             if name in FEATURE_AXES and vals == [AXES[name][1]]:
                 continue  # the one-feature model: its configs (and grid hashes) stay as before issue 15
             d[name] = vals
-        if self.user_data is not None:
+        if self.user_data is not None:  # n_samples and n_features come from the arrays
             d.pop("n_samples")
+            d.pop("n_features", None)
             d["data"] = {"x": self.data[0].tolist(), "y": self.data[1].tolist()}
         else:
             d["data"] = self.data
@@ -494,6 +505,7 @@ class SweepConfig:
         kw = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         if self.user_data is not None:
             kw["n_samples"] = AXES["n_samples"][1]
+            kw["n_features"] = AXES["n_features"][1]
         kw.update(changes)
         return SweepConfig(**kw)
 

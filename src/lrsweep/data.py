@@ -483,15 +483,25 @@ def features_dataset_for(config: SweepConfig, key: tuple, order: str) -> Feature
 
     :func:`make_features_dataset` with the key's axes and the config's
     ``coefficients`` (the first d), ``coef``, ``intercept`` and ``data``; for
-    the one-feature keys its bits are :func:`dataset_for`'s. User data is one
-    feature without a bias (``SweepConfig`` refuses the feature axes with it).
+    the one-feature keys its bits are :func:`dataset_for`'s. User data: the
+    config's arrays, ``x`` as ``(n, d)``, with the least-squares reference of
+    :func:`least_squares_features` (with a bias if the key's
+    ``fit_intercept``; one feature without a bias: :func:`dataset_for`'s bits);
+    its true coefficients, intercept and scales are unknown (NaN).
     """
+    seed, n, x_scale, noise, kind_out, frac, scale, d, condition, bias = key
     if config.user_data is not None:
         x, y = config.user_data
-        ds = user_dataset(x, y)
-        return FeaturesDataset(x[:, None], y, np.array([ds.theta_ref]), 0.0, ds.outliers,
-                               np.array([float(config.coef)]), float(config.intercept), np.ones(1), False)
-    seed, n, x_scale, noise, kind_out, frac, scale, d, condition, bias = key
+        if x.ndim == 1 and not bias:
+            ds = user_dataset(x, y)
+            return FeaturesDataset(x[:, None], y, np.array([ds.theta_ref]), 0.0, ds.outliers,
+                                   np.array([float(config.coef)]), float(config.intercept), np.ones(1), False)
+        x2 = x[:, None] if x.ndim == 1 else x
+        w_ref, b_ref = least_squares_features(x2, y, bool(bias))
+        nan = np.full(x2.shape[1], np.nan)
+        w_ref.setflags(write=False)
+        return FeaturesDataset(x2, y, w_ref, b_ref, np.zeros(0, dtype=np.int64), nan, math.nan, nan.copy(),
+                               bool(bias))
     d = int(d)
     return make_features_dataset(
         int(seed), int(n), d, x_scale=float(x_scale), condition=float(condition),

@@ -70,8 +70,8 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
         ``outlier_frac``, ``outlier_scale``, ``n_features``, ``condition``,
         ``fit_intercept`` and the optimizer columns ``batch_size``,
         ``momentum``, ``nesterov``, ``schedule``. A column may be missing when
-        the config has a single value for that axis; with user data the data
-        axes are not read.
+        the config has a single value for that axis; with user data only
+        ``fit_intercept`` of the data axes is read (the arrays give the rest).
     config : lrsweep.SweepConfig
         The configuration that produced the frame (for ``epochs``, ``coef``,
         ``coefficients``, ``intercept``, ``data``, ``lr_multipliers`` and the
@@ -251,9 +251,9 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
     g_out = np.full(n_rows, np.nan)
     stacks = _Stacks()
 
-    if user is not None:
-        keys: list[NDArray[Any]] = []
-        group = np.zeros(n_rows, dtype=np.int64)
+    if user is not None:  # one dataset, with or without a learned bias
+        keys = [column("fit_intercept")]
+        group = np.asarray(keys[0], dtype=bool).astype(np.int64)
     else:
         keys = [column(name) for name in _DATA_COLUMNS]
         key_frame = pd.DataFrame({name: k for name, k in zip(_DATA_COLUMNS, keys, strict=True)})
@@ -269,11 +269,16 @@ def trajectory_predictions(frame: Any, config: Any) -> Any:
         stream = bool(online[r0])
         features = False
         if user is not None:
+            bias = bool(keys[0][r0])
+            key = tuple(bias if a == "fit_intercept" else config.axes[a][0] for a in _DATA_COLUMNS)
+            seed, n, x_scale, noise, kind, frac, scale, d, _kappa, _ = key
+            features = int(d) > 1 or bias
             x = user[0]  # only x matters (user_dataset would also fit theta_ref)
         else:
             key = tuple(k[r0] for k in keys)
             seed, n, x_scale, noise, kind, frac, scale, d, _kappa, bias = key
             features = int(d) > 1 or bool(bias)
+        if user is None or features:
             if features:  # d features: only fixed order, plain SGD or batches (see Notes)
                 todo = rows[(order_col[rows] == "fixed") & (opt.beta[rows] == 0.0) & opt.constant[rows]]
                 if todo.size == 0:
