@@ -30,6 +30,8 @@ LAYERS = [
     # The d-feature oracle reuses reference's nodes and batch conventions, so that they cannot drift apart.
     {"reference_features"},
     {"data"},
+    # Every step of one trajectory again, by the oracle (Results only by name: no import).
+    {"replay"},
     {"theory"},
     {"engine"},
     # The final-weights frame of d-feature sweeps (issue 15): results, checkpoints and loads share it.

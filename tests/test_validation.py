@@ -133,8 +133,8 @@ def test_every_public_function_validates_through_the_one_validator(name):
 
 def test_every_table_has_a_valid_call_here_or_in_its_own_tests():
     covered = {f.__lrsweep_owner__ for f in (*VALID, *(getattr(o, m) for o, m in METHODS))}
-    # test_theory_validation.py, test_plots.py, test_finder.py
-    own = ("lrsweep.theory", "lrsweep.plots", "lrsweep.finder")
+    # test_theory_validation.py, test_plots.py, test_finder.py, test_replay.py (needs a sweep's Results)
+    own = ("lrsweep.theory", "lrsweep.plots", "lrsweep.finder", "lrsweep.replay")
     missing = [f.__lrsweep_owner__ for f in V.VALIDATED
                if f.__lrsweep_owner__ not in covered and not f.__module__.startswith(own)]
     assert not missing, missing

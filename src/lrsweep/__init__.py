@@ -36,12 +36,14 @@ _LAZY = {
     "Dataset": "data",
     "make_dataset": "data",
     "sample_order": "data",
+    "replay_trajectory": "replay",
     "Status": "metrics",
     "METRICS": "metrics",
 }
 _SUBMODULES = {"checkpoint", "cli", "config", "data", "distributed", "engine", "files", "finder", "grid",
                "intervals", "metrics", "planner", "plots", "provenance", "reference", "reference_features",
-               "results", "runner", "schedules", "selection", "studies", "study", "theory", "weights"}
+               "replay", "results", "runner", "schedules", "selection", "studies", "study", "theory",
+               "weights"}
 
 __all__ = ["ParameterError", "ParameterTypeError", "SweepConfig", "__version__", *_LAZY, *sorted(_SUBMODULES)]
 

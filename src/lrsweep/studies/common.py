@@ -280,23 +280,12 @@ def replay(config: SweepConfig, row: Any) -> tuple[Dataset, np.ndarray, np.ndarr
     """The node-graph oracle's run of one trajectory of ``config`` (a results row): (dataset, theta, loss).
 
     Every axis the row ran with: its dataset and sample order, batch size,
-    schedule (the multipliers the engine used) and momentum.
+    schedule (the multipliers the engine used) and momentum
+    (:func:`lrsweep.replay.replay_inputs`); one feature without a bias.
     """
-    from ..data import sample_order
     from ..reference import run_trajectory
-    from ..schedules import multipliers
+    from ..replay import replay_inputs
 
-    order = str(row["order"])
-    n = int(row["n_samples"]) if config.user_data is None else len(config.user_data[0])
-    ds = dataset_for(config, tuple(row[a] for a in DATA_AXES), order)
-    # An online run reads its stream of epochs * n fresh samples in order, n per epoch.
-    idx = np.arange(len(ds)) if order == "online" else sample_order(order, n, config.epochs, int(row["seed"]))
-    bs = int(row["batch_size"])
-    per_epoch = -(-n // bs)
-    spec = str(row["schedule"])
-    mult = (None if spec == "constant" else
-            multipliers(spec, config.epochs * per_epoch, per_epoch, config.lr_multipliers))
-    th, loss = run_trajectory(ds.x, ds.y, lr=float(row["lr"]), theta0=float(row["theta0"]),
-                              epochs=config.epochs, order=idx, batch_size=bs, lr_multipliers=mult,
-                              momentum=float(row["momentum"]), nesterov=bool(row["nesterov"]))
+    ds = dataset_for(config, tuple(row[a] for a in DATA_AXES), str(row["order"]))
+    th, loss = run_trajectory(ds.x, ds.y, **replay_inputs(config, row))
     return ds, th, loss
