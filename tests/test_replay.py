@@ -39,12 +39,14 @@ def test_replay_equals_the_records_and_the_final_weights(order):
     _assert_replay_equals_the_sweep(res)
 
 
-def test_replay_with_batches_a_schedule_and_user_data():
+def test_replay_with_batches_a_schedule_momentum_and_user_data():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((12, 2))
     y = x @ np.array([2.0, -1.0]) + 0.5 + 0.1 * rng.standard_normal(12)
+    # all three optimizer features: the d-feature variant the property test of test_kernel_features compiles
     cfg = lrsweep.SweepConfig(data=(x, y), fit_intercept=[False, True], lr=[0.05, 0.3], batch_size=[1, 4],
-                              schedule=["constant", "cosine"], epochs=4, order="shuffle", seed=5)
+                              schedule=["constant", "cosine"], momentum=[0.0, 0.5], epochs=4, order="shuffle",
+                              seed=5)
     _assert_replay_equals_the_sweep(run(cfg, record="all"))
 
 
