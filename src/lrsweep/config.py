@@ -382,7 +382,7 @@ class SweepConfig:
         if x.ndim == 2 and not 1 <= x.shape[1] <= MAX_FEATURES:
             raise ParameterError(_msg("data", what, Described(f"x of shape {x.shape}")))
         # One feature is kept 1-D (the one-feature model's arrays and config, bit for bit).
-        x = np.ascontiguousarray(x[:, 0] if x.ndim == 2 and x.shape[1] == 1 else x).copy()
+        x = np.array(x[:, 0] if x.ndim == 2 and x.shape[1] == 1 else x, order="C")  # a C-ordered copy
         if len(x) != len(y) or len(x) == 0:
             raise ParameterError(_msg("data", what + " with as many samples as y, at least one",
                                       Described(f"arrays of shapes {x.shape} and {y.shape}")))

@@ -61,7 +61,6 @@ class ChunkCall:
         rec_row[self.chunk_rec - chunk.start] = np.arange(len(self.chunk_rec))
         self.rec_theta = np.full((len(self.chunk_rec), n_slots), np.nan)
         self.rec_loss = np.full((len(self.chunk_rec), n_slots), np.nan)
-        self.rec_err = np.full((len(self.chunk_rec), n_slots), np.nan)  # the d-feature variant's
         self.out_f = np.empty((len(FLOAT_FIELDS), T))
         self.out_i = np.empty((len(INT_FIELDS), T), dtype=np.int64)
         lg = self.lane_group
@@ -96,6 +95,7 @@ class ChunkCall:
             if data.has_features:
                 l_roff = data.g_roff[lg]
                 self.out_w = np.empty(int(l_p.sum()))
+                self.rec_err = np.full(self.rec_theta.shape, np.nan)  # the d-feature variant writes it
                 self.feat = (data.xf, data.g_xoff[lg], data.refv, l_roff, l_p[plan.b_start],
                              data.g_d[lg][plan.b_start], self.out_w, l_woff, self.rec_err)
                 coord = np.arange(len(self.out_w), dtype=np.int64) - np.repeat(l_woff, l_p)
@@ -137,9 +137,10 @@ class ChunkCall:
             _feature_columns(self, derived, weights)
         elif hasattr(self, "l_p"):  # a sweep with d features, but every lane of this chunk has one
             weights = np.stack([self.out_f[FLOAT_FIELDS.index("theta_final")], theta_ref])
-        rec_err = self.rec_err
         if self.feat is None:  # one coordinate per lane: |theta_k - theta_ref| (NaN where not recorded)
             rec_err = np.abs(self.rec_theta - theta_ref[self.chunk_rec - self.chunk.start][:, None])
+        else:
+            rec_err = self.rec_err
         return ChunkResult(self.chunk, self.out_f, self.out_i, derived, self.chunk_rec, self.rec_theta,
                            self.rec_loss, rec_err, weights)
 
