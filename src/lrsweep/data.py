@@ -486,16 +486,13 @@ def features_dataset_for(config: SweepConfig, key: tuple, order: str) -> Feature
     the one-feature keys its bits are :func:`dataset_for`'s. User data: the
     config's arrays, ``x`` as ``(n, d)``, with the least-squares reference of
     :func:`least_squares_features` (with a bias if the key's
-    ``fit_intercept``; one feature without a bias: :func:`dataset_for`'s bits);
-    its true coefficients, intercept and scales are unknown (NaN).
+    ``fit_intercept``; one feature without a bias: :func:`dataset_for`'s bits,
+    :func:`least_squares`); its true coefficients, intercept and scales are
+    unknown (NaN).
     """
     seed, n, x_scale, noise, kind_out, frac, scale, d, condition, bias = key
     if config.user_data is not None:
         x, y = config.user_data
-        if x.ndim == 1 and not bias:
-            ds = user_dataset(x, y)
-            return FeaturesDataset(x[:, None], y, np.array([ds.theta_ref]), 0.0, ds.outliers,
-                                   np.array([float(config.coef)]), float(config.intercept), np.ones(1), False)
         x2 = x[:, None] if x.ndim == 1 else x
         w_ref, b_ref = least_squares_features(x2, y, bool(bias))
         nan = np.full(x2.shape[1], np.nan)
